@@ -1,0 +1,14 @@
+/** Shared foundations: errors, clock, defaults. Imported by every layer; imports nothing of Lifeboat. */
+export {
+  LifeboatError,
+  IntegrityError,
+  NotFoundError,
+  isLifeboatError,
+  errnoCode,
+  abortError,
+  throwIfAborted,
+} from './errors.ts';
+export type { ErrorCode, ErrorDetails } from './errors.ts';
+export { systemClock, ManualClock } from './clock.ts';
+export type { Clock } from './clock.ts';
+export { defaults } from './defaults.ts';

@@ -1,0 +1,63 @@
+/**
+ * The Backend: where repository files live.
+ *
+ * A backend stores whole, named, immutable-looking files in a handful of folders ("types"). It knows
+ * nothing of encryption, packs or snapshots; the repository layer above gives it opaque bytes.
+ *
+ * Contract (checked for every implementation by test/repo/backend/conformance.ts):
+ * - `save` is atomic and durable: when it resolves, the whole file is stored and survives a crash; a
+ *   concurrent or later reader sees either no file or the complete file, never a prefix. Saving a name that
+ *   exists replaces it atomically (only locks are ever rewritten; every other name is content-addressed or
+ *   unique). A failed or aborted save leaves no file under the name.
+ * - `load` returns exactly the bytes saved, or the requested range of them. A range that reaches past the
+ *   end of the file is an error (the caller asked for bytes that are not there: truncation), not a short read.
+ *   A missing file rejects with a `LifeboatError` whose code is `NOT_FOUND`.
+ * - `list` yields every complete file of a type, each once, in no particular order; it never yields temp
+ *   files of saves in progress. Files saved before `list` starts are listed.
+ * - `stat` gives the size of a complete file; `NOT_FOUND` if absent.
+ * - `remove` deletes a file; removing a missing file rejects with `NOT_FOUND`.
+ * - Read-after-write: a file is visible to `load`, `stat` and `list` as soon as its `save` resolved.
+ * - All methods may be called concurrently. Every method honours `signal` where given.
+ * - Errors other than NOT_FOUND are `LifeboatError`s with code `BACKEND` (or `IO`), naming the file.
+ */
+
+/** The folders of a repository. `config` has exactly one file, named `config`. */
+export type FileType = 'config' | 'key' | 'snapshot' | 'index' | 'pack' | 'lock';
+
+export const fileTypes: readonly FileType[] = ['config', 'key', 'snapshot', 'index', 'pack', 'lock'];
+
+export interface Handle {
+  type: FileType;
+  /** File name: lowercase hex for content-addressed files; `config` for the config. */
+  name: string;
+}
+
+export interface FileInfo {
+  name: string;
+  size: number;
+}
+
+export interface OpOptions {
+  signal?: AbortSignal;
+}
+
+export interface LoadOptions extends OpOptions {
+  /** Byte offset to start reading at. Default 0. */
+  offset?: number;
+  /** Number of bytes to read. Default: to the end of the file. */
+  length?: number;
+}
+
+export interface Backend {
+  /** Human-readable location, for messages (a path or URL; never credentials). */
+  readonly location: string;
+  /** Create an empty repository layout. Rejects with code `REPO_EXISTS` if a config is already there. */
+  create(opts?: OpOptions): Promise<void>;
+  save(h: Handle, data: Uint8Array, opts?: OpOptions): Promise<void>;
+  load(h: Handle, opts?: LoadOptions): Promise<Buffer>;
+  stat(h: Handle, opts?: OpOptions): Promise<FileInfo>;
+  list(type: FileType, opts?: OpOptions): AsyncIterable<FileInfo>;
+  remove(h: Handle, opts?: OpOptions): Promise<void>;
+  /** Release resources. The backend is not used after this. */
+  close(): Promise<void>;
+}
