@@ -1,0 +1,133 @@
+/**
+ * BlobWriter: the write side of a repository. Collects sealed blobs into packs, saves each full pack,
+ * and records saved packs in index files.
+ *
+ * Dedup runs through `reserve(id)`: it answers "store it" exactly once per id that is neither in the index
+ * nor already on its way, so concurrent producers (worker threads) never store a blob twice. A blob is
+ * added to the in-memory index only once its pack is durably saved; an index file follows every
+ * `indexEveryPacks` packs and at `flush()`. A crash therefore loses at most the unindexed packs' reuse,
+ * never correctness: every index entry points into a complete pack.
+ */
+import { defaults, LifeboatError } from '../core/index.ts';
+import { indexFileJson } from './blob-index.ts';
+import { compressBlob } from './compress.ts';
+import { seal } from './crypto.ts';
+import { PackBuilder, type BlobType, type PackedBlob } from './pack.ts';
+import type { Repository } from './repository.ts';
+
+export interface WriterStats {
+  blobsAdded: number;
+  /** Plaintext bytes of new blobs. */
+  rawAdded: number;
+  /** Bytes written to the backend for packs (after compression and encryption). */
+  packBytes: number;
+  packs: number;
+}
+
+export interface BlobWriterOptions {
+  packSize?: number;
+  /** Packs being saved at once; more packs wait (backpressure bounds memory to ~ (n+1) × packSize). */
+  uploads?: number;
+  indexEveryPacks?: number;
+  signal?: AbortSignal;
+}
+
+export class BlobWriter {
+  readonly #repo: Repository;
+  readonly #packSize: number;
+  readonly #uploads: number;
+  readonly #indexEvery: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #pending = new Set<string>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
+  #unindexed: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  #failed: unknown;
+  readonly stats: WriterStats = { blobsAdded: 0, rawAdded: 0, packBytes: 0, packs: 0 };
+
+  constructor(repo: Repository, opts: BlobWriterOptions = {}) {
+    this.#repo = repo;
+    this.#packSize = opts.packSize ?? defaults.packSize;
+    this.#uploads = opts.uploads ?? 2;
+    this.#indexEvery = opts.indexEveryPacks ?? defaults.indexEveryPacks;
+    this.#signal = opts.signal;
+  }
+
+  /** Whether the caller must supply blob `id`. True at most once per id; the caller must then `add` it. */
+  reserve(id: string): boolean {
+    if (this.#repo.index.has(id) || this.#pending.has(id)) return false;
+    this.#pending.add(id);
+    return true;
+  }
+
+  /** Known to the repository or on its way. */
+  known(id: string): boolean {
+    return this.#repo.index.has(id) || this.#pending.has(id);
+  }
+
+  /** Add a sealed blob that `reserve` granted. Resolves when it is buffered (may wait for uploads). */
+  async add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number, compression: number): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
+    const b = this.#builders[type];
+    b.add(type, id, sealed, rawLength, compression);
+    this.stats.blobsAdded++;
+    this.stats.rawAdded += rawLength;
+    if (b.size >= this.#packSize) await this.#savePack(type);
+  }
+
+  /** Compress, seal and store a blob made on this thread (trees, small data). Returns its id. */
+  async store(type: BlobType, plain: Uint8Array): Promise<string> {
+    const id = this.#repo.blobId(plain);
+    if (this.reserve(id)) {
+      const c = compressBlob(plain);
+      await this.add(type, id, seal(this.#repo.master, c.data), plain.length, c.compression);
+    }
+    return id;
+  }
+
+  async #savePack(type: BlobType): Promise<void> {
+    const builder = this.#builders[type];
+    if (builder.count === 0) return;
+    this.#builders[type] = new PackBuilder();
+    const { id, bytes, blobs } = builder.finish(this.#repo.master);
+    while (this.#inFlight.size >= this.#uploads) await Promise.race(this.#inFlight);
+    if (this.#failed !== undefined) throw this.#failed;
+    const p = this.#repo.backend
+      .save({ type: 'pack', name: id }, bytes, this.#signal ? { signal: this.#signal } : {})
+      .then(async () => {
+        this.#repo.index.addPack(id, blobs);
+        for (const b of blobs) this.#pending.delete(b.id);
+        this.stats.packBytes += bytes.length;
+        this.stats.packs++;
+        this.#unindexed.push({ id, blobs });
+        if (this.#unindexed.length >= this.#indexEvery) await this.#writeIndex();
+      })
+      .catch((err: unknown) => {
+        this.#failed ??= err;
+      })
+      .finally(() => {
+        this.#inFlight.delete(p);
+      });
+    this.#inFlight.add(p);
+  }
+
+  async #writeIndex(): Promise<void> {
+    if (this.#unindexed.length === 0) return;
+    const packs = this.#unindexed;
+    this.#unindexed = [];
+    const name = await this.#repo.saveJson('index', indexFileJson(packs), this.#signal ? { signal: this.#signal } : {});
+    this.#repo.indexFiles.add(name);
+  }
+
+  /** Save every partial pack and write the index. After this, every added blob is durable and indexed. */
+  async flush(): Promise<void> {
+    await this.#savePack('data');
+    await this.#savePack('tree');
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
+    if (this.#failed !== undefined) throw this.#failed;
+    await this.#writeIndex();
+    if (this.#pending.size > 0) {
+      throw new LifeboatError('INTERNAL', `${this.#pending.size} reserved blobs were never added`);
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The storage engine: an encrypted, deduplicated, content-addressed store of recovery points.
+ * Layers, bottom up: backend (files) → crypto/compress/pack (blobs in packs) → blob index → trees →
+ * snapshots; locks, check and prune work across them. See docs/repository-format.md for the bytes.
+ */
+export { Repository, mapLimit, REPO_VERSION } from './repository.ts';
+export type { RepoConfig, InitOptions, OpenOptions } from './repository.ts';
+export { BlobWriter } from './blob-writer.ts';
+export type { WriterStats, BlobWriterOptions } from './blob-writer.ts';
+export { BlobIndex } from './blob-index.ts';
+export type { BlobLocation } from './blob-index.ts';
+export { Chunker } from './chunker.ts';
+export type { ChunkerParams } from './chunker.ts';
+export { compressBlob, decompressBlob, Compression } from './compress.ts';
+export { seal, open, blobId, newMasterKey, SEAL_OVERHEAD } from './crypto.ts';
+export type { MasterKey } from './crypto.ts';
+export { listKeys, removeKey, defaultKdf } from './keys.ts';
+export type { KdfParams, KeyInfo } from './keys.ts';
+export type { BlobType, PackedBlob } from './pack.ts';
+export { encodeTree, decodeTree, loadTree, validName, walkTree, findNode } from './tree.ts';
+export type { Tree, TreeNode, NodeType, WalkEntry } from './tree.ts';
+export { saveSnapshot, loadSnapshots, resolveSnapshot, matchesFilter, shortId } from './snapshot.ts';
+export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter } from './snapshot.ts';
+export { Lock, listLocks, removeLocks, isStale } from './lock.ts';
+export type { LockEntry } from './lock.ts';

@@ -1,0 +1,142 @@
+/**
+ * Repository locks. Backups, restores and checks hold shared locks; prune (anything that deletes data)
+ * holds an exclusive one. A lock file (`locks/<random id>`, sealed JSON, the only files ever rewritten)
+ * names its holder (host, pid, user) and is refreshed while the holder runs. A lock is stale when it
+ * was not refreshed for `lockStaleMs`, or its holder is on this host and that pid is gone: stale locks
+ * never block anyone, so a crashed backup does not stop the next one (restic #1450, #2736).
+ *
+ * Acquisition writes our lock first, then looks at the others, and backs off on a conflict: two
+ * processes racing for conflicting locks may both back off, but can never both proceed.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { defaults, errnoCode, LifeboatError, NotFoundError } from '../core/index.ts';
+import type { Repository } from './repository.ts';
+
+export interface LockJson {
+  time: string;
+  refreshed: string;
+  exclusive: boolean;
+  hostname: string;
+  username: string;
+  pid: number;
+  purpose?: string;
+}
+
+export interface LockEntry extends LockJson {
+  id: string;
+  stale: boolean;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'EPERM';
+  }
+}
+
+export function isStale(l: LockJson, now: number, staleMs: number = defaults.lockStaleMs): boolean {
+  if (now - Date.parse(l.refreshed) > staleMs) return true;
+  if (l.hostname === hostname() && !pidAlive(l.pid)) return true;
+  return false;
+}
+
+export async function listLocks(repo: Repository): Promise<LockEntry[]> {
+  const out: LockEntry[] = [];
+  for (const id of await repo.listNames('lock')) {
+    try {
+      const l = await repo.loadJson<LockJson>('lock', id, { contentAddressed: false });
+      out.push({ ...l, id, stale: isStale(l, repo.clock.now()) });
+    } catch (err) {
+      if (err instanceof NotFoundError) continue; // released while we listed
+      throw err;
+    }
+  }
+  return out;
+}
+
+export class Lock {
+  readonly id: string;
+  readonly #repo: Repository;
+  readonly #json: LockJson;
+  #timer: NodeJS.Timeout | undefined;
+  #released = false;
+
+  private constructor(repo: Repository, id: string, json: LockJson) {
+    this.#repo = repo;
+    this.id = id;
+    this.#json = json;
+  }
+
+  static async acquire(repo: Repository, opts: { exclusive: boolean; purpose?: string; refreshMs?: number }): Promise<Lock> {
+    const now = new Date(repo.clock.now()).toISOString();
+    let username = '';
+    try {
+      username = userInfo().username;
+    } catch {
+      /* no passwd entry for this uid */
+    }
+    const json: LockJson = {
+      time: now,
+      refreshed: now,
+      exclusive: opts.exclusive,
+      hostname: hostname(),
+      username,
+      pid: process.pid,
+      ...(opts.purpose ? { purpose: opts.purpose } : {}),
+    };
+    const id = randomBytes(32).toString('hex');
+    await repo.saveJson('lock', json, { name: id });
+    const lock = new Lock(repo, id, json);
+    const others = (await listLocks(repo)).filter((l) => l.id !== id && !l.stale);
+    const conflict = others.find((l) => opts.exclusive || l.exclusive);
+    if (conflict) {
+      await lock.release();
+      const what = conflict.exclusive ? 'an exclusive lock' : 'a lock';
+      throw new LifeboatError('REPO_LOCKED', `repository is locked: ${what} is held by pid ${conflict.pid} on ${conflict.hostname} (${conflict.purpose ?? 'unknown operation'}, since ${conflict.time})`, {
+        hint: 'wait for it to finish; if that process is gone, the lock becomes stale after 30 minutes, or run `lifeboat unlock` on its host',
+        context: { lock: conflict.id },
+      });
+    }
+    const refreshMs = opts.refreshMs ?? defaults.lockRefreshMs;
+    lock.#timer = setInterval(() => {
+      lock.refresh().catch(() => {
+        /* a missed refresh is retried at the next tick; staleness allows several misses */
+      });
+    }, refreshMs);
+    lock.#timer.unref();
+    return lock;
+  }
+
+  async refresh(): Promise<void> {
+    if (this.#released) return;
+    this.#json.refreshed = new Date(this.#repo.clock.now()).toISOString();
+    await this.#repo.saveJson('lock', this.#json, { name: this.id });
+  }
+
+  async release(): Promise<void> {
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#timer) clearInterval(this.#timer);
+    try {
+      await this.#repo.backend.remove({ type: 'lock', name: this.id });
+    } catch (err) {
+      if (!(err instanceof NotFoundError) && !(err instanceof LifeboatError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+}
+
+/** Remove stale locks (or all, with `all`). Returns the removed ids. */
+export async function removeLocks(repo: Repository, opts: { all?: boolean } = {}): Promise<LockEntry[]> {
+  const removed: LockEntry[] = [];
+  for (const l of await listLocks(repo)) {
+    if (!opts.all && !l.stale) continue;
+    await repo.backend.remove({ type: 'lock', name: l.id }).catch((err: unknown) => {
+      if (!(err instanceof LifeboatError && err.code === 'NOT_FOUND')) throw err;
+    });
+    removed.push(l);
+  }
+  return removed;
+}

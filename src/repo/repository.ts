@@ -1,0 +1,203 @@
+/**
+ * A Repository: an opened, unlocked store of recovery points on a Backend.
+ *
+ * It owns the master key, the config (chunker parameters) and the in-memory blob index, and offers the
+ * primitives every higher layer uses: sealed JSON files (snapshots, index files, locks), blob reads that are
+ * verified end to end (authentication tag, then the id recomputed from the plaintext), and a `BlobWriter`
+ * for new data. It never interprets trees or snapshots; those live in tree.ts and snapshot.ts.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { defaults, IntegrityError, LifeboatError, systemClock, type Clock } from '../core/index.ts';
+import type { Backend, FileType } from './backend/index.ts';
+import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
+import { Chunker, type ChunkerParams } from './chunker.ts';
+import { decompressBlob } from './compress.ts';
+import { blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
+import { addKey, defaultKdf, unlock, type KdfParams } from './keys.ts';
+import type { BlobType } from './pack.ts';
+
+export const REPO_VERSION = 1;
+
+export interface RepoConfig {
+  version: number;
+  id: string;
+  created: string;
+  chunker: ChunkerParams & { seed: string };
+  compression: 'zstd';
+}
+
+export interface InitOptions {
+  kdf?: KdfParams;
+  chunker?: ChunkerParams;
+  clock?: Clock;
+}
+
+export interface OpenOptions {
+  clock?: Clock;
+  signal?: AbortSignal;
+}
+
+export class Repository {
+  readonly backend: Backend;
+  readonly master: MasterKey;
+  readonly config: RepoConfig;
+  readonly keyId: string;
+  readonly clock: Clock;
+  readonly chunker: Chunker;
+  readonly index = new BlobIndex();
+  /** Index files merged into `index`. */
+  readonly indexFiles = new Set<string>();
+
+  private constructor(backend: Backend, master: MasterKey, config: RepoConfig, keyId: string, clock: Clock) {
+    this.backend = backend;
+    this.master = master;
+    this.config = config;
+    this.keyId = keyId;
+    this.clock = clock;
+    this.chunker = new Chunker(Buffer.from(config.chunker.seed, 'hex'), config.chunker);
+  }
+
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    const clock = opts.clock ?? systemClock;
+    await backend.create();
+    const master = newMasterKey();
+    const chunker = opts.chunker ?? { min: defaults.chunkMin, avg: defaults.chunkAvg, max: defaults.chunkMax };
+    const config: RepoConfig = {
+      version: REPO_VERSION,
+      id: randomBytes(32).toString('hex'),
+      created: new Date(clock.now()).toISOString(),
+      chunker: { ...chunker, seed: randomBytes(32).toString('hex') },
+      compression: 'zstd',
+    };
+    // The config is written last: a repository without a config is not a repository, so a crash during
+    // init leaves something `init` can be run again on.
+    const keyId = await addKey(backend, master, password, opts.kdf ?? defaultKdf, new Date(clock.now()));
+    await backend.save({ type: 'config', name: 'config' }, seal(master, Buffer.from(JSON.stringify(config))));
+    return new Repository(backend, master, config, keyId, clock);
+  }
+
+  static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    let configBytes: Buffer;
+    try {
+      configBytes = await backend.load({ type: 'config', name: 'config' }, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'NOT_FOUND') {
+        throw new LifeboatError('REPO_NOT_FOUND', `no Lifeboat repository at ${backend.location}`, {
+          hint: 'check --repo / LIFEBOAT_REPOSITORY, or create one with `lifeboat init`',
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const { master, keyId } = await unlock(backend, password);
+    const config = JSON.parse(open(master, configBytes, 'config').toString('utf8')) as RepoConfig;
+    if (config.version !== REPO_VERSION) {
+      throw new LifeboatError('REPO_VERSION', `repository format version ${config.version} is not supported (this Lifeboat reads ${REPO_VERSION})`, {
+        hint: 'upgrade Lifeboat',
+      });
+    }
+    return new Repository(backend, master, config, keyId, opts.clock ?? systemClock);
+  }
+
+  /** Add a password (a new key file wrapping the same master key). */
+  async addPassword(password: string, kdf: KdfParams = defaultKdf): Promise<string> {
+    return addKey(this.backend, this.master, password, kdf, new Date(this.clock.now()));
+  }
+
+  // ---- sealed JSON files: snapshots, index files, locks ----
+
+  /** Seal and store a JSON document; its name is the SHA-256 of the stored bytes. */
+  async saveJson(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown, opts: { signal?: AbortSignal; name?: string } = {}): Promise<string> {
+    const bytes = seal(this.master, Buffer.from(JSON.stringify(value)));
+    const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
+    await this.backend.save({ type, name }, bytes, opts.signal ? { signal: opts.signal } : {});
+    return name;
+  }
+
+  async loadJson<T>(type: Exclude<FileType, 'pack' | 'config' | 'key'>, name: string, opts: { signal?: AbortSignal; contentAddressed?: boolean } = {}): Promise<T> {
+    const bytes = await this.backend.load({ type, name }, opts.signal ? { signal: opts.signal } : {});
+    if (opts.contentAddressed !== false) {
+      const sum = createHash('sha256').update(bytes).digest('hex');
+      if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
+    }
+    const plain = open(this.master, bytes, `${type} ${name}`);
+    try {
+      return JSON.parse(plain.toString('utf8')) as T;
+    } catch (cause) {
+      throw new IntegrityError(`${type} ${name}: not valid JSON`, { cause });
+    }
+  }
+
+  async listNames(type: FileType, signal?: AbortSignal): Promise<string[]> {
+    const out: string[] = [];
+    for await (const f of this.backend.list(type, signal ? { signal } : {})) out.push(f.name);
+    return out.sort();
+  }
+
+  // ---- index ----
+
+  /** Load every index file not yet loaded. Safe to call again to pick up files written since. */
+  async loadIndex(opts: { signal?: AbortSignal; onError?: (name: string, err: unknown) => void } = {}): Promise<void> {
+    const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n));
+    await mapLimit(names, 8, async (name) => {
+      let j: IndexFileJson;
+      try {
+        j = await this.loadJson<IndexFileJson>('index', name, opts);
+      } catch (err) {
+        if (opts.onError && err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')) {
+          opts.onError(name, err);
+          return;
+        }
+        throw err;
+      }
+      for (const p of packsFromIndexJson(j)) this.index.addPack(p.id, p.blobs);
+      this.indexFiles.add(name);
+    });
+  }
+
+  // ---- blobs ----
+
+  blobId(data: Uint8Array): string {
+    return blobId(this.master, data).toString('hex');
+  }
+
+  /** Read one blob, verified: authentication, decompression, and the id recomputed from the plaintext. */
+  async loadBlob(type: BlobType, id: string, signal?: AbortSignal): Promise<Buffer> {
+    const loc = this.index.get(id);
+    if (!loc || loc.type !== type) {
+      throw new IntegrityError(`${type} blob ${id} is not in the index`, {
+        hint: 'run `lifeboat check` to find damaged snapshots; the blob may have been removed by a prune or lost with a pack',
+      });
+    }
+    const sealed = await this.backend.load({ type: 'pack', name: loc.pack }, { offset: loc.offset, length: loc.length, ...(signal ? { signal } : {}) });
+    return this.decodeBlob(loc, sealed);
+  }
+
+  /** Decrypt, decompress and verify a blob's stored bytes. */
+  decodeBlob(loc: BlobLocation, sealed: Buffer): Buffer {
+    const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
+    const plain = decompressBlob(open(this.master, sealed, what), loc.compression, loc.rawLength, what);
+    if (blobId(this.master, plain).toString('hex') !== loc.id) {
+      throw new IntegrityError(`${what}: contents do not match the id`);
+    }
+    return plain;
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
+export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const worker = async (): Promise<void> => {
+    while (failed === undefined && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i]!, i);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== undefined) throw failed;
+}

@@ -1,0 +1,105 @@
+/**
+ * Snapshots: recovery points. A snapshot file (`snapshots/<id>`, sealed JSON) names the root tree and
+ * says when, where and what: time, host, paths, tags, the parent it was compared against, the source kind
+ * and whether the point is crash- or application-consistent. Field names follow restic's JSON where they
+ * exist, so scripts can move over.
+ */
+import { LifeboatError, NotFoundError } from '../core/index.ts';
+import { mapLimit, type Repository } from './repository.ts';
+
+export interface SnapshotSummary {
+  backup_start: string;
+  backup_end: string;
+  files_new: number;
+  files_changed: number;
+  files_unmodified: number;
+  dirs_new: number;
+  dirs_changed: number;
+  dirs_unmodified: number;
+  data_blobs: number;
+  tree_blobs: number;
+  data_added: number;
+  data_added_packed: number;
+  total_files_processed: number;
+  total_bytes_processed: number;
+  errors: number;
+}
+
+export interface Snapshot {
+  time: string;
+  tree: string;
+  paths: string[];
+  hostname: string;
+  username: string;
+  uid?: number;
+  gid?: number;
+  tags?: string[];
+  parent?: string;
+  excludes?: string[];
+  program_version: string;
+  source: { kind: string; [k: string]: unknown };
+  consistency: 'crash' | 'application';
+  summary?: SnapshotSummary;
+}
+
+export interface SnapshotEntry extends Snapshot {
+  id: string;
+  short_id: string;
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+export async function saveSnapshot(repo: Repository, snap: Snapshot, signal?: AbortSignal): Promise<string> {
+  return repo.saveJson('snapshot', snap, signal ? { signal } : {});
+}
+
+/** Every snapshot, oldest first. Damaged snapshot files are reported through `onError` and skipped. */
+export async function loadSnapshots(
+  repo: Repository,
+  opts: { signal?: AbortSignal; onError?: (id: string, err: unknown) => void } = {},
+): Promise<SnapshotEntry[]> {
+  const names = await repo.listNames('snapshot', opts.signal);
+  const out: SnapshotEntry[] = [];
+  await mapLimit(names, 8, async (id) => {
+    try {
+      const s = await repo.loadJson<Snapshot>('snapshot', id, opts.signal ? { signal: opts.signal } : {});
+      out.push({ ...s, id, short_id: shortId(id) });
+    } catch (err) {
+      if (opts.onError) opts.onError(id, err);
+      else throw err;
+    }
+  });
+  return out.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+}
+
+export interface SnapshotFilter {
+  host?: string[];
+  paths?: string[];
+  tags?: string[];
+}
+
+export function matchesFilter(s: Snapshot, f: SnapshotFilter): boolean {
+  if (f.host?.length && !f.host.includes(s.hostname)) return false;
+  if (f.paths?.length && !f.paths.every((p) => s.paths.includes(p))) return false;
+  if (f.tags?.length && !f.tags.every((t) => s.tags?.includes(t))) return false;
+  return true;
+}
+
+/** Resolve `latest`, a full id or a unique prefix of at least 4 characters. */
+export function resolveSnapshot(all: SnapshotEntry[], ref: string, filter: SnapshotFilter = {}): SnapshotEntry {
+  const pool = all.filter((s) => matchesFilter(s, filter));
+  if (ref === 'latest') {
+    const last = pool[pool.length - 1];
+    if (!last) throw new NotFoundError('no snapshot matches', { hint: 'list them with `lifeboat snapshots`' });
+    return last;
+  }
+  if (!/^[0-9a-f]{4,64}$/.test(ref)) {
+    throw new LifeboatError('USAGE', `"${ref}" is not a snapshot id`, { hint: 'use `latest`, an id, or a unique prefix of one (at least 4 characters)' });
+  }
+  const hits = pool.filter((s) => s.id.startsWith(ref));
+  if (hits.length === 0) throw new NotFoundError(`no snapshot ${ref}`, { hint: 'list them with `lifeboat snapshots`' });
+  if (hits.length > 1) throw new LifeboatError('AMBIGUOUS', `snapshot prefix ${ref} matches ${hits.length} snapshots`, { hint: 'give more characters of the id' });
+  return hits[0]!;
+}

@@ -1,0 +1,114 @@
+/**
+ * Trees: one directory's entries, stored as a blob of type `tree` (JSON), so an unchanged directory is the
+ * same blob in every snapshot and costs nothing. Nodes are sorted by name (byte order of UTF-8).
+ *
+ * Names come from the repository and are untrusted: `validName` is what every consumer that turns a name
+ * into a path must check (restore also re-checks the final path against its target).
+ */
+import { IntegrityError } from '../core/index.ts';
+import type { Repository } from './repository.ts';
+
+export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
+
+export interface TreeNode {
+  name: string;
+  type: NodeType;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  user?: string;
+  group?: string;
+  size?: number;
+  /** RFC 3339 with nanoseconds, UTC. */
+  mtime?: string;
+  atime?: string;
+  ctime?: string;
+  inode?: number;
+  device_id?: number;
+  links?: number;
+  dev_major?: number;
+  dev_minor?: number;
+  linktarget?: string;
+  /** Symlink target bytes (base64) when the target is not valid UTF-8. */
+  linktarget_raw?: string;
+  /** Extended attributes: name → base64 value. */
+  xattrs?: Record<string, string>;
+  /** Chunk ids of a file's content, in order. */
+  content?: string[];
+  /** Tree id of a directory. */
+  subtree?: string;
+}
+
+export interface Tree {
+  nodes: TreeNode[];
+}
+
+export function encodeTree(nodes: TreeNode[]): Buffer {
+  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return Buffer.from(JSON.stringify({ nodes }));
+}
+
+export function decodeTree(plain: Buffer, id: string): Tree {
+  let t: Tree;
+  try {
+    t = JSON.parse(plain.toString('utf8')) as Tree;
+  } catch (cause) {
+    throw new IntegrityError(`tree ${id}: not valid JSON`, { cause });
+  }
+  if (!t || !Array.isArray(t.nodes)) throw new IntegrityError(`tree ${id}: no node list`);
+  return t;
+}
+
+export async function loadTree(repo: Repository, id: string, signal?: AbortSignal): Promise<Tree> {
+  return decodeTree(await repo.loadBlob('tree', id, signal), id);
+}
+
+/** A name is safe to join to a path: not empty, not `.` or `..`, no `/` and no NUL. */
+export function validName(name: unknown): name is string {
+  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
+export interface WalkEntry {
+  /** Absolute path inside the snapshot, e.g. `/srv/share/report.odt`. */
+  path: string;
+  node: TreeNode;
+}
+
+/**
+ * Depth-first walk of a tree, parents before children. `enter(entry)` may return false to skip a
+ * directory's contents. Nodes with unsafe names are passed to `onUnsafe` and never descended into.
+ */
+export async function walkTree(
+  repo: Repository,
+  treeId: string,
+  visit: (e: WalkEntry) => boolean | void | Promise<boolean | void>,
+  opts: { prefix?: string; signal?: AbortSignal; onUnsafe?: (parent: string, node: TreeNode) => void } = {},
+): Promise<void> {
+  const tree = await loadTree(repo, treeId, opts.signal);
+  const prefix = opts.prefix ?? '';
+  for (const node of tree.nodes) {
+    if (!validName(node.name)) {
+      opts.onUnsafe?.(prefix || '/', node);
+      continue;
+    }
+    const path = `${prefix}/${node.name}`;
+    const descend = await visit({ path, node });
+    if (node.type === 'dir' && node.subtree && descend !== false) {
+      await walkTree(repo, node.subtree, visit, { ...opts, prefix: path });
+    }
+  }
+}
+
+/** Find the node at an absolute snapshot path (`/` is the root, returned as a synthetic dir). */
+export async function findNode(repo: Repository, rootTree: string, path: string, signal?: AbortSignal): Promise<TreeNode | undefined> {
+  const parts = path.split('/').filter((p) => p !== '');
+  let node: TreeNode = { name: '', type: 'dir', subtree: rootTree };
+  for (const part of parts) {
+    if (node.type !== 'dir' || !node.subtree) return undefined;
+    const tree = await loadTree(repo, node.subtree, signal);
+    const next = tree.nodes.find((n) => n.name === part);
+    if (!next) return undefined;
+    node = next;
+  }
+  return node;
+}

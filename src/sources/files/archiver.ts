@@ -1,0 +1,393 @@
+/**
+ * The files source's backup: walk paths, store what changed, write trees bottom-up, save a snapshot.
+ *
+ *   walk (this thread: readdir, lstat, xattrs) ──files──▶ ChunkPool (workers: read, chunk, hash, seal)
+ *        │                                                        │
+ *        └── trees, bottom-up ◀── file nodes ◀────────────────────┘──▶ BlobWriter (packs, index) ──▶ backend
+ *
+ * Snapshot paths are absolute and the tree mirrors them from `/`, so `/srv/share/x` in a snapshot is the
+ * file that was at `/srv/share/x`. A parent snapshot (by default the latest one of the same host and
+ * paths) lets a file whose size, mtime, ctime and inode are unchanged be carried over without reading it.
+ *
+ * Errors on single entries (unreadable, vanished, changed while read) are warnings: the backup goes on and
+ * the caller reports them (exit code 3). Anything that threatens the repository's integrity (a backend
+ * write failing, an abort) is fatal and no snapshot is saved.
+ */
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { hostname as osHostname, userInfo } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
+import { errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import {
+  BlobWriter,
+  encodeTree,
+  loadSnapshots,
+  loadTree,
+  Lock,
+  saveSnapshot,
+  type Repository,
+  type Snapshot,
+  type SnapshotEntry,
+  type SnapshotSummary,
+  type TreeNode,
+} from '../../repo/index.ts';
+import { compileExcludes, type Excluder } from './exclude.ts';
+import { readMeta } from './fsmeta.ts';
+import { metaToNode } from './node.ts';
+import { ChunkPool } from './pool.ts';
+import type { FileResult } from './chunk-work.ts';
+
+export const PROGRAM_VERSION = 'lifeboat 0.1.0';
+
+export interface BackupProgress {
+  files: number;
+  dirs: number;
+  /** Bytes of file content looked at (read, or carried over from the parent). */
+  bytes: number;
+  /** Bytes of new chunks (before compression). */
+  bytesNew: number;
+  errors: number;
+  current: string;
+}
+
+export interface BackupWarning {
+  path: string;
+  kind: 'unreadable' | 'vanished' | 'changed' | 'skipped';
+  message: string;
+}
+
+export interface BackupOptions {
+  paths: string[];
+  excludes?: string[];
+  oneFileSystem?: boolean;
+  tags?: string[];
+  hostname?: string;
+  /** A snapshot to compare with; `false` to read everything; default: latest with same host and paths. */
+  parent?: SnapshotEntry | false;
+  /** Worker threads (0 = inline). Default: one per core. */
+  workers?: number;
+  signal?: AbortSignal;
+  /** Live counters; read them on a timer to draw progress. */
+  progress?: BackupProgress;
+  onWarning?: (w: BackupWarning) => void;
+  /** Take no lock (the caller holds one). */
+  noLock?: boolean;
+}
+
+export interface BackupResult {
+  id: string;
+  snapshot: Snapshot;
+  warnings: BackupWarning[];
+}
+
+export function newProgress(): BackupProgress {
+  return { files: 0, dirs: 0, bytes: 0, bytesNew: 0, errors: 0, current: '' };
+}
+
+/** Absolute, deduplicated paths; a path inside another given path is dropped (the outer covers it). */
+export function normalizePaths(paths: readonly string[]): string[] {
+  if (paths.length === 0) throw new LifeboatError('USAGE', 'no path to back up', { hint: 'lifeboat backup PATH...' });
+  const abs = [...new Set(paths.map((p) => resolvePath(p)))].sort();
+  return abs.filter((p) => !abs.some((q) => q !== p && (q === '/' || p.startsWith(q + '/'))));
+}
+
+interface Counters {
+  summary: SnapshotSummary;
+}
+
+export async function backupFiles(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
+  const paths = normalizePaths(opts.paths);
+  const host = opts.hostname ?? osHostname();
+  const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: false, purpose: 'backup' });
+  try {
+    await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
+    let parent: SnapshotEntry | undefined;
+    if (opts.parent === undefined) {
+      const all = await loadSnapshots(repo, { onError: () => undefined });
+      const key = JSON.stringify(paths);
+      parent = all.filter((s) => s.hostname === host && JSON.stringify([...s.paths].sort()) === key).pop();
+    } else if (opts.parent !== false) {
+      parent = opts.parent;
+    }
+    const writer = new BlobWriter(repo, opts.signal ? { signal: opts.signal } : {});
+    const pool = new ChunkPool(
+      writer,
+      {
+        master: { encryption: repo.master.encryption, mac: repo.master.mac },
+        chunker: repo.config.chunker,
+        level: 3,
+      },
+      opts.workers === undefined ? {} : { workers: opts.workers },
+    );
+    const arch = new Archiver(repo, writer, pool, opts, parent);
+    try {
+      const start = new Date(repo.clock.now()).toISOString();
+      const root = await arch.archiveRoots(paths);
+      await writer.flush();
+      throwIfAborted(opts.signal);
+      const s = arch.counters.summary;
+      s.backup_start = start;
+      s.backup_end = new Date(repo.clock.now()).toISOString();
+      s.data_added = writer.stats.rawAdded;
+      s.data_added_packed = writer.stats.packBytes;
+      s.errors = arch.warnings.length;
+      let username = '';
+      try {
+        username = userInfo().username;
+      } catch {
+        /* uid without a passwd entry */
+      }
+      const snapshot: Snapshot = {
+        time: start,
+        tree: root,
+        paths,
+        hostname: host,
+        username,
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        ...(opts.tags?.length ? { tags: [...opts.tags] } : {}),
+        ...(parent ? { parent: parent.id } : {}),
+        ...(opts.excludes?.length ? { excludes: [...opts.excludes] } : {}),
+        program_version: PROGRAM_VERSION,
+        source: { kind: 'files' },
+        consistency: 'crash',
+        summary: s,
+      };
+      const id = await saveSnapshot(repo, snapshot, opts.signal);
+      return { id, snapshot, warnings: arch.warnings };
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await lock?.release();
+  }
+}
+
+class Archiver {
+  readonly warnings: BackupWarning[] = [];
+  readonly counters: Counters = {
+    summary: {
+      backup_start: '',
+      backup_end: '',
+      files_new: 0,
+      files_changed: 0,
+      files_unmodified: 0,
+      dirs_new: 0,
+      dirs_changed: 0,
+      dirs_unmodified: 0,
+      data_blobs: 0,
+      tree_blobs: 0,
+      data_added: 0,
+      data_added_packed: 0,
+      total_files_processed: 0,
+      total_bytes_processed: 0,
+      errors: 0,
+    },
+  };
+  readonly #repo: Repository;
+  readonly #writer: BlobWriter;
+  readonly #pool: ChunkPool;
+  readonly #opts: BackupOptions;
+  readonly #parent: SnapshotEntry | undefined;
+  readonly #exclude: Excluder;
+  readonly #progress: BackupProgress;
+  /** Hard links: one read per (device, inode). */
+  readonly #links = new Map<string, Promise<FileResult>>();
+  #rootDevs = new Set<number>();
+
+  constructor(repo: Repository, writer: BlobWriter, pool: ChunkPool, opts: BackupOptions, parent: SnapshotEntry | undefined) {
+    this.#repo = repo;
+    this.#writer = writer;
+    this.#pool = pool;
+    this.#opts = opts;
+    this.#parent = parent;
+    this.#exclude = compileExcludes(opts.excludes ?? []);
+    this.#progress = opts.progress ?? newProgress();
+    pool.onBlob = (raw) => {
+      this.#progress.bytesNew += raw;
+      this.counters.summary.data_blobs++;
+    };
+  }
+
+  #warn(w: BackupWarning): void {
+    this.warnings.push(w);
+    this.#progress.errors++;
+    this.#opts.onWarning?.(w);
+  }
+
+  /** Archive the given absolute paths; returns the root tree id. */
+  async archiveRoots(paths: string[]): Promise<string> {
+    // A trie of path components: given paths are leaves; the folders above them are stored with their own
+    // metadata but only the children leading to given paths.
+    interface Trie {
+      children: Map<string, Trie>;
+      leaf: boolean;
+    }
+    const root: Trie = { children: new Map(), leaf: false };
+    for (const p of paths) {
+      let t = root;
+      for (const part of p.split('/').filter(Boolean)) {
+        let c = t.children.get(part);
+        if (!c) t.children.set(part, (c = { children: new Map(), leaf: false }));
+        t = c;
+      }
+      t.leaf = true;
+      try {
+        this.#rootDevs.add(Number(lstatSync(p).dev));
+      } catch (err) {
+        throw new LifeboatError('USAGE', `cannot back up ${p}: ${(err as Error).message}`, {
+          cause: err,
+          hint: 'check the path exists and is readable',
+        });
+      }
+    }
+    if (root.leaf) return (await this.#dir('/', '', undefined, 0)).subtree!;
+    const parentRoot = this.#parent?.tree;
+    const build = async (abs: string, t: Trie, parentTree: string | undefined): Promise<TreeNode[]> => {
+      const prev = parentTree ? await this.#parentNodes(parentTree) : undefined;
+      const nodes: TreeNode[] = [];
+      for (const [name, child] of [...t.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        const path = abs === '/' ? `/${name}` : `${abs}/${name}`;
+        const prevNode = prev?.get(name);
+        if (child.leaf) {
+          const n = await this.#entry(path, name, prevNode, 0);
+          if (n) nodes.push(n);
+          continue;
+        }
+        let st: BigIntStats;
+        try {
+          st = lstatSync(path, { bigint: true });
+        } catch (err) {
+          throw new LifeboatError('USAGE', `cannot back up below ${path}: ${(err as Error).message}`, { cause: err });
+        }
+        const node = metaToNode(name, readMeta(path, st));
+        node.subtree = await this.#writer.store('tree', encodeTree(await build(path, child, prevNode?.subtree)));
+        nodes.push(node);
+      }
+      return nodes;
+    };
+    return this.#writer.store('tree', encodeTree(await build('/', root, parentRoot)));
+  }
+
+  async #parentNodes(treeId: string): Promise<Map<string, TreeNode> | undefined> {
+    try {
+      const t = await loadTree(this.#repo, treeId, this.#opts.signal);
+      return new Map(t.nodes.map((n) => [n.name, n]));
+    } catch {
+      return undefined; // a damaged parent only costs re-reading
+    }
+  }
+
+  /** One entry of any type; undefined when it is excluded, vanished or unreadable. */
+  async #entry(path: string, name: string, prev: TreeNode | undefined, depth: number, st?: BigIntStats): Promise<TreeNode | undefined> {
+    throwIfAborted(this.#opts.signal);
+    if (depth > 0 && this.#exclude(path, name)) return undefined;
+    if (!st) {
+      try {
+        st = lstatSync(path, { bigint: true });
+      } catch (err) {
+        this.#warn({ path, kind: errnoCode(err) === 'ENOENT' ? 'vanished' : 'unreadable', message: (err as Error).message });
+        return undefined;
+      }
+    }
+    let meta;
+    try {
+      meta = readMeta(path, st);
+    } catch (err) {
+      const code = err instanceof LifeboatError ? err.context['errno'] : errnoCode(err);
+      this.#warn({ path, kind: code === 'ENOENT' ? 'vanished' : 'unreadable', message: (err as Error).message });
+      return undefined;
+    }
+    if (meta.type === 'dir') return this.#dir(path, name, prev, depth, meta);
+    const node = metaToNode(name, meta);
+    if (meta.type !== 'file') {
+      if (meta.type === 'socket') {
+        this.#warn({ path, kind: 'skipped', message: 'sockets are not backed up' });
+        return undefined;
+      }
+      this.#progress.files++;
+      return node;
+    }
+    return this.#file(path, node, prev, st);
+  }
+
+  async #file(path: string, node: TreeNode, prev: TreeNode | undefined, st: BigIntStats): Promise<TreeNode | undefined> {
+    const s = this.counters.summary;
+    this.#progress.current = path;
+    if (
+      prev &&
+      prev.type === 'file' &&
+      prev.size === node.size &&
+      prev.mtime === node.mtime &&
+      prev.ctime === node.ctime &&
+      prev.inode === node.inode &&
+      prev.content &&
+      prev.content.every((id) => this.#writer.known(id))
+    ) {
+      node.content = prev.content;
+      s.files_unmodified++;
+      s.total_files_processed++;
+      s.total_bytes_processed += node.size ?? 0;
+      this.#progress.files++;
+      this.#progress.bytes += node.size ?? 0;
+      return node;
+    }
+    const job = { path, size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n), ino: Number(st.ino) };
+    let result: Promise<FileResult>;
+    if (st.nlink > 1n) {
+      const key = `${st.dev}:${st.ino}`;
+      let r = this.#links.get(key);
+      if (!r) this.#links.set(key, (r = this.#pool.submit(job)));
+      result = r;
+    } else {
+      result = this.#pool.submit(job);
+    }
+    const r = await result;
+    if (r.error !== undefined) {
+      this.#warn({ path, kind: r.errorCode === 'ENOENT' ? 'vanished' : 'unreadable', message: r.error });
+      return undefined;
+    }
+    if (r.changed) this.#warn({ path, kind: 'changed', message: 'file changed while it was read; the snapshot holds what was read' });
+    node.content = r.content;
+    node.size = r.size;
+    if (prev) s.files_changed++;
+    else s.files_new++;
+    s.total_files_processed++;
+    s.total_bytes_processed += r.size;
+    this.#progress.files++;
+    this.#progress.bytes += r.size;
+    return node;
+  }
+
+  async #dir(path: string, name: string, prev: TreeNode | undefined, depth: number, meta = readMeta(path)): Promise<TreeNode> {
+    // Stay a bounded distance ahead of the workers: memory for queued jobs stays small on huge trees.
+    await this.#pool.waitForRoom(20_000);
+    const node = metaToNode(name, meta);
+    const s = this.counters.summary;
+    this.#progress.dirs++;
+    let names: string[] = [];
+    const crossesDevice = this.#opts.oneFileSystem && depth > 0 && !this.#rootDevs.has(meta.dev);
+    if (!crossesDevice) {
+      try {
+        names = readdirSync(path);
+      } catch (err) {
+        this.#warn({ path, kind: 'unreadable', message: (err as Error).message });
+      }
+    }
+    names.sort();
+    const prevNodes = prev?.type === 'dir' && prev.subtree ? await this.#parentNodes(prev.subtree) : undefined;
+    // Start every child before awaiting any, so files of this folder and its subfolders queue for the
+    // workers while the walk goes on (the pool batches them).
+    const children = names.map((n) => {
+      const p = path === '/' ? `/${n}` : `${path}/${n}`;
+      return this.#entry(p, n, prevNodes?.get(n), depth + 1);
+    });
+    const nodes: TreeNode[] = [];
+    for (const c of await Promise.all(children)) if (c) nodes.push(c);
+    node.subtree = await this.#writer.store('tree', encodeTree(nodes));
+    s.tree_blobs++;
+    if (!prev) s.dirs_new++;
+    else if (prev.subtree === node.subtree) s.dirs_unmodified++;
+    else s.dirs_changed++;
+    return node;
+  }
+}

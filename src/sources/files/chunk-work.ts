@@ -1,0 +1,154 @@
+/**
+ * The CPU-heavy half of a file backup: read files, cut them into chunks, name each chunk (keyed hash),
+ * and compress and seal the chunks the repository does not have yet.
+ *
+ * It runs inside worker threads (worker.ts) so both cores work, or inline on the calling thread. Dedup is
+ * decided by the caller through `ask`: a batch of chunk ids goes out, a "store these" answer comes back, and
+ * only those are compressed and sealed. Files are read with synchronous calls: inside a worker that costs
+ * nothing and saves the thread-pool hop per read, which dominates for small files.
+ */
+import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { blobId, Chunker, compressBlob, seal, type ChunkerParams, type MasterKey } from '../../repo/index.ts';
+
+export interface WorkKeys {
+  master: { encryption: Uint8Array; mac: Uint8Array };
+  chunker: ChunkerParams & { seed: string };
+  level: number;
+}
+
+export interface FileJob {
+  path: string;
+  /** From the walk's lstat: the file is reported as changed if it differs after reading. */
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+export interface FileResult {
+  content: string[];
+  size: number;
+  /** Set when the file could not be read at all (it is then left out of the snapshot). */
+  error?: string;
+  errorCode?: string;
+  /** Set when the file changed while it was read (its content is what was read). */
+  changed?: boolean;
+}
+
+export interface SealedBlob {
+  id: string;
+  sealed: Uint8Array;
+  rawLength: number;
+  compression: number;
+}
+
+export interface WorkEnv {
+  ask(ids: string[]): Promise<boolean[]>;
+  emit(blobs: SealedBlob[]): Promise<void>;
+}
+
+/** Flush pending chunks (ask + seal + emit) once this many plaintext bytes are waiting. */
+const FLUSH_BYTES = 16 * 1024 * 1024;
+const READ_SIZE = 8 * 1024 * 1024;
+
+export class ChunkWork {
+  readonly #chunker: Chunker;
+  readonly #master: MasterKey;
+  readonly #level: number;
+
+  constructor(keys: WorkKeys) {
+    this.#chunker = new Chunker(Buffer.from(keys.chunker.seed, 'hex'), keys.chunker);
+    this.#master = { encryption: Buffer.from(keys.master.encryption), mac: Buffer.from(keys.master.mac) };
+    this.#level = keys.level;
+  }
+
+  async processBatch(jobs: FileJob[], env: WorkEnv): Promise<FileResult[]> {
+    const results: FileResult[] = [];
+    let pending: Array<{ id: string; data: Uint8Array }> = [];
+    let pendingBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      pendingBytes = 0;
+      const need = await env.ask(batch.map((c) => c.id));
+      const out: SealedBlob[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        if (!need[i]) continue;
+        const c = batch[i]!;
+        const z = compressBlob(c.data, this.#level);
+        out.push({ id: c.id, sealed: seal(this.#master, z.data), rawLength: c.data.length, compression: z.compression });
+      }
+      if (out.length) await env.emit(out);
+    };
+    const onChunk = async (data: Uint8Array, content: string[]): Promise<void> => {
+      const id = blobId(this.#master, data).toString('hex');
+      content.push(id);
+      pending.push({ id, data });
+      pendingBytes += data.length;
+    };
+
+    for (const job of jobs) {
+      const content: string[] = [];
+      let fd: number;
+      try {
+        fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
+      } catch (err) {
+        // O_NOATIME is refused (EPERM) for files we do not own unless privileged: retry without it.
+        try {
+          fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+        } catch (err2) {
+          const e = err2 as NodeJS.ErrnoException;
+          results.push({ content: [], size: 0, error: e.message, errorCode: e.code ?? 'EIO' });
+          void err;
+          continue;
+        }
+      }
+      let size = 0;
+      let changed = false;
+      try {
+        const before = fstatSync(fd);
+        if (before.ino !== job.ino) changed = true;
+        let buf = Buffer.allocUnsafe(Math.min(READ_SIZE, Math.max(before.size, 1)) + (before.size > READ_SIZE ? this.#chunker.params.max : 0));
+        let fill = 0;
+        let eof = false;
+        while (!eof) {
+          while (!eof && fill < buf.length) {
+            const n = readSync(fd, buf, fill, buf.length - fill, null);
+            if (n === 0) eof = true;
+            fill += n;
+            size += n;
+          }
+          let pos = 0;
+          const max = this.#chunker.params.max;
+          while (fill - pos >= max || (eof && pos < fill)) {
+            const len = this.#chunker.cut(buf, pos, fill);
+            await onChunk(buf.subarray(pos, pos + len), content);
+            pos += len;
+          }
+          if (!eof) {
+            // Keep the tail (shorter than one max chunk) and continue in a fresh buffer: the chunks
+            // handed out above still point into the old one until they are flushed.
+            const next = Buffer.allocUnsafe(READ_SIZE + max);
+            buf.copy(next, 0, pos, fill);
+            fill -= pos;
+            buf = next;
+          }
+          if (pendingBytes >= FLUSH_BYTES) await flush();
+        }
+        const after = fstatSync(fd);
+        if (after.size !== size || after.mtimeMs !== before.mtimeMs || before.mtimeMs !== job.mtimeMs || size !== job.size) changed = true;
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        closeSync(fd);
+        // Chunks of this file already pending are still stored (the caller reserved them); the file is not.
+        results.push({ content: [], size: 0, error: e.message, errorCode: e.code ?? 'EIO' });
+        continue;
+      }
+      closeSync(fd);
+      results.push(changed ? { content, size, changed } : { content, size });
+      if (pendingBytes >= FLUSH_BYTES) await flush();
+    }
+    await flush();
+    return results;
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * ChunkPool: feeds file jobs to ChunkWork running in worker threads (or inline when `workers` is 0),
+ * answers their dedup questions from the BlobWriter, and hands their sealed blobs to it.
+ *
+ * Small files are batched (up to `batchFiles` files or `batchBytes` bytes a message) because a message
+ * round trip costs more than reading a small file. Backpressure: a worker waits for each `blobs` message to
+ * be accepted by the writer, and the writer waits for pack uploads, so memory stays bounded however fast
+ * the disks are.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { LifeboatError } from '../../core/index.ts';
+import type { BlobWriter } from '../../repo/index.ts';
+import { ChunkWork, type FileJob, type FileResult, type SealedBlob, type WorkEnv, type WorkKeys } from './chunk-work.ts';
+
+interface Pending {
+  job: FileJob;
+  resolve: (r: FileResult) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface PoolOptions {
+  /** Worker threads; 0 runs inline. Default: one per core. */
+  workers?: number;
+  batchFiles?: number;
+  batchBytes?: number;
+}
+
+interface Slot {
+  worker?: Worker;
+  busy: boolean;
+  batches: Map<number, Pending[]>;
+}
+
+export class ChunkPool {
+  readonly #writer: BlobWriter;
+  readonly #slots: Slot[] = [];
+  readonly #queue: Pending[] = [];
+  readonly #inline: ChunkWork | undefined;
+  readonly #batchFiles: number;
+  readonly #batchBytes: number;
+  #bid = 0;
+  #failed: unknown;
+  #inlineBusy = false;
+  /** Called after each blob is accepted by the writer (progress). */
+  onBlob: ((rawLength: number, stored: boolean) => void) | undefined;
+
+  constructor(writer: BlobWriter, keys: WorkKeys, opts: PoolOptions = {}) {
+    this.#writer = writer;
+    this.#batchFiles = opts.batchFiles ?? 256;
+    this.#batchBytes = opts.batchBytes ?? 16 * 1024 * 1024;
+    const n = opts.workers ?? availableParallelism();
+    if (n === 0) {
+      this.#inline = new ChunkWork(keys);
+      return;
+    }
+    for (let i = 0; i < n; i++) {
+      const worker = startWorker(keys);
+      const slot: Slot = { worker, busy: false, batches: new Map() };
+      worker.on('message', (m: WorkerMsg) => this.#onMessage(slot, m));
+      worker.on('error', (err) => this.#fail(err));
+      worker.on('exit', (code) => {
+        if (code !== 0) this.#fail(new LifeboatError('INTERNAL', `chunk worker exited with code ${code}`));
+      });
+      this.#slots.push(slot);
+    }
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  readonly #roomWaiters: Array<{ n: number; resolve: () => void }> = [];
+
+  /** Resolves when fewer than `n` jobs are queued (the walk uses it to stay a bounded distance ahead). */
+  async waitForRoom(n: number): Promise<void> {
+    if (this.#queue.length < n || this.#failed !== undefined) return;
+    await new Promise<void>((resolve) => this.#roomWaiters.push({ n, resolve }));
+  }
+
+  #wakeRoom(): void {
+    for (let i = this.#roomWaiters.length - 1; i >= 0; i--) {
+      const w = this.#roomWaiters[i]!;
+      if (this.#queue.length < w.n || this.#failed !== undefined) {
+        this.#roomWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  submit(job: FileJob): Promise<FileResult> {
+    if (this.#failed !== undefined) return Promise.reject(this.#failed);
+    return new Promise<FileResult>((resolve, reject) => {
+      this.#queue.push({ job, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0;
+    while (this.#queue.length && batch.length < this.#batchFiles && (batch.length === 0 || bytes + this.#queue[0]!.job.size <= this.#batchBytes)) {
+      const p = this.#queue.shift()!;
+      bytes += p.job.size;
+      batch.push(p);
+    }
+    this.#wakeRoom();
+    return batch;
+  }
+
+  #pump(): void {
+    // Defer so a burst of submits from the walk forms full batches.
+    queueMicrotask(() => {
+      if (this.#inline) {
+        void this.#pumpInline();
+        return;
+      }
+      for (const slot of this.#slots) {
+        if (slot.busy || this.#queue.length === 0) continue;
+        const batch = this.#take();
+        const bid = ++this.#bid;
+        slot.busy = true;
+        slot.batches.set(bid, batch);
+        slot.worker!.postMessage({ t: 'batch', bid, jobs: batch.map((p) => p.job) });
+      }
+    });
+  }
+
+  async #pumpInline(): Promise<void> {
+    if (this.#inlineBusy) return;
+    this.#inlineBusy = true;
+    try {
+      while (this.#queue.length) {
+        const batch = this.#take();
+        const env: WorkEnv = {
+          ask: async (ids) => ids.map((id) => this.#writer.reserve(id)),
+          emit: async (blobs) => this.#accept(blobs),
+        };
+        try {
+          const results = await this.#inline!.processBatch(batch.map((p) => p.job), env);
+          batch.forEach((p, i) => p.resolve(results[i]!));
+        } catch (err) {
+          this.#fail(err);
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.#inlineBusy = false;
+    }
+  }
+
+  async #accept(blobs: SealedBlob[]): Promise<void> {
+    for (const b of blobs) {
+      await this.#writer.add('data', b.id, b.sealed, b.rawLength, b.compression);
+      this.onBlob?.(b.rawLength, true);
+    }
+  }
+
+  #onMessage(slot: Slot, m: WorkerMsg): void {
+    switch (m.t) {
+      case 'ask':
+        slot.worker!.postMessage({ t: 'need', seq: m.seq, need: m.ids.map((id) => this.#writer.reserve(id)) });
+        return;
+      case 'blobs':
+        this.#accept(m.blobs.map((b) => ({ ...b, sealed: Buffer.from(b.sealed.buffer, b.sealed.byteOffset, b.sealed.byteLength) }))).then(
+          () => slot.worker!.postMessage({ t: 'ack', seq: m.seq }),
+          (err: unknown) => this.#fail(err),
+        );
+        return;
+      case 'done': {
+        const batch = slot.batches.get(m.bid);
+        slot.batches.delete(m.bid);
+        slot.busy = false;
+        batch?.forEach((p, i) => p.resolve(m.results[i]!));
+        this.#pump();
+        return;
+      }
+      case 'fail': {
+        const batch = slot.batches.get(m.bid);
+        slot.batches.delete(m.bid);
+        this.#fail(new LifeboatError('INTERNAL', `chunk worker failed: ${m.message}`));
+        batch?.forEach((p) => p.reject(this.#failed));
+        return;
+      }
+    }
+  }
+
+  #fail(err: unknown): void {
+    if (this.#failed !== undefined) return;
+    this.#failed = err;
+    for (const p of this.#queue.splice(0)) p.reject(err);
+    this.#wakeRoom();
+    for (const slot of this.#slots) {
+      for (const batch of slot.batches.values()) for (const p of batch) p.reject(err);
+      slot.batches.clear();
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => s.worker!.terminate()));
+  }
+}
+
+/**
+ * Built code runs worker.js directly. Under tsx (tests, development) Node 20 does not carry the loader
+ * into worker threads, so a tiny bootstrap registers it first.
+ */
+function startWorker(keys: WorkKeys): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: keys });
+  const url = new URL('./worker.ts', import.meta.url).href;
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
+  return new Worker(boot, { eval: true, workerData: keys });
+}
+
+type WorkerMsg =
+  | { t: 'ask'; seq: number; ids: string[] }
+  | { t: 'blobs'; seq: number; blobs: SealedBlob[] }
+  | { t: 'done'; bid: number; results: FileResult[] }
+  | { t: 'fail'; bid: number; message: string };

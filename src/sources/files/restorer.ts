@@ -1,0 +1,458 @@
+/**
+ * The files source's restore: a snapshot (or the parts of it named by `include`) into a target folder.
+ *
+ * Plan, then write:
+ *   1. walk the trees, refusing unsafe entries (names `..`, `/`, duplicates, children under a non-folder);
+ *   2. create folders, symlinks, fifos and devices; create every file empty;
+ *   3. read the needed packs once each, in pack order, a few at a time: one ranged read per pack covers all
+ *      its needed blobs, each blob is verified and written at its offsets in every file that uses it
+ *      (all-zero chunks are skipped, leaving holes, so sparse files stay sparse);
+ *   4. file metadata, hard links, then folder metadata deepest first (creating children changes a folder's
+ *      mtime, and its mode may forbid writing).
+ * Nothing is ever written outside `target`: every path is `target` plus validated names, every folder is
+ * created by us or checked to be a real folder (never a symlink) before anything is created inside it, and
+ * files are opened with O_NOFOLLOW | O_EXCL after removing whatever was at their name.
+ * A damaged blob fails only the files that use it; the rest restore.
+ */
+import { closeSync, constants as fsc, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { blobId, Lock, loadTree, mapLimit, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { applyMeta, createSpecial } from './fsmeta.ts';
+import { nodeToMeta } from './node.ts';
+
+export interface RestoreOptions {
+  target: string;
+  /** Absolute snapshot paths to restore (with everything below them); default: everything. */
+  include?: string[];
+  /** Re-read every restored file and compare it with the snapshot. */
+  verify?: boolean;
+  /** Restore owners (default: when running as root). */
+  owner?: boolean;
+  concurrency?: number;
+  signal?: AbortSignal;
+  progress?: RestoreProgress;
+  onWarning?: (w: RestoreWarning) => void;
+}
+
+export interface RestoreProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+  errors: number;
+}
+
+export interface RestoreWarning {
+  path: string;
+  kind: 'unsafe' | 'damaged' | 'metadata' | 'io' | 'verify';
+  message: string;
+}
+
+export interface RestoreResult {
+  files: number;
+  dirs: number;
+  bytes: number;
+  warnings: RestoreWarning[];
+  verified?: number;
+}
+
+interface PlannedFile {
+  path: string;
+  node: TreeNode;
+  offsets: number[];
+  remaining: number;
+  fd?: number;
+  failed?: boolean;
+  linkOf?: PlannedFile;
+}
+
+interface PlannedDir {
+  path: string;
+  node: TreeNode;
+  depth: number;
+}
+
+export function newRestoreProgress(): RestoreProgress {
+  return { files: 0, totalFiles: 0, bytes: 0, totalBytes: 0, errors: 0 };
+}
+
+export async function restoreFiles(repo: Repository, snap: SnapshotEntry, opts: RestoreOptions): Promise<RestoreResult> {
+  const lock = await Lock.acquire(repo, { exclusive: false, purpose: 'restore' });
+  try {
+    await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
+    return await new Restorer(repo, opts).run(snap);
+  } finally {
+    await lock.release();
+  }
+}
+
+function selected(path: string, includes: string[] | undefined): 'all' | 'ancestor' | 'no' {
+  if (!includes || includes.length === 0) return 'all';
+  let anc = false;
+  for (const inc of includes) {
+    if (path === inc || path.startsWith(inc === '/' ? '/' : inc + '/')) return 'all';
+    if (inc.startsWith(path + '/')) anc = true;
+  }
+  return anc ? 'ancestor' : 'no';
+}
+
+class Restorer {
+  readonly #repo: Repository;
+  readonly #opts: RestoreOptions;
+  readonly #target: string;
+  readonly #owner: boolean;
+  readonly warnings: RestoreWarning[] = [];
+  readonly #dirs: PlannedDir[] = [];
+  readonly #files: PlannedFile[] = [];
+  readonly #others: Array<{ path: string; node: TreeNode }> = [];
+  readonly #progress: RestoreProgress;
+  #zero: Buffer | undefined;
+
+  constructor(repo: Repository, opts: RestoreOptions) {
+    this.#repo = repo;
+    this.#opts = opts;
+    this.#target = resolvePath(opts.target);
+    this.#owner = opts.owner ?? process.getuid?.() === 0;
+    this.#progress = opts.progress ?? newRestoreProgress();
+  }
+
+  #warn(w: RestoreWarning): void {
+    this.warnings.push(w);
+    this.#progress.errors++;
+    this.#opts.onWarning?.(w);
+  }
+
+  #out(snapPath: string): string {
+    return snapPath === '/' ? this.#target : this.#target + snapPath;
+  }
+
+  async run(snap: SnapshotEntry): Promise<RestoreResult> {
+    const includes = this.#opts.include?.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+    if (includes?.some((p) => !p.startsWith('/'))) {
+      throw new LifeboatError('USAGE', '--include takes absolute paths as they were backed up, e.g. /srv/share/report.odt', {
+        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
+      });
+    }
+    await this.#plan(snap.tree, '', 0, includes);
+    if (includes?.length && this.#files.length + this.#dirs.length + this.#others.length === 0) {
+      throw new LifeboatError('NOT_FOUND', `nothing in snapshot ${snap.short_id} matches ${includes.join(', ')}`, {
+        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
+      });
+    }
+    this.#createTarget();
+    this.#createEntries();
+    await this.#writeContents();
+    this.#finishFiles();
+    this.#finishDirs();
+    let verified: number | undefined;
+    if (this.#opts.verify) verified = await this.#verify();
+    return {
+      files: this.#files.length + this.#others.length,
+      dirs: this.#dirs.length,
+      bytes: this.#progress.bytes,
+      warnings: this.warnings,
+      ...(verified !== undefined ? { verified } : {}),
+    };
+  }
+
+  async #plan(treeId: string, prefix: string, depth: number, includes: string[] | undefined): Promise<void> {
+    throwIfAborted(this.#opts.signal);
+    const tree = await loadTree(this.#repo, treeId, this.#opts.signal);
+    const seen = new Set<string>();
+    for (const node of tree.nodes) {
+      const path = `${prefix}/${typeof node.name === 'string' ? node.name : '?'}`;
+      if (!validName(node.name)) {
+        this.#warn({ path: prefix || '/', kind: 'unsafe', message: `refused entry with unsafe name ${JSON.stringify(node.name)}` });
+        continue;
+      }
+      if (seen.has(node.name)) {
+        this.#warn({ path, kind: 'unsafe', message: 'refused duplicate entry name in one folder' });
+        continue;
+      }
+      seen.add(node.name);
+      if (node.type !== 'dir' && node.subtree !== undefined) {
+        this.#warn({ path, kind: 'unsafe', message: `refused ${node.type} with entries stored beneath it` });
+        continue;
+      }
+      const sel = selected(path, includes);
+      if (sel === 'no') continue;
+      if (node.type === 'dir') {
+        this.#dirs.push({ path, node, depth });
+        if (node.subtree) await this.#plan(node.subtree, path, depth + 1, sel === 'all' ? undefined : includes);
+        continue;
+      }
+      if (sel === 'ancestor') continue;
+      if (node.type === 'file') {
+        const offsets: number[] = [];
+        let off = 0;
+        for (const id of node.content ?? []) {
+          offsets.push(off);
+          off += this.#repo.index.get(id)?.rawLength ?? 0;
+        }
+        this.#files.push({ path, node, offsets, remaining: node.content?.length ?? 0 });
+        this.#progress.totalFiles++;
+        this.#progress.totalBytes += node.size ?? 0;
+      } else {
+        this.#others.push({ path, node });
+      }
+    }
+  }
+
+  #createTarget(): void {
+    try {
+      mkdirSync(this.#target, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new LifeboatError('IO', `cannot create restore target ${this.#target}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!lstatSync(this.#target).isDirectory()) {
+      throw new LifeboatError('USAGE', `restore target ${this.#target} is not a folder`);
+    }
+  }
+
+  /** A folder we are about to create something in must be a real folder (not a symlink to elsewhere). */
+  #checkParent(path: string): boolean {
+    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    const real = this.#out(parent);
+    try {
+      if (lstatSync(real).isDirectory()) return true;
+    } catch {
+      /* missing: reported below */
+    }
+    this.#warn({ path, kind: 'unsafe', message: `refused: ${parent} is not a folder in the target` });
+    return false;
+  }
+
+  /** Remove whatever is at `out` unless it is a folder (a restore replaces files, links and specials). */
+  #clear(out: string): void {
+    try {
+      const st = lstatSync(out);
+      if (!st.isDirectory()) unlinkSync(out);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+
+  #createEntries(): void {
+    for (const d of this.#dirs) {
+      if (!this.#checkParent(d.path)) continue;
+      const out = this.#out(d.path);
+      try {
+        mkdirSync(out, { mode: 0o700 });
+      } catch (err) {
+        if (errnoCode(err) !== 'EEXIST') {
+          this.#warn({ path: d.path, kind: 'io', message: (err as Error).message });
+          continue;
+        }
+        const st = lstatSync(out);
+        if (!st.isDirectory()) {
+          // Something else stands where the snapshot has a folder: replace it (never follow it).
+          unlinkSync(out);
+          mkdirSync(out, { mode: 0o700 });
+        }
+      }
+    }
+    for (const o of this.#others) {
+      if (!this.#checkParent(o.path)) continue;
+      const out = this.#out(o.path);
+      try {
+        this.#clear(out);
+        if (createSpecial(out, nodeToMeta(o.node))) this.#meta(o.path, o.node);
+      } catch (err) {
+        this.#warn({ path: o.path, kind: 'io', message: (err as Error).message });
+      }
+    }
+    const firstByInode = new Map<string, PlannedFile>();
+    for (const f of this.#files) {
+      if (!this.#checkParent(f.path)) {
+        f.failed = true;
+        continue;
+      }
+      if ((f.node.links ?? 1) > 1 && f.node.inode !== undefined) {
+        const key = `${f.node.device_id ?? 0}:${f.node.inode}`;
+        const first = firstByInode.get(key);
+        if (first) {
+          f.linkOf = first;
+          f.remaining = 0;
+          continue;
+        }
+        firstByInode.set(key, f);
+      }
+      const out = this.#out(f.path);
+      try {
+        this.#clear(out);
+        const fd = openSync(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+        if (f.remaining === 0) closeSync(fd);
+        else f.fd = fd;
+      } catch (err) {
+        f.failed = true;
+        this.#warn({ path: f.path, kind: 'io', message: (err as Error).message });
+      }
+    }
+  }
+
+  async #writeContents(): Promise<void> {
+    // blob id → every (file, chunk index) that needs it; grouped by pack, packs in index order.
+    type Use = { file: PlannedFile; i: number };
+    const byPack = new Map<string, Map<string, Use[]>>();
+    for (const f of this.#files) {
+      if (f.failed || f.linkOf) continue;
+      f.node.content?.forEach((id, i) => {
+        const loc = this.#repo.index.get(id);
+        if (!loc) {
+          this.#failFile(f, `chunk ${id} is missing from the repository`);
+          return;
+        }
+        let blobs = byPack.get(loc.pack);
+        if (!blobs) byPack.set(loc.pack, (blobs = new Map()));
+        let uses = blobs.get(id);
+        if (!uses) blobs.set(id, (uses = []));
+        uses.push({ file: f, i });
+      });
+    }
+    const packs = [...byPack.keys()];
+    await mapLimit(packs, this.#opts.concurrency ?? defaults.restoreConcurrency, async (pack) => {
+      throwIfAborted(this.#opts.signal);
+      const blobs = byPack.get(pack)!;
+      const locs = [...blobs.keys()].map((id) => this.#repo.index.get(id)!).sort((a, b) => a.offset - b.offset);
+      const start = locs[0]!.offset;
+      const end = Math.max(...locs.map((l) => l.offset + l.length));
+      let bytes: Buffer | undefined;
+      try {
+        bytes = await this.#repo.backend.load({ type: 'pack', name: pack }, { offset: start, length: end - start, ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
+      } catch (err) {
+        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+        for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
+        return;
+      }
+      for (const loc of locs) {
+        const uses = blobs.get(loc.id)!;
+        let plain: Buffer;
+        try {
+          plain = this.#repo.decodeBlob(loc, bytes.subarray(loc.offset - start, loc.offset - start + loc.length));
+        } catch (err) {
+          for (const u of uses) this.#failFile(u.file, (err as Error).message);
+          continue;
+        }
+        const zero = this.#isZero(plain);
+        for (const u of uses) {
+          const f = u.file;
+          if (f.failed || f.fd === undefined) continue;
+          try {
+            if (!zero) writeAll(f.fd, plain, f.offsets[u.i]!);
+            this.#progress.bytes += plain.length;
+            if (--f.remaining === 0) this.#closeFile(f);
+          } catch (err) {
+            this.#failFile(f, (err as Error).message);
+          }
+        }
+      }
+    });
+  }
+
+  #isZero(buf: Buffer): boolean {
+    if (buf.length === 0 || buf[0] !== 0 || buf[buf.length - 1] !== 0) return false;
+    if (!this.#zero || this.#zero.length < buf.length) this.#zero = Buffer.alloc(Math.max(buf.length, 1 << 20));
+    return buf.equals(this.#zero.subarray(0, buf.length));
+  }
+
+  #closeFile(f: PlannedFile): void {
+    if (f.fd === undefined) return;
+    // Size last: trailing holes (skipped zero chunks) need the file extended to its full length.
+    ftruncateSync(f.fd, f.offsets.length ? f.offsets[f.offsets.length - 1]! + (this.#repo.index.get(f.node.content!.at(-1)!)?.rawLength ?? 0) : 0);
+    closeSync(f.fd);
+    delete f.fd;
+  }
+
+  #failFile(f: PlannedFile, message: string): void {
+    if (f.failed) return;
+    f.failed = true;
+    if (f.fd !== undefined) {
+      closeSync(f.fd);
+      delete f.fd;
+    }
+    this.#warn({ path: f.path, kind: 'damaged', message });
+    // A partly written file must not pass for the real one.
+    try {
+      rmSync(this.#out(f.path), { force: true });
+    } catch {
+      /* reported above */
+    }
+  }
+
+  #meta(path: string, node: TreeNode): void {
+    try {
+      for (const w of applyMeta(this.#out(path), nodeToMeta(node), { owner: this.#owner })) {
+        this.#warn({ path, kind: 'metadata', message: w });
+      }
+    } catch (err) {
+      this.#warn({ path, kind: 'metadata', message: (err as Error).message });
+    }
+  }
+
+  #finishFiles(): void {
+    for (const f of this.#files) {
+      if (f.fd !== undefined) this.#failFile(f, 'not all chunks were written');
+      if (f.failed) continue;
+      if (f.linkOf) {
+        if (f.linkOf.failed) {
+          f.failed = true;
+          continue;
+        }
+        try {
+          const out = this.#out(f.path);
+          this.#clear(out);
+          linkSync(this.#out(f.linkOf.path), out);
+        } catch (err) {
+          this.#warn({ path: f.path, kind: 'io', message: (err as Error).message });
+        }
+        continue;
+      }
+      this.#meta(f.path, f.node);
+      this.#progress.files++;
+    }
+  }
+
+  #finishDirs(): void {
+    const dirs = [...this.#dirs].sort((a, b) => b.depth - a.depth);
+    for (const d of dirs) this.#meta(d.path, d.node);
+  }
+
+  async #verify(): Promise<number> {
+    let n = 0;
+    for (const f of this.#files) {
+      if (f.failed) continue;
+      const out = this.#out(f.path);
+      try {
+        const fd = openSync(out, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+        try {
+          const content = f.linkOf ? f.linkOf.node.content : f.node.content;
+          for (const [i, id] of (content ?? []).entries()) {
+            const len = this.#repo.index.get(id)?.rawLength ?? 0;
+            const buf = Buffer.allocUnsafe(len);
+            let got = 0;
+            while (got < len) {
+              const r = readSync(fd, buf, got, len - got, (f.linkOf ?? f).offsets[i]! + got);
+              if (r === 0) break;
+              got += r;
+            }
+            if (got !== len || blobId(this.#repo.master, buf).toString('hex') !== id) {
+              throw new Error(`content differs from the snapshot at chunk ${i}`);
+            }
+          }
+        } finally {
+          closeSync(fd);
+        }
+        n++;
+      } catch (err) {
+        this.#warn({ path: f.path, kind: 'verify', message: (err as Error).message });
+      }
+    }
+    return n;
+  }
+}
+
+function writeAll(fd: number, buf: Buffer, pos: number): void {
+  let off = 0;
+  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off);
+}
