@@ -29,6 +29,8 @@ export interface BlobWriterOptions {
   /** Packs being saved at once; more packs wait (backpressure bounds memory to ~ (n+1) × packSize). */
   uploads?: number;
   indexEveryPacks?: number;
+  /** Write index files (default). Prune writes its own complete index from `saved` instead. */
+  writeIndex?: boolean;
   signal?: AbortSignal;
 }
 
@@ -38,6 +40,9 @@ export class BlobWriter {
   readonly #uploads: number;
   readonly #indexEvery: number;
   readonly #signal: AbortSignal | undefined;
+  readonly #writeIndex: boolean;
+  /** Every pack this writer saved, in order. */
+  readonly saved: Array<{ id: string; blobs: PackedBlob[] }> = [];
   readonly #pending = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
   #builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
@@ -51,6 +56,7 @@ export class BlobWriter {
     this.#uploads = opts.uploads ?? 2;
     this.#indexEvery = opts.indexEveryPacks ?? defaults.indexEveryPacks;
     this.#signal = opts.signal;
+    this.#writeIndex = opts.writeIndex ?? true;
   }
 
   /** Whether the caller must supply blob `id`. True at most once per id; the caller must then `add` it. */
@@ -99,8 +105,10 @@ export class BlobWriter {
         for (const b of blobs) this.#pending.delete(b.id);
         this.stats.packBytes += bytes.length;
         this.stats.packs++;
+        this.saved.push({ id, blobs });
+        if (!this.#writeIndex) return;
         this.#unindexed.push({ id, blobs });
-        if (this.#unindexed.length >= this.#indexEvery) await this.#writeIndex();
+        if (this.#unindexed.length >= this.#indexEvery) await this.#saveIndex();
       })
       .catch((err: unknown) => {
         this.#failed ??= err;
@@ -111,7 +119,7 @@ export class BlobWriter {
     this.#inFlight.add(p);
   }
 
-  async #writeIndex(): Promise<void> {
+  async #saveIndex(): Promise<void> {
     if (this.#unindexed.length === 0) return;
     const packs = this.#unindexed;
     this.#unindexed = [];
@@ -125,7 +133,7 @@ export class BlobWriter {
     await this.#savePack('tree');
     while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
     if (this.#failed !== undefined) throw this.#failed;
-    await this.#writeIndex();
+    await this.#saveIndex();
     if (this.#pending.size > 0) {
       throw new LifeboatError('INTERNAL', `${this.#pending.size} reserved blobs were never added`);
     }

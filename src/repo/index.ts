@@ -23,3 +23,11 @@ export { saveSnapshot, loadSnapshots, resolveSnapshot, matchesFilter, shortId } 
 export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter } from './snapshot.ts';
 export { Lock, listLocks, removeLocks, isStale } from './lock.ts';
 export type { LockEntry } from './lock.ts';
+export { checkRepository } from './check.ts';
+export type { CheckOptions, CheckProblem, CheckResult } from './check.ts';
+export { prune, forget } from './prune.ts';
+export type { PruneOptions, PruneResult, ForgetOptions, ForgetResult, ForgetGroup } from './prune.ts';
+export { applyPolicy, groupSnapshots, parseDuration, policyIsEmpty } from './retention.ts';
+export type { RetentionPolicy, GroupBy } from './retention.ts';
+export { diffSnapshots, repoStats } from './browse.ts';
+export type { DiffEntry, DiffResult, RepoStats, ChangeKind } from './browse.ts';

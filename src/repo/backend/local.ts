@@ -1,0 +1,432 @@
+/**
+ * LocalBackend: a repository in a local folder. The embedded default.
+ *
+ * Layout (docs and restic-compatible in spirit):
+ *
+ *     <root>/config                 the one config file
+ *     <root>/keys/<name>
+ *     <root>/snapshots/<name>
+ *     <root>/index/<name>
+ *     <root>/data/<name[0..2]>/<name>   packs, fanned out over 256 folders so none grows huge
+ *     <root>/locks/<name>
+ *
+ * Saves are atomic and durable the classic way: write `.tmp-<random>` in the target's own folder (so the
+ * rename never crosses a filesystem), fsync it, rename it over the target, fsync the folder. Names starting
+ * with `.` are never valid file names, so `list` skips temp files of saves in progress and those left by a
+ * crash. Files are created 0600 and folders 0700: a repository is encrypted, but its sizes and names
+ * (snapshot times, pack counts) are still nobody else's business.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, stat, unlink, rename } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { LifeboatError, NotFoundError, errnoCode, throwIfAborted } from '../../core/index.ts';
+import type { Backend, FileInfo, FileType, Handle, LoadOptions, OpOptions } from './backend.ts';
+
+/** Folder of each type under the root (`config` lives in the root itself). */
+const folders: Record<Exclude<FileType, 'config'>, string> = {
+  key: 'keys',
+  snapshot: 'snapshots',
+  index: 'index',
+  pack: 'data',
+  lock: 'locks',
+};
+
+/** Prefix of in-progress saves. Starts with `.`, which no valid name does, so `list` never sees them. */
+const tempPrefix = '.tmp-';
+
+/**
+ * Writes and reads go in pieces of this size so a large pack notices an abort between pieces. 4 MiB is big
+ * enough that the per-call overhead is lost in the noise of a disk write, small enough to stop promptly.
+ */
+const ioChunk = 4 * 1024 * 1024;
+
+/** stat() calls in flight while listing a folder: enough to hide latency on network filesystems. */
+const statConcurrency = 32;
+
+/** A valid file name: letters, digits, `-`, `_`; never `.`-prefixed (temp files), never a path. */
+const validName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
+const packName = /^[0-9a-f]{2}/;
+const hexPair = /^[0-9a-f]{2}$/;
+
+/**
+ * The error for a full disk (ENOSPC) or exhausted quota (EDQUOT). Shared with the fault-injection backend so
+ * tests see exactly what users see.
+ */
+export function diskFullError(where: string, cause: unknown): LifeboatError {
+  const quota = errnoCode(cause) === 'EDQUOT';
+  return new LifeboatError('IO', `${quota ? 'disk quota exceeded' : 'disk full'} while writing ${where}`, {
+    hint:
+      'free space on the disk that holds the repository, then run the command again; ' +
+      'the repository was left as it was, without the file being written',
+    cause,
+    context: { path: where },
+  });
+}
+
+/** Maps a Node system error to a `LifeboatError` naming the file; `LifeboatError`s pass through. */
+function ioError(op: 'read' | 'write' | 'stat' | 'remove' | 'list' | 'create', path: string, err: unknown): LifeboatError {
+  if (err instanceof LifeboatError) return err;
+  const code = errnoCode(err);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return diskFullError(path, err);
+  const context = { path, op };
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new LifeboatError('IO', `permission denied: cannot ${op} ${path}`, {
+      hint: 'run Lifeboat as the user that owns the repository, or fix the folder permissions',
+      cause: err,
+      context,
+    });
+  }
+  if (code === 'EROFS') {
+    return new LifeboatError('IO', `cannot ${op} ${path}: the filesystem is read-only`, { cause: err, context });
+  }
+  const detail = err instanceof Error ? err.message : String(err);
+  return new LifeboatError('IO', `cannot ${op} ${path}: ${detail}`, { cause: err, context });
+}
+
+function notFound(h: Handle, path: string, cause: unknown): NotFoundError {
+  return new NotFoundError(`${h.type} ${h.name} not found (${path})`, { cause, context: { ...h, path } });
+}
+
+/** fsync a folder so a rename or create in it survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems (certain FUSE and network mounts) cannot fsync a folder. They give no stronger
+    // guarantee we could ask for instead, so this is not an error; restic makes the same choice.
+    const code = errnoCode(err);
+    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function mkdirPrivate(path: string): Promise<boolean> {
+  try {
+    await mkdir(path, { mode: 0o700 });
+    return true;
+  } catch (err) {
+    if (errnoCode(err) === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  readonly #root: string;
+
+  /** A backend for the folder `root`, which need not exist yet (see `create`). To open one, use `openLocal`. */
+  constructor(root: string) {
+    this.#root = resolve(root);
+    this.location = this.#root;
+  }
+
+  /**
+   * Creates the layout, including the 256 `data/xx` folders.
+   *
+   * The root may already exist if it is "empty-ish": it holds nothing, or only `lost+found` (a freshly
+   * formatted disk), `.tmp-*` leftovers, and layout folders that hold no files (an earlier `create` that was
+   * interrupted before the config was written). Anything else is refused: with a config it is a repository
+   * (`REPO_EXISTS`); without one it is somebody's data (`USAGE`). An existing root keeps its own mode; the
+   * folders inside are 0700, which is what keeps the contents private.
+   */
+  async create(opts: OpOptions = {}): Promise<void> {
+    const { signal } = opts;
+    throwIfAborted(signal);
+    const root = this.#root;
+    try {
+      await mkdir(dirname(root), { recursive: true });
+      const made = await mkdirPrivate(root);
+      if (!made) await this.#checkEmptyish();
+      throwIfAborted(signal);
+      for (const folder of Object.values(folders)) await mkdirPrivate(join(root, folder));
+      const data = join(root, folders.pack);
+      const prefixes = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+      await Promise.all(prefixes.map((p) => mkdirPrivate(join(data, p))));
+      await syncDir(data);
+      await syncDir(root);
+      if (made) await syncDir(dirname(root));
+    } catch (err) {
+      throw ioError('create', root, err);
+    }
+  }
+
+  async #checkEmptyish(): Promise<void> {
+    const root = this.#root;
+    const entries = await readdir(root, { withFileTypes: true });
+    if (entries.some((e) => e.name === 'config')) {
+      throw new LifeboatError('REPO_EXISTS', `a repository already exists at ${root}`, {
+        hint: 'use it as it is, or choose a new or empty folder for `lifeboat init`',
+        context: { path: root },
+      });
+    }
+    const layout = new Set(Object.values(folders));
+    const foreign = (what: string): LifeboatError =>
+      new LifeboatError('USAGE', `${root} is not empty and holds no Lifeboat repository (found ${what})`, {
+        hint: 'choose a new or empty folder for `lifeboat init`',
+        context: { path: root, found: what },
+      });
+    for (const e of entries) {
+      if (e.name.startsWith(tempPrefix) || (e.name === 'lost+found' && e.isDirectory())) continue;
+      if (!layout.has(e.name) || !e.isDirectory()) throw foreign(e.name);
+      const inner = await readdir(join(root, e.name), { withFileTypes: true });
+      for (const f of inner) {
+        if (f.name.startsWith(tempPrefix)) continue;
+        if (e.name === folders.pack && f.isDirectory() && hexPair.test(f.name)) {
+          const packs = await readdir(join(root, e.name, f.name));
+          const file = packs.find((n) => !n.startsWith(tempPrefix));
+          if (file !== undefined) throw foreign(`${e.name}/${f.name}/${file}`);
+          continue;
+        }
+        throw foreign(`${e.name}/${f.name}`);
+      }
+    }
+  }
+
+  #dir(h: Handle): string {
+    if (h.type === 'config') return this.#root;
+    if (h.type === 'pack') return join(this.#root, folders.pack, h.name.slice(0, 2));
+    return join(this.#root, folders[h.type]);
+  }
+
+  /** The path of a handle, after checking its name cannot escape its folder or collide with temp files. */
+  #path(h: Handle): string {
+    const ok =
+      h.type === 'config' ? h.name === 'config' : validName.test(h.name) && (h.type !== 'pack' || packName.test(h.name));
+    if (!ok) {
+      throw new LifeboatError('BACKEND', `invalid ${h.type} file name ${JSON.stringify(h.name)} in ${this.#root}`, {
+        context: { ...h },
+      });
+    }
+    return join(this.#dir(h), h.name);
+  }
+
+  async save(h: Handle, data: Uint8Array, opts: OpOptions = {}): Promise<void> {
+    const { signal } = opts;
+    const path = this.#path(h);
+    throwIfAborted(signal);
+    const dir = this.#dir(h);
+    const temp = join(dir, tempPrefix + randomBytes(8).toString('hex'));
+    let fh: FileHandle | undefined;
+    let renamed = false;
+    try {
+      fh = await this.#createTemp(temp, dir);
+      for (let off = 0; off < data.byteLength; ) {
+        throwIfAborted(signal);
+        const { bytesWritten } = await fh.write(data, off, Math.min(ioChunk, data.byteLength - off), off);
+        if (bytesWritten === 0) throw new Error('write made no progress');
+        off += bytesWritten;
+      }
+      await fh.sync();
+      const closing = fh;
+      fh = undefined;
+      await closing.close();
+      // Last chance to back out: after the rename the file is stored and the save has happened.
+      throwIfAborted(signal);
+      await rename(temp, path);
+      renamed = true;
+      // If this fsync fails the file is complete but may not survive a crash; the caller sees the error and
+      // saves again (replacing it). Removing it instead could delete a good earlier version of a lock.
+      await syncDir(dir);
+    } catch (err) {
+      if (!renamed) {
+        // Cleanup errors are dropped on purpose: the original error is the one to report, and a temp file
+        // that could not be removed is invisible to `list` and harmless.
+        await fh?.close().catch(() => undefined);
+        await unlink(temp).catch(() => undefined);
+      }
+      throw ioError('write', path, err);
+    }
+  }
+
+  /**
+   * Opens a new temp file. If the folder is missing, it is made (not its parents): copy tools such as rclone
+   * drop empty folders, so a copied repository may lack some `data/xx`.
+   */
+  async #createTemp(temp: string, dir: string): Promise<FileHandle> {
+    try {
+      return await open(temp, 'wx', 0o600);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+      await mkdirPrivate(dir);
+      return await open(temp, 'wx', 0o600);
+    }
+  }
+
+  async load(h: Handle, opts: LoadOptions = {}): Promise<Buffer> {
+    const { signal, offset = 0, length } = opts;
+    const path = this.#path(h);
+    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+      throw new LifeboatError('BACKEND', `invalid range offset=${offset} length=${String(length)} for ${path}`, {
+        context: { ...h, path, offset, length },
+      });
+    }
+    throwIfAborted(signal);
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw notFound(h, path, err);
+      throw ioError('read', path, err);
+    }
+    try {
+      // Checked before allocating, so a corrupt index asking for a huge range fails cleanly. The open handle
+      // pins this version of the file even if a lock is replaced meanwhile.
+      const size = (await fh.stat()).size;
+      const want = length ?? Math.max(0, size - offset);
+      if (offset + want > size) throw truncated(path, offset, want, size);
+      const buf = Buffer.allocUnsafe(want);
+      for (let got = 0; got < want; ) {
+        throwIfAborted(signal);
+        const { bytesRead } = await fh.read(buf, got, Math.min(ioChunk, want - got), offset + got);
+        if (bytesRead === 0) throw truncated(path, offset, want, offset + got);
+        got += bytesRead;
+      }
+      return buf;
+    } catch (err) {
+      throw ioError('read', path, err);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async stat(h: Handle, opts: OpOptions = {}): Promise<FileInfo> {
+    const path = this.#path(h);
+    throwIfAborted(opts.signal);
+    try {
+      const st = await stat(path);
+      if (!st.isFile()) throw new Error('not a regular file');
+      return { name: h.name, size: st.size };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw notFound(h, path, err);
+      throw ioError('stat', path, err);
+    }
+  }
+
+  /**
+   * Lists complete files: names that are valid for the type (which excludes `.tmp-*`), regular files only.
+   * A file removed between reading the folder and stat-ing it is skipped.
+   */
+  async *list(type: FileType, opts: OpOptions = {}): AsyncGenerator<FileInfo> {
+    const { signal } = opts;
+    throwIfAborted(signal);
+    if (type === 'config') {
+      try {
+        yield await this.stat({ type, name: 'config' }, opts);
+      } catch (err) {
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+      return;
+    }
+    if (type !== 'pack') {
+      yield* this.#listDir(type, join(this.#root, folders[type]), signal);
+      return;
+    }
+    const data = join(this.#root, folders.pack);
+    for (const sub of await this.#readdir(data)) {
+      if (!sub.isDirectory() || !hexPair.test(sub.name)) continue;
+      yield* this.#listDir(type, join(data, sub.name), signal);
+    }
+  }
+
+  async *#listDir(type: FileType, dir: string, signal: AbortSignal | undefined): AsyncGenerator<FileInfo> {
+    const names = (await this.#readdir(dir))
+      .filter((e) => !e.isDirectory() && validName.test(e.name) && (type !== 'pack' || packName.test(e.name)))
+      .map((e) => e.name);
+    for (let i = 0; i < names.length; i += statConcurrency) {
+      throwIfAborted(signal);
+      const batch = await Promise.all(
+        names.slice(i, i + statConcurrency).map(async (name): Promise<FileInfo | undefined> => {
+          const path = join(dir, name);
+          try {
+            const st = await stat(path);
+            return st.isFile() ? { name, size: st.size } : undefined;
+          } catch (err) {
+            if (errnoCode(err) === 'ENOENT') return undefined;
+            throw ioError('stat', path, err);
+          }
+        }),
+      );
+      for (const info of batch) if (info !== undefined) yield info;
+    }
+  }
+
+  /**
+   * Reads a folder. A missing type folder lists as empty (copy tools drop empty folders) as long as the
+   * repository itself is still there; if the config is gone too (an unmounted disk), that is an error, so
+   * that nothing concludes from an empty list that snapshots or packs are unreferenced.
+   */
+  async #readdir(dir: string) {
+    try {
+      return await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw ioError('list', dir, err);
+      try {
+        await stat(join(this.#root, 'config'));
+      } catch {
+        throw new LifeboatError('IO', `cannot list ${dir}: the repository at ${this.#root} is gone`, {
+          hint: 'check that the disk holding the repository is mounted, then run the command again',
+          cause: err,
+          context: { path: dir },
+        });
+      }
+      return [];
+    }
+  }
+
+  /**
+   * Removes a file. The folder is not fsynced: a removal lost in a crash only brings back a file that was
+   * going away (an unreferenced pack, a lock that goes stale), which is safe, and prune removes many files.
+   */
+  async remove(h: Handle, opts: OpOptions = {}): Promise<void> {
+    const path = this.#path(h);
+    throwIfAborted(opts.signal);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') throw notFound(h, path, err);
+      throw ioError('remove', path, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    // Nothing is held open between calls.
+  }
+}
+
+function truncated(path: string, offset: number, length: number, size: number): LifeboatError {
+  return new LifeboatError(
+    'CORRUPT',
+    `${path} is truncated: asked for ${length} bytes at offset ${offset} but the file has ${size} bytes`,
+    {
+      hint: 'run `lifeboat check --read-data` to find every damaged file',
+      context: { path, offset, length, size },
+    },
+  );
+}
+
+/**
+ * Opens the repository folder at `path`. Checks only that the folder exists; whether it holds a valid
+ * config is the repository layer's business.
+ */
+export async function openLocal(path: string): Promise<LocalBackend> {
+  const root = resolve(path);
+  const missing = (why: string, cause?: unknown): LifeboatError =>
+    new LifeboatError('REPO_NOT_FOUND', `no repository at ${root}: ${why}`, {
+      hint: 'check the repository path, or create a repository there with `lifeboat init`',
+      cause,
+      context: { path: root },
+    });
+  let st;
+  try {
+    st = await stat(root);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw missing('the folder does not exist', err);
+    throw ioError('stat', root, err);
+  }
+  if (!st.isDirectory()) throw missing('it is not a folder');
+  return new LocalBackend(root);
+}

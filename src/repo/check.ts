@@ -1,0 +1,291 @@
+/**
+ * check: is every snapshot fully restorable, and is every stored byte what was written?
+ *
+ * Structure (always): the config opens; every index file decrypts and parses; every indexed pack exists
+ * with a plausible size; every snapshot loads; every tree reachable from a snapshot loads and every blob it
+ * names is in the index. With `readData` (or a subset of packs): every pack is read whole, its SHA-256 must
+ * equal its name, and every blob in it is decrypted, decompressed and re-hashed.
+ *
+ * A problem names what is damaged (pack, index file, snapshot, tree) and, for lost or damaged blobs, the
+ * snapshots and files that depend on them, so the user knows what a restore would miss.
+ */
+import { createHash, randomInt } from 'node:crypto';
+import { LifeboatError, throwIfAborted } from '../core/index.ts';
+import { packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
+import { parseHeader, type PackedBlob } from './pack.ts';
+import { mapLimit, type Repository } from './repository.ts';
+import { loadSnapshots, type SnapshotEntry } from './snapshot.ts';
+import { decodeTree, validName, type Tree } from './tree.ts';
+
+export interface CheckProblem {
+  kind: 'config' | 'index' | 'pack' | 'snapshot' | 'tree' | 'blob';
+  id: string;
+  message: string;
+  /** Snapshots (short ids) that cannot be fully restored because of this problem. */
+  snapshots?: string[];
+  /** Files (snapshot paths) affected, at most a few hundred listed. */
+  files?: string[];
+}
+
+export interface CheckOptions {
+  readData?: boolean;
+  /** Read this fraction (0..1] of the packs, chosen at random. */
+  readDataSubset?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: 'index' | 'snapshots' | 'trees' | 'data'; done: number; total: number }) => void;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  problems: CheckProblem[];
+  /** Informational notes that are not damage (e.g. packs no index mentions yet: prune removes them). */
+  notes: string[];
+  packs: number;
+  packsRead: number;
+  snapshots: number;
+  trees: number;
+  blobs: number;
+}
+
+const MAX_FILES_LISTED = 500;
+
+export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
+  const problems: CheckProblem[] = [];
+  const notes: string[] = [];
+  const signal = opts.signal;
+
+  // ---- index files and packs ----
+  const onBackend = new Map<string, number>();
+  for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
+  const indexNames = await repo.listNames('index', signal);
+  const packBlobs = new Map<string, PackedBlob[]>();
+  let done = 0;
+  await mapLimit(indexNames, 8, async (name) => {
+    try {
+      const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {});
+      for (const p of packsFromIndexJson(j)) {
+        repo.index.addPack(p.id, p.blobs);
+        const list = packBlobs.get(p.id);
+        if (list) list.push(...p.blobs.filter((b) => !list.some((x) => x.id === b.id)));
+        else packBlobs.set(p.id, p.blobs);
+      }
+      repo.indexFiles.add(name);
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      problems.push({ kind: 'index', id: name, message: `index file ${name} is damaged: ${(err as Error).message}` });
+    }
+    opts.onProgress?.({ phase: 'index', done: ++done, total: indexNames.length });
+  });
+  const lostBlobs = new Set<string>();
+  for (const [pack, blobs] of packBlobs) {
+    const size = onBackend.get(pack);
+    if (size === undefined) {
+      problems.push({ kind: 'pack', id: pack, message: `pack ${pack} is in the index but missing from the backend` });
+      for (const b of blobs) lostBlobs.add(b.id);
+      continue;
+    }
+    const end = Math.max(0, ...blobs.map((b) => b.offset + b.length));
+    if (end + 4 > size) {
+      problems.push({ kind: 'pack', id: pack, message: `pack ${pack} is truncated: ${size} bytes, index needs more than ${end}` });
+      for (const b of blobs) lostBlobs.add(b.id);
+    }
+  }
+  const unindexed = [...onBackend.keys()].filter((p) => !packBlobs.has(p));
+  if (unindexed.length) notes.push(`${unindexed.length} pack(s) are not in any index (left by an interrupted backup, or one in progress); \`lifeboat prune\` removes them`);
+
+  // ---- data ----
+  const damagedBlobs = new Map<string, string>(); // blob id → reason
+  let packsRead = 0;
+  if (opts.readData || opts.readDataSubset !== undefined) {
+    let packs = [...packBlobs.keys()].filter((p) => onBackend.has(p)).sort();
+    if (!opts.readData && opts.readDataSubset !== undefined) {
+      const f = opts.readDataSubset;
+      if (!(f > 0 && f <= 1)) throw new LifeboatError('USAGE', 'the subset to read must be between 0 and 100 %');
+      const want = Math.max(1, Math.round(packs.length * f));
+      for (let i = packs.length - 1; i > 0; i--) {
+        const j = randomInt(i + 1);
+        [packs[i], packs[j]] = [packs[j]!, packs[i]!];
+      }
+      packs = packs.slice(0, want);
+    }
+    let n = 0;
+    await mapLimit(packs, 2, async (pack) => {
+      throwIfAborted(signal);
+      const problem = await checkPack(repo, pack, packBlobs.get(pack)!, onBackend.get(pack)!, damagedBlobs);
+      if (problem) problems.push(problem);
+      packsRead++;
+      opts.onProgress?.({ phase: 'data', done: ++n, total: packs.length });
+    });
+  }
+
+  // ---- snapshots and trees ----
+  const snaps = await loadSnapshots(repo, {
+    ...(signal ? { signal } : {}),
+    onError: (id, err) => problems.push({ kind: 'snapshot', id, message: `snapshot ${id} is damaged: ${(err as Error).message}` }),
+  });
+  const badTrees = new Map<string, string>();
+  const trees = new Map<string, Tree | null>();
+  let blobsSeen = 0;
+  const loadTreeChecked = async (id: string): Promise<Tree | null> => {
+    if (trees.has(id)) return trees.get(id)!;
+    let t: Tree | null = null;
+    try {
+      const loc = repo.index.get(id);
+      if (!loc) throw new Error('tree blob is not in the index');
+      if (damagedBlobs.has(id)) throw new Error(damagedBlobs.get(id));
+      t = decodeTree(await repo.loadBlob('tree', id, signal), id);
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      badTrees.set(id, (err as Error).message);
+    }
+    trees.set(id, t);
+    return t;
+  };
+  const missingBlobs = new Set<string>();
+  let treeDone = 0;
+  const visitTree = async (id: string): Promise<void> => {
+    if (trees.has(id)) return;
+    const t = await loadTreeChecked(id);
+    opts.onProgress?.({ phase: 'trees', done: ++treeDone, total: 0 });
+    if (!t) return;
+    for (const n of t.nodes) {
+      if (!validName(n.name)) continue; // restore refuses these; not damage
+      for (const c of n.content ?? []) {
+        blobsSeen++;
+        if (!repo.index.has(c)) missingBlobs.add(c);
+      }
+      if (n.type === 'dir' && n.subtree) await visitTree(n.subtree);
+    }
+  };
+  for (const s of snaps) {
+    throwIfAborted(signal);
+    await visitTree(s.tree);
+  }
+
+  // ---- what do the damaged parts take with them? ----
+  const bad = new Map<string, string>([...damagedBlobs]);
+  for (const id of missingBlobs) bad.set(id, 'blob is not in the index');
+  for (const id of lostBlobs) bad.set(id, 'blob was in a lost or truncated pack');
+  for (const [id, why] of badTrees) bad.set(id, why);
+  if (bad.size > 0) {
+    const affected = await affectedFiles(snaps, bad, (id) => trees.get(id) ?? null);
+    // Attach affected snapshots/files to the pack problems (or add blob problems when no pack problem names them).
+    for (const p of problems) {
+      if (p.kind !== 'pack') continue;
+      const ids = new Set((packBlobs.get(p.id) ?? []).map((b) => b.id).filter((id) => bad.has(id)));
+      attach(p, ids, affected);
+    }
+    const named = new Set(problems.filter((p) => p.kind === 'pack').flatMap((p) => (packBlobs.get(p.id) ?? []).map((b) => b.id)));
+    for (const [id, why] of bad) {
+      if (named.has(id)) continue;
+      const p: CheckProblem = { kind: badTrees.has(id) ? 'tree' : 'blob', id, message: `${badTrees.has(id) ? 'tree' : 'blob'} ${id}: ${why}` };
+      attach(p, new Set([id]), affected);
+      if (p.snapshots?.length) problems.push(p);
+    }
+  }
+
+  return {
+    ok: problems.length === 0,
+    problems,
+    notes,
+    packs: packBlobs.size,
+    packsRead,
+    snapshots: snaps.length,
+    trees: trees.size,
+    blobs: blobsSeen,
+  };
+}
+
+type Affected = Map<string, { snapshots: Set<string>; files: string[] }>;
+
+function attach(p: CheckProblem, ids: Set<string>, affected: Affected): void {
+  const snaps = new Set<string>();
+  const files: string[] = [];
+  for (const id of ids) {
+    const a = affected.get(id);
+    if (!a) continue;
+    for (const s of a.snapshots) snaps.add(s);
+    for (const f of a.files) if (files.length < MAX_FILES_LISTED && !files.includes(f)) files.push(f);
+  }
+  if (snaps.size) p.snapshots = [...snaps].sort();
+  if (files.length) p.files = files;
+}
+
+/** For each bad blob: the snapshots and files (or folders, for bad trees) that use it. */
+async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, tree: (id: string) => Tree | null): Promise<Affected> {
+  const out: Affected = new Map();
+  const note = (id: string, snap: string, path: string): void => {
+    let a = out.get(id);
+    if (!a) out.set(id, (a = { snapshots: new Set(), files: [] }));
+    a.snapshots.add(snap);
+    if (a.files.length < MAX_FILES_LISTED && !a.files.includes(path)) a.files.push(path);
+  };
+  // Trees with nothing bad below them are remembered, so shared subtrees are walked once per snapshot at most.
+  const clean = new Set<string>();
+  const walk = (id: string, prefix: string, snap: string): boolean => {
+    if (clean.has(id)) return false;
+    if (bad.has(id)) {
+      note(id, snap, prefix || '/');
+      return true;
+    }
+    const t = tree(id);
+    if (!t) return false;
+    let found = false;
+    for (const n of t.nodes) {
+      if (!validName(n.name)) continue;
+      const path = `${prefix}/${n.name}`;
+      for (const c of n.content ?? []) {
+        if (bad.has(c)) {
+          note(c, snap, path);
+          found = true;
+        }
+      }
+      if (n.type === 'dir' && n.subtree && walk(n.subtree, path, snap)) found = true;
+    }
+    if (!found) clean.add(id);
+    return found;
+  };
+  for (const s of snaps) walk(s.tree, '', s.short_id);
+  return out;
+}
+
+async function checkPack(repo: Repository, pack: string, indexed: PackedBlob[], size: number, damaged: Map<string, string>): Promise<CheckProblem | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await repo.backend.load({ type: 'pack', name: pack });
+  } catch (err) {
+    if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+    for (const b of indexed) damaged.set(b.id, `pack ${pack} cannot be read`);
+    return { kind: 'pack', id: pack, message: `pack ${pack} cannot be read: ${(err as Error).message}` };
+  }
+  const reasons: string[] = [];
+  if (bytes.length !== size) reasons.push(`size changed while reading (${size} → ${bytes.length})`);
+  if (createHash('sha256').update(bytes).digest('hex') !== pack) reasons.push('contents do not match its name (SHA-256)');
+  try {
+    const header = parseHeader(repo.master, bytes, bytes.length, pack);
+    if (!Array.isArray(header)) reasons.push('header length is wrong');
+    else {
+      const inHeader = new Map(header.map((b) => [b.id, b]));
+      for (const b of indexed) {
+        const h = inHeader.get(b.id);
+        if (!h || h.offset !== b.offset || h.length !== b.length) reasons.push(`blob ${b.id} is in the index but not at that place in the pack header`);
+      }
+    }
+  } catch (err) {
+    reasons.push(`header: ${(err as Error).message}`);
+  }
+  let bad = 0;
+  for (const b of indexed) {
+    const loc: BlobLocation = { ...b, pack };
+    try {
+      if (b.offset + b.length > bytes.length) throw new Error('blob lies beyond the end of the pack');
+      repo.decodeBlob(loc, bytes.subarray(b.offset, b.offset + b.length));
+    } catch (err) {
+      bad++;
+      damaged.set(b.id, (err as Error).message);
+    }
+  }
+  if (bad) reasons.push(`${bad} of ${indexed.length} blobs are damaged`);
+  if (reasons.length === 0) return undefined;
+  return { kind: 'pack', id: pack, message: `pack ${pack} is damaged: ${reasons.join('; ')}` };
+}

@@ -1,0 +1,245 @@
+/**
+ * forget and prune: remove snapshots by a retention policy, then the data no snapshot needs.
+ *
+ * prune holds the exclusive lock, so no backup can add references while it decides what is unused
+ * (kopia #4769's "BLOB not found" is a prune racing a backup). It marks every blob reachable from every
+ * snapshot; a snapshot that cannot be read stops the prune (its blobs would look unused).
+ * Then, in an order that is safe at every instant:
+ *   1. used blobs of partly-used packs are copied into new packs (repack);
+ *   2. a new index describing exactly the kept and new packs is written;
+ *   3. the old index files are removed;
+ *   4. unused, repacked and unindexed packs are removed.
+ * A crash after 2 leaves duplicate index entries (harmless); after 3, orphan packs (the next prune removes them).
+ */
+import { LifeboatError, throwIfAborted } from '../core/index.ts';
+import { packsFromIndexJson, indexFileJson, type IndexFileJson } from './blob-index.ts';
+import { BlobWriter } from './blob-writer.ts';
+import { Lock } from './lock.ts';
+import type { PackedBlob } from './pack.ts';
+import { mapLimit, type Repository } from './repository.ts';
+import { loadSnapshots, matchesFilter, type SnapshotEntry, type SnapshotFilter } from './snapshot.ts';
+import { applyPolicy, groupSnapshots, policyIsEmpty, type GroupBy, type RetentionPolicy } from './retention.ts';
+import { decodeTree } from './tree.ts';
+
+export interface PruneOptions {
+  dryRun?: boolean;
+  /** Repack a partly used pack when at least this fraction of its bytes is unused. Default 0.05. */
+  repackThreshold?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: 'mark' | 'repack' | 'delete'; done: number; total: number }) => void;
+  /** The caller already holds the exclusive lock. */
+  noLock?: boolean;
+}
+
+export interface PruneResult {
+  dryRun: boolean;
+  packsBefore: number;
+  packsRemoved: number;
+  packsRepacked: number;
+  packsWritten: number;
+  unindexedPacksRemoved: number;
+  blobsRemoved: number;
+  bytesBefore: number;
+  bytesFreed: number;
+  indexFilesReplaced: number;
+}
+
+const INDEX_PACKS_PER_FILE = 2000;
+
+export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
+  const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: true, purpose: 'prune' });
+  try {
+    return await pruneLocked(repo, opts);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
+  const signal = opts.signal;
+  const threshold = opts.repackThreshold ?? 0.05;
+
+  // Everything on the backend and in the index, per pack.
+  const sizes = new Map<string, number>();
+  for await (const f of repo.backend.list('pack', signal ? { signal } : {})) sizes.set(f.name, f.size);
+  const indexNames = await repo.listNames('index', signal);
+  const packs = new Map<string, PackedBlob[]>();
+  await mapLimit(indexNames, 8, async (name) => {
+    const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {}).catch((err: unknown) => {
+      throw new LifeboatError('INTEGRITY', `prune stopped: index file ${name} cannot be read (${(err as Error).message})`, {
+        hint: 'run `lifeboat check` and repair the repository before pruning',
+        cause: err,
+      });
+    });
+    for (const p of packsFromIndexJson(j)) {
+      repo.index.addPack(p.id, p.blobs);
+      if (!packs.has(p.id)) packs.set(p.id, p.blobs);
+    }
+    repo.indexFiles.add(name);
+  });
+  for (const id of packs.keys()) {
+    if (!sizes.has(id)) {
+      throw new LifeboatError('INTEGRITY', `prune stopped: pack ${id} is in the index but missing`, { hint: 'run `lifeboat check` first' });
+    }
+  }
+
+  // Mark.
+  const used = new Set<string>();
+  const snaps = await loadSnapshots(repo, {
+    ...(signal ? { signal } : {}),
+    onError: (id, err) => {
+      throw new LifeboatError('INTEGRITY', `prune stopped: snapshot ${id} cannot be read (${(err as Error).message})`, {
+        hint: 'its data would look unused; run `lifeboat check`, and `lifeboat forget` the snapshot if it is lost',
+      });
+    },
+  });
+  let marked = 0;
+  const mark = async (treeId: string): Promise<void> => {
+    if (used.has(treeId)) return;
+    throwIfAborted(signal);
+    const tree = decodeTree(await repo.loadBlob('tree', treeId, signal), treeId);
+    used.add(treeId);
+    opts.onProgress?.({ phase: 'mark', done: ++marked, total: 0 });
+    for (const n of tree.nodes) {
+      for (const c of n.content ?? []) used.add(c);
+      if (n.subtree) await mark(n.subtree);
+    }
+  };
+  for (const s of snaps) await mark(s.tree);
+
+  // Decide, pack by pack. A blob stored twice is kept only in the pack the index names first.
+  const remove: string[] = [];
+  const repack: string[] = [];
+  const keep: string[] = [];
+  let blobsRemoved = 0;
+  let bytesFreed = 0;
+  const copyFrom = new Map<string, PackedBlob[]>();
+  for (const [id, blobs] of packs) {
+    const live = blobs.filter((b) => used.has(b.id) && repo.index.get(b.id)?.pack === id);
+    const size = sizes.get(id) ?? 0;
+    if (live.length === 0) {
+      remove.push(id);
+      blobsRemoved += blobs.length;
+      bytesFreed += size;
+      continue;
+    }
+    const liveBytes = live.reduce((a, b) => a + b.length, 0);
+    const deadBytes = blobs.reduce((a, b) => a + b.length, 0) - liveBytes;
+    if (deadBytes > 0 && deadBytes >= threshold * size) {
+      repack.push(id);
+      copyFrom.set(id, live);
+      blobsRemoved += blobs.length - live.length;
+      bytesFreed += size - liveBytes;
+    } else {
+      keep.push(id);
+    }
+  }
+  const unindexed = [...sizes.keys()].filter((id) => !packs.has(id));
+  for (const id of unindexed) bytesFreed += sizes.get(id)!;
+
+  const result: PruneResult = {
+    dryRun: !!opts.dryRun,
+    packsBefore: sizes.size,
+    packsRemoved: remove.length,
+    packsRepacked: repack.length,
+    packsWritten: 0,
+    unindexedPacksRemoved: unindexed.length,
+    blobsRemoved,
+    bytesBefore: [...sizes.values()].reduce((a, b) => a + b, 0),
+    bytesFreed,
+    indexFilesReplaced: 0,
+  };
+  if (opts.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0)) return result;
+
+  // 1. Repack: copy live blobs, still sealed, into new packs (no re-encryption; each is verified first).
+  const writer = new BlobWriter(repo, { writeIndex: false, ...(signal ? { signal } : {}) });
+  let r = 0;
+  for (const id of repack) {
+    throwIfAborted(signal);
+    const live = copyFrom.get(id)!;
+    const bytes = await repo.backend.load({ type: 'pack', name: id }, signal ? { signal } : {});
+    for (const b of live) {
+      const sealed = bytes.subarray(b.offset, b.offset + b.length);
+      repo.decodeBlob({ ...b, pack: id }, sealed); // never copy damage forward
+      await writer.add(b.type, b.id, Buffer.from(sealed), b.rawLength, b.compression);
+    }
+    opts.onProgress?.({ phase: 'repack', done: ++r, total: repack.length });
+  }
+  await writer.flush();
+  result.packsWritten = writer.saved.length;
+
+  // 2. New index: kept packs + new packs.
+  const all = [...keep.map((id) => ({ id, blobs: packs.get(id)! })), ...writer.saved];
+  const supersedes = indexNames;
+  for (let i = 0; i < all.length; i += INDEX_PACKS_PER_FILE) {
+    await repo.saveJson('index', indexFileJson(all.slice(i, i + INDEX_PACKS_PER_FILE), i === 0 ? supersedes : []), signal ? { signal } : {});
+  }
+  // 3. Old index files.
+  for (const name of supersedes) await repo.backend.remove({ type: 'index', name });
+  result.indexFilesReplaced = supersedes.length;
+  // 4. Packs.
+  const gone = [...remove, ...repack, ...unindexed];
+  let d = 0;
+  await mapLimit(gone, 4, async (id) => {
+    await repo.backend.remove({ type: 'pack', name: id });
+    opts.onProgress?.({ phase: 'delete', done: ++d, total: gone.length });
+  });
+  return result;
+}
+
+export interface ForgetOptions {
+  dryRun?: boolean;
+  groupBy?: GroupBy;
+  filter?: SnapshotFilter;
+  /** Run prune afterwards (under the same exclusive lock). */
+  prune?: boolean | PruneOptions;
+  signal?: AbortSignal;
+}
+
+export interface ForgetGroup {
+  key: { hostname?: string; paths?: string[]; tags?: string[] };
+  keep: Array<{ snapshot: SnapshotEntry; reasons: string[] }>;
+  remove: SnapshotEntry[];
+}
+
+export interface ForgetResult {
+  groups: ForgetGroup[];
+  removed: string[];
+  prune?: PruneResult;
+}
+
+export async function forget(repo: Repository, policy: RetentionPolicy, opts: ForgetOptions = {}): Promise<ForgetResult> {
+  if (policyIsEmpty(policy)) {
+    throw new LifeboatError('USAGE', 'refusing to forget every snapshot: no keep rule given', {
+      hint: 'give at least one --keep-* option, e.g. --keep-daily 7',
+    });
+  }
+  const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: true, purpose: 'forget' });
+  try {
+    const snaps = (await loadSnapshots(repo, opts.signal ? { signal: opts.signal } : {})).filter((s) => matchesFilter(s, opts.filter ?? {}));
+    const groups: ForgetGroup[] = [];
+    for (const g of groupSnapshots(snaps, opts.groupBy ?? { host: true, paths: true, tags: false })) {
+      const r = applyPolicy(g.snapshots, policy, repo.clock);
+      groups.push({ key: g.key, keep: r.keep, remove: r.remove });
+    }
+    const removed: string[] = [];
+    if (!opts.dryRun) {
+      for (const g of groups) {
+        for (const s of g.remove) {
+          await repo.backend.remove({ type: 'snapshot', name: s.id });
+          removed.push(s.id);
+        }
+      }
+    } else {
+      for (const g of groups) for (const s of g.remove) removed.push(s.id);
+    }
+    const result: ForgetResult = { groups, removed };
+    if (opts.prune) {
+      const po = typeof opts.prune === 'object' ? opts.prune : {};
+      result.prune = await prune(repo, { ...po, dryRun: !!opts.dryRun, noLock: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+    }
+    return result;
+  } finally {
+    await lock?.release();
+  }
+}
