@@ -71,6 +71,8 @@ export interface BackupOptions {
   onWarning?: (w: BackupWarning) => void;
   /** Take no lock (the caller holds one). */
   noLock?: boolean;
+  /** Fault injection for tests: called after a file's lstat, before it is read. */
+  faults?: { beforeRead?: (path: string) => void };
 }
 
 export interface BackupResult {
@@ -331,7 +333,8 @@ class Archiver {
       this.#progress.bytes += node.size ?? 0;
       return node;
     }
-    const job = { path, size: Number(st.size), mtimeMs: Number(st.mtimeNs / 1_000_000n), ino: Number(st.ino) };
+    this.#opts.faults?.beforeRead?.(path);
+    const job = { path, size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: Number(st.ino) };
     let result: Promise<FileResult>;
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;

@@ -20,7 +20,8 @@ export interface FileJob {
   path: string;
   /** From the walk's lstat: the file is reported as changed if it differs after reading. */
   size: number;
-  mtimeMs: number;
+  /** st_mtime in nanoseconds, as a decimal string (bigint does not cross every message channel). */
+  mtimeNs: string;
   ino: number;
 }
 
@@ -106,9 +107,10 @@ export class ChunkWork {
       let size = 0;
       let changed = false;
       try {
-        const before = fstatSync(fd);
-        if (before.ino !== job.ino) changed = true;
-        let buf = Buffer.allocUnsafe(Math.min(READ_SIZE, Math.max(before.size, 1)) + (before.size > READ_SIZE ? this.#chunker.params.max : 0));
+        const before = fstatSync(fd, { bigint: true });
+        if (Number(before.ino) !== job.ino) changed = true;
+        const beforeSize = Number(before.size);
+        let buf = Buffer.allocUnsafe(Math.min(READ_SIZE, Math.max(beforeSize, 1)) + (beforeSize > READ_SIZE ? this.#chunker.params.max : 0));
         let fill = 0;
         let eof = false;
         while (!eof) {
@@ -135,8 +137,8 @@ export class ChunkWork {
           }
           if (pendingBytes >= FLUSH_BYTES) await flush();
         }
-        const after = fstatSync(fd);
-        if (after.size !== size || after.mtimeMs !== before.mtimeMs || before.mtimeMs !== job.mtimeMs || size !== job.size) changed = true;
+        const after = fstatSync(fd, { bigint: true });
+        if (Number(after.size) !== size || after.mtimeNs !== before.mtimeNs || String(before.mtimeNs) !== job.mtimeNs || size !== job.size) changed = true;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         closeSync(fd);

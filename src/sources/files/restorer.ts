@@ -14,7 +14,7 @@
  * files are opened with O_NOFOLLOW | O_EXCL after removing whatever was at their name.
  * A damaged blob fails only the files that use it; the rest restore.
  */
-import { closeSync, constants as fsc, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, mapLimit, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
@@ -27,6 +27,11 @@ export interface RestoreOptions {
   include?: string[];
   /** Re-read every restored file and compare it with the snapshot. */
   verify?: boolean;
+  /**
+   * Remove entries in the target that the snapshot does not have (inside restored folders only): turns a
+   * restore over a damaged tree into an exact rollback to the snapshot.
+   */
+  delete?: boolean;
   /** Restore owners (default: when running as root). */
   owner?: boolean;
   concurrency?: number;
@@ -53,6 +58,8 @@ export interface RestoreResult {
   files: number;
   dirs: number;
   bytes: number;
+  /** Entries removed by `delete`. */
+  removed: number;
   warnings: RestoreWarning[];
   verified?: number;
 }
@@ -71,6 +78,8 @@ interface PlannedDir {
   path: string;
   node: TreeNode;
   depth: number;
+  /** Names the snapshot has in this folder, when the whole folder is restored (for `delete`). */
+  names?: Set<string>;
 }
 
 export function newRestoreProgress(): RestoreProgress {
@@ -107,6 +116,9 @@ class Restorer {
   readonly #files: PlannedFile[] = [];
   readonly #others: Array<{ path: string; node: TreeNode }> = [];
   readonly #progress: RestoreProgress;
+  /** Names at the snapshot root, when the whole snapshot is restored (for `delete`). */
+  #rootNames: Set<string> | undefined;
+  #removed = 0;
   #zero: Buffer | undefined;
 
   constructor(repo: Repository, opts: RestoreOptions) {
@@ -134,7 +146,7 @@ class Restorer {
         hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
       });
     }
-    await this.#plan(snap.tree, '', 0, includes);
+    this.#rootNames = await this.#plan(snap.tree, '', 0, includes);
     if (includes?.length && this.#files.length + this.#dirs.length + this.#others.length === 0) {
       throw new LifeboatError('NOT_FOUND', `nothing in snapshot ${snap.short_id} matches ${includes.join(', ')}`, {
         hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
@@ -144,6 +156,7 @@ class Restorer {
     this.#createEntries();
     await this.#writeContents();
     this.#finishFiles();
+    if (this.#opts.delete) this.#deleteExtras();
     this.#finishDirs();
     let verified: number | undefined;
     if (this.#opts.verify) verified = await this.#verify();
@@ -151,12 +164,14 @@ class Restorer {
       files: this.#files.length + this.#others.length,
       dirs: this.#dirs.length,
       bytes: this.#progress.bytes,
+      removed: this.#removed,
       warnings: this.warnings,
       ...(verified !== undefined ? { verified } : {}),
     };
   }
 
-  async #plan(treeId: string, prefix: string, depth: number, includes: string[] | undefined): Promise<void> {
+  /** Plans one folder; returns the names it holds when it is restored whole (undefined otherwise). */
+  async #plan(treeId: string, prefix: string, depth: number, includes: string[] | undefined): Promise<Set<string> | undefined> {
     throwIfAborted(this.#opts.signal);
     const tree = await loadTree(this.#repo, treeId, this.#opts.signal);
     const seen = new Set<string>();
@@ -178,8 +193,14 @@ class Restorer {
       const sel = selected(path, includes);
       if (sel === 'no') continue;
       if (node.type === 'dir') {
-        this.#dirs.push({ path, node, depth });
-        if (node.subtree) await this.#plan(node.subtree, path, depth + 1, sel === 'all' ? undefined : includes);
+        const d: PlannedDir = { path, node, depth };
+        this.#dirs.push(d);
+        if (node.subtree) {
+          const names = await this.#plan(node.subtree, path, depth + 1, sel === 'all' ? undefined : includes);
+          if (names) d.names = names;
+        } else if (sel === 'all') {
+          d.names = new Set();
+        }
         continue;
       }
       if (sel === 'ancestor') continue;
@@ -195,6 +216,32 @@ class Restorer {
         this.#progress.totalBytes += node.size ?? 0;
       } else {
         this.#others.push({ path, node });
+      }
+    }
+    return includes === undefined || includes.length === 0 ? seen : undefined;
+  }
+
+  /** Remove what the snapshot does not have from every folder restored whole. Never follows a symlink. */
+  #deleteExtras(): void {
+    const folders: Array<{ path: string; names: Set<string> }> = this.#dirs.flatMap((d) => (d.names ? [{ path: d.path, names: d.names }] : []));
+    if (this.#rootNames) folders.unshift({ path: '/', names: this.#rootNames });
+    for (const f of folders) {
+      const out = this.#out(f.path);
+      let present: string[];
+      try {
+        if (!lstatSync(out).isDirectory()) continue;
+        present = readdirSync(out);
+      } catch {
+        continue;
+      }
+      for (const name of present) {
+        if (f.names.has(name)) continue;
+        try {
+          rmSync(`${out}/${name}`, { recursive: true, force: true });
+          this.#removed++;
+        } catch (err) {
+          this.#warn({ path: f.path === '/' ? `/${name}` : `${f.path}/${name}`, kind: 'io', message: (err as Error).message });
+        }
       }
     }
   }
@@ -334,12 +381,11 @@ class Restorer {
           for (const u of uses) this.#failFile(u.file, (err as Error).message);
           continue;
         }
-        const zero = this.#isZero(plain);
         for (const u of uses) {
           const f = u.file;
           if (f.failed || f.fd === undefined) continue;
           try {
-            if (!zero) writeAll(f.fd, plain, f.offsets[u.i]!);
+            this.#writeSparse(f.fd, plain, f.offsets[u.i]!);
             this.#progress.bytes += plain.length;
             if (--f.remaining === 0) this.#closeFile(f);
           } catch (err) {
@@ -350,10 +396,29 @@ class Restorer {
     });
   }
 
-  #isZero(buf: Buffer): boolean {
-    if (buf.length === 0 || buf[0] !== 0 || buf[buf.length - 1] !== 0) return false;
-    if (!this.#zero || this.#zero.length < buf.length) this.#zero = Buffer.alloc(Math.max(buf.length, 1 << 20));
-    return buf.equals(this.#zero.subarray(0, buf.length));
+  /**
+   * Write `buf` at `pos`, leaving holes where it has runs of zeros of at least SPARSE_BLOCK bytes (aligned
+   * to the file): sparse files (disk images, databases) come back sparse, and the file's final size is
+   * set when it is closed. Comparing blocks with a zero buffer is a memcmp: cheap next to the write.
+   */
+  #writeSparse(fd: number, buf: Buffer, pos: number): void {
+    const B = SPARSE_BLOCK;
+    if (!this.#zero) this.#zero = Buffer.alloc(B);
+    let runStart = -1;
+    let i = 0;
+    while (i < buf.length) {
+      const next = Math.min(buf.length, (Math.floor((pos + i) / B) + 1) * B - pos);
+      const block = buf.subarray(i, next);
+      const zero = block.length === B && block[0] === 0 && block.equals(this.#zero);
+      if (zero) {
+        if (runStart >= 0) writeAll(fd, buf.subarray(runStart, i), pos + runStart);
+        runStart = -1;
+      } else if (runStart < 0) {
+        runStart = i;
+      }
+      i = next;
+    }
+    if (runStart >= 0) writeAll(fd, buf.subarray(runStart), pos + runStart);
   }
 
   #closeFile(f: PlannedFile): void {
@@ -451,6 +516,8 @@ class Restorer {
     return n;
   }
 }
+
+const SPARSE_BLOCK = 64 * 1024;
 
 function writeAll(fd: number, buf: Buffer, pos: number): void {
   let off = 0;

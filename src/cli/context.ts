@@ -1,0 +1,123 @@
+/**
+ * What every command needs: the global options, a Printer, the abort signal (Ctrl-C), and a way to open
+ * the repository with the right password and, where the command reads or writes data, a lock.
+ */
+import type { Command } from 'commander';
+import { LifeboatError } from '../core/index.ts';
+import { openLocal } from '../repo/backend/index.ts';
+import { Lock, Repository } from '../repo/index.ts';
+import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
+import { Printer } from './output.ts';
+import { readPassword } from './password.ts';
+
+export interface GlobalOptions {
+  repo?: string;
+  passwordFile?: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  progress: boolean;
+}
+
+/** State shared by the whole run; one per process. */
+export interface Runtime {
+  /** Aborted on the first SIGINT/SIGTERM: long operations stop cleanly and release their locks. */
+  signal: AbortSignal;
+  env: NodeJS.ProcessEnv;
+  /** Set by a command that finished with a partial result (exit 3) or found problems (exit 13). */
+  exitCode: ExitCodeValue;
+}
+
+export type LockMode = 'none' | 'shared' | 'exclusive';
+
+export class Session {
+  readonly rt: Runtime;
+  readonly opts: GlobalOptions;
+  readonly out: Printer;
+
+  constructor(rt: Runtime, opts: GlobalOptions) {
+    this.rt = rt;
+    this.opts = opts;
+    this.out = new Printer(opts);
+  }
+
+  /** The session of a command's action: its options merged with the program's global ones. */
+  static of(rt: Runtime, cmd: Command): Session {
+    const o = cmd.optsWithGlobals<Partial<GlobalOptions>>();
+    return new Session(rt, {
+      ...(o.repo !== undefined ? { repo: o.repo } : {}),
+      ...(o.passwordFile !== undefined ? { passwordFile: o.passwordFile } : {}),
+      json: o.json === true,
+      quiet: o.quiet === true,
+      verbose: o.verbose === true,
+      progress: o.progress !== false,
+    });
+  }
+
+  get signal(): AbortSignal {
+    return this.rt.signal;
+  }
+
+  /** Raise the exit status (never lower it: a partial result stays partial). */
+  exitWith(code: ExitCodeValue): void {
+    if (code > this.rt.exitCode) this.rt.exitCode = code;
+  }
+
+  repoPath(): string {
+    if (!this.opts.repo) {
+      throw new LifeboatError('USAGE', 'no repository given', {
+        hint: 'pass -r PATH (or --repo PATH), or set LIFEBOAT_REPOSITORY',
+      });
+    }
+    return this.opts.repo;
+  }
+
+  async password(): Promise<string> {
+    return readPassword({ passwordFile: this.opts.passwordFile, env: this.rt.env });
+  }
+
+  /** Open the repository: the folder must exist before we ask for a password. */
+  async openRepo(): Promise<Repository> {
+    const backend = await openLocal(this.repoPath());
+    try {
+      const repo = await Repository.open(backend, await this.password(), { signal: this.signal });
+      this.out.detail(`opened repository ${repo.config.id.slice(0, 8)} at ${backend.location}`);
+      return repo;
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Open, optionally lock, run `fn`, then release and close whatever happens. Commands that read blobs
+   * take a shared lock so a concurrent prune cannot pull packs from under them; backup and restore take
+   * their own inside the library.
+   */
+  async withRepo<T>(fn: (repo: Repository) => Promise<T>, opts: { lock?: LockMode; purpose?: string } = {}): Promise<T> {
+    const repo = await this.openRepo();
+    try {
+      const mode = opts.lock ?? 'none';
+      const lock = mode === 'none' ? undefined : await Lock.acquire(repo, { exclusive: mode === 'exclusive', ...(opts.purpose ? { purpose: opts.purpose } : {}) });
+      try {
+        return await fn(repo);
+      } finally {
+        await lock?.release();
+      }
+    } finally {
+      await repo.backend.close();
+    }
+  }
+}
+
+/** Collects a repeatable option into a list; each value may also be comma-separated (`--tag a,b --tag c`). */
+export function collectList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter((s) => s !== '')];
+}
+
+/** Collects a repeatable option verbatim (paths and patterns may contain commas). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export { ExitCode };
