@@ -31,3 +31,5 @@ export { applyPolicy, groupSnapshots, parseDuration, policyIsEmpty } from './ret
 export type { RetentionPolicy, GroupBy } from './retention.ts';
 export { diffSnapshots, repoStats } from './browse.ts';
 export type { DiffEntry, DiffResult, RepoStats, ChangeKind } from './browse.ts';
+export { adoptPacks, rebuildIndex, readPackHeader } from './repair.ts';
+export type { AdoptResult, RebuildResult } from './repair.ts';

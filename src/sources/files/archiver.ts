@@ -18,6 +18,7 @@ import { hostname as osHostname, userInfo } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
 import {
+  adoptPacks,
   BlobWriter,
   encodeTree,
   loadSnapshots,
@@ -102,6 +103,8 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
   const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: false, purpose: 'backup' });
   try {
     await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
+    // Data stored by an interrupted backup (packs without an index) is indexed now and reused.
+    await adoptPacks(repo, opts.signal ? { signal: opts.signal } : {});
     let parent: SnapshotEntry | undefined;
     if (opts.parent === undefined) {
       const all = await loadSnapshots(repo, { onError: () => undefined });

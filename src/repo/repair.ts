@@ -1,0 +1,82 @@
+/**
+ * Index repair. Packs are self-describing (their sealed header lists their blobs), so the index can always
+ * be rebuilt from them.
+ *
+ * - `adoptPacks`: index packs that no index file mentions — left by a backup killed before it wrote its
+ *   index. A backup calls it first, so the data an interrupted backup stored is reused, not re-uploaded.
+ *   The adopted packs are written to a new index file before anything can reference them, so a later
+ *   prune never mistakes them for garbage.
+ * - `rebuildIndex`: a new index from every pack's header, replacing all index files (after a damaged or
+ *   lost index file).
+ */
+import { LifeboatError } from '../core/index.ts';
+import { indexFileJson } from './blob-index.ts';
+import { parseHeader, type PackedBlob } from './pack.ts';
+import { mapLimit, type Repository } from './repository.ts';
+
+/** Read a pack's header (one ranged read of its tail, a second if the header is larger than guessed). */
+export async function readPackHeader(repo: Repository, pack: string, size: number, signal?: AbortSignal): Promise<PackedBlob[]> {
+  let want = Math.min(size, 64 * 1024);
+  for (;;) {
+    const tail = await repo.backend.load({ type: 'pack', name: pack }, { offset: size - want, length: want, ...(signal ? { signal } : {}) });
+    const r = parseHeader(repo.master, tail, size, pack);
+    if (Array.isArray(r)) return r;
+    want = r.need;
+  }
+}
+
+export interface AdoptResult {
+  adopted: number;
+  damaged: string[];
+}
+
+export async function adoptPacks(repo: Repository, opts: { signal?: AbortSignal } = {}): Promise<AdoptResult> {
+  const orphans: Array<{ name: string; size: number }> = [];
+  for await (const f of repo.backend.list('pack', opts.signal ? { signal: opts.signal } : {})) {
+    if (!repo.index.hasPack(f.name)) orphans.push(f);
+  }
+  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  const damaged: string[] = [];
+  await mapLimit(orphans, 4, async (f) => {
+    try {
+      found.push({ id: f.name, blobs: await readPackHeader(repo, f.name, f.size, opts.signal) });
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      damaged.push(f.name);
+    }
+  });
+  if (found.length) {
+    const name = await repo.saveJson('index', indexFileJson(found), opts.signal ? { signal: opts.signal } : {});
+    repo.indexFiles.add(name);
+    for (const p of found) repo.index.addPack(p.id, p.blobs);
+  }
+  return { adopted: found.length, damaged };
+}
+
+export interface RebuildResult {
+  packs: number;
+  blobs: number;
+  damaged: string[];
+  indexFilesRemoved: number;
+}
+
+export async function rebuildIndex(repo: Repository, opts: { signal?: AbortSignal } = {}): Promise<RebuildResult> {
+  const packs: Array<{ name: string; size: number }> = [];
+  for await (const f of repo.backend.list('pack', opts.signal ? { signal: opts.signal } : {})) packs.push(f);
+  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  const damaged: string[] = [];
+  await mapLimit(packs, 4, async (f) => {
+    try {
+      found.push({ id: f.name, blobs: await readPackHeader(repo, f.name, f.size, opts.signal) });
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      damaged.push(f.name);
+    }
+  });
+  const old = await repo.listNames('index', opts.signal);
+  for (let i = 0; i < found.length || i === 0; i += 2000) {
+    await repo.saveJson('index', indexFileJson(found.slice(i, i + 2000), i === 0 ? old : []), opts.signal ? { signal: opts.signal } : {});
+  }
+  for (const name of old) await repo.backend.remove({ type: 'index', name });
+  return { packs: found.length, blobs: found.reduce((a, p) => a + p.blobs.length, 0), damaged, indexFilesRemoved: old.length };
+}

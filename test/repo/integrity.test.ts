@@ -1,0 +1,181 @@
+/**
+ * Bad input loses nothing and is reported clearly: wrong password, tampered objects, a flipped byte in a
+ * pack (found by check, named with the snapshots and files it affects, other files still restore), a
+ * truncated index file, and a crafted repository whose trees try to escape the restore target.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { LocalBackend } from '../../src/repo/backend/index.ts';
+import {
+  BlobWriter,
+  checkRepository,
+  encodeTree,
+  findNode,
+  loadSnapshots,
+  open,
+  rebuildIndex,
+  Repository,
+  saveSnapshot,
+  seal,
+  newMasterKey,
+  type TreeNode,
+} from '../../src/repo/index.ts';
+import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
+import { newRepo, openRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
+import { listTree, seededBytes } from '../helpers/tree.ts';
+
+function fingerprint(dir: string): string {
+  return listTree(dir)
+    .map((r) => {
+      const st = statSync(join(dir, r));
+      return `${r} ${st.size} ${st.mtimeMs}`;
+    })
+    .join('\n');
+}
+
+describe('integrity and bad input', () => {
+  it('detects any change to a sealed object and never returns the data', () => {
+    const key = newMasterKey();
+    const sealed = seal(key, Buffer.from('the quick brown fox'));
+    assert.equal(open(key, sealed, 'x').toString(), 'the quick brown fox');
+    for (let i = 0; i < sealed.length; i++) {
+      const bad = Buffer.from(sealed);
+      bad[i]! ^= 0x01;
+      assert.throws(() => open(key, bad, 'thing'), { code: 'INTEGRITY' });
+    }
+    assert.throws(() => open(key, sealed.subarray(0, 30), 'thing'), { code: 'INTEGRITY' });
+    assert.throws(() => open(newMasterKey(), sealed, 'thing'), { code: 'INTEGRITY' });
+    // Nonces are unique: the same plaintext seals differently every time.
+    assert.notDeepEqual(seal(key, Buffer.from('a')), seal(key, Buffer.from('a')));
+  });
+
+  it('refuses a wrong password with a clear error and changes nothing', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'a');
+    await backupFiles(await newRepo(dir), { paths: [src] });
+    const before = fingerprint(join(dir, 'repo'));
+    await assert.rejects(Repository.open(new LocalBackend(join(dir, 'repo')), 'not the password'), (err: Error & { code?: string; hint?: string }) => {
+      assert.equal(err.code, 'WRONG_PASSWORD');
+      assert.match(err.message, /wrong password/);
+      assert.ok(err.hint);
+      return true;
+    });
+    assert.equal(fingerprint(join(dir, 'repo')), before);
+    await assert.rejects(Repository.open(new LocalBackend(join(dir, 'nothing-here')), PASSWORD), { code: 'REPO_NOT_FOUND' });
+  });
+
+  it('finds a flipped byte in a pack, names the pack, snapshots and files, and restores the rest', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, `file-${i}.bin`), seededBytes(`f${i}`, 600_000));
+    const repo = await newRepo(dir);
+    const b = await backupFiles(repo, { paths: [src], workers: 0 });
+    assert.ok((await checkRepository(await openRepo(dir), { readData: true })).ok);
+    // Flip one byte inside the blob that holds file-3.bin.
+    const r2 = await openRepo(dir);
+    await r2.loadIndex();
+    const snap = (await loadSnapshots(r2))[0]!;
+    const node = await findNode(r2, snap.tree, join(src, 'file-3.bin'));
+    const victim = node!.content![0]!;
+    const loc = r2.index.get(victim)!;
+    const packPath = join(dir, 'repo/data', loc.pack.slice(0, 2), loc.pack);
+    const fd = openSync(packPath, 'r+');
+    const one = Buffer.alloc(1);
+    readSync(fd, one, 0, 1, loc.offset + 100);
+    one[0]! ^= 0x40;
+    writeSync(fd, one, 0, 1, loc.offset + 100);
+    closeSync(fd);
+    // Structure alone cannot see it; reading the data does, and says what it affects.
+    const res = await checkRepository(await openRepo(dir), { readData: true });
+    assert.equal(res.ok, false);
+    const p = res.problems.find((x) => x.kind === 'pack');
+    assert.ok(p, JSON.stringify(res.problems));
+    assert.equal(p.id, loc.pack);
+    assert.match(p.message, /damaged/);
+    assert.deepEqual(p.snapshots, [b.id.slice(0, 8)]);
+    assert.deepEqual(p.files, [join(src, 'file-3.bin')]);
+    // Restore: the damaged file is reported and not written; every other file is intact.
+    const target = join(dir, 'restore');
+    const rr = await restoreFiles(await openRepo(dir), snap, { target });
+    assert.deepEqual(rr.warnings.map((w) => [w.path, w.kind]), [[join(src, 'file-3.bin'), 'damaged']]);
+    assert.equal(existsSync(join(target, src, 'file-3.bin')), false);
+    for (const i of [0, 1, 2, 4, 5]) assert.ok(readFileSync(join(target, src, `file-${i}.bin`)).equals(seededBytes(`f${i}`, 600_000)));
+  });
+
+  it('reports a truncated index file, and the index can be rebuilt from the packs', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.bin'), seededBytes('a', 3_000_000));
+    await backupFiles(await newRepo(dir), { paths: [src] });
+    const [idx] = readdirSync(join(dir, 'repo/index'));
+    const path = join(dir, 'repo/index', idx!);
+    truncateSync(path, Math.floor(statSync(path).size / 2));
+    const res = await checkRepository(await openRepo(dir));
+    assert.equal(res.ok, false);
+    const p = res.problems.find((x) => x.kind === 'index');
+    assert.ok(p && p.id === idx, JSON.stringify(res.problems));
+    // Loading the index for a restore or backup stops with a clear error instead of guessing.
+    await assert.rejects((await openRepo(dir)).loadIndex(), { code: 'INTEGRITY' });
+    const rb = await rebuildIndex(await openRepo(dir));
+    assert.ok(rb.packs >= 1);
+    assert.deepEqual(rb.damaged, []);
+    const after = await checkRepository(await openRepo(dir), { readData: true });
+    assert.ok(after.ok, JSON.stringify(after.problems));
+  });
+
+  it('refuses crafted trees that would escape the restore target', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    await repo.loadIndex();
+    const w = new BlobWriter(repo);
+    const content = await w.store('data', Buffer.from('pwned'));
+    const file = (name: string): TreeNode => ({ name, type: 'file', mode: 0o644, size: 5, content: [content], mtime: '2020-01-01T00:00:00.000000000Z' });
+    const inner = await w.store('tree', encodeTree([file('beneath-link')]));
+    const okTree = await w.store('tree', encodeTree([file('fine.txt')]));
+    const root = await w.store(
+      'tree',
+      encodeTree([
+        file('..'),
+        file('.'),
+        file('../../escaped'),
+        file('a/b'),
+        file(''),
+        { name: 'evil-link', type: 'symlink', linktarget: '/tmp', subtree: inner },
+        { name: 'dup', type: 'symlink', linktarget: '/etc' },
+        { name: 'dup', type: 'dir', mode: 0o755, subtree: inner },
+        { name: 'good', type: 'dir', mode: 0o755, subtree: okTree },
+      ]),
+    );
+    await w.flush();
+    const id = await saveSnapshot(repo, {
+      time: new Date().toISOString(),
+      tree: root,
+      paths: ['/'],
+      hostname: 'crafted',
+      username: 'x',
+      program_version: 'evil',
+      source: { kind: 'files' },
+      consistency: 'crash',
+    });
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const target = join(outside, 'target');
+    const before = listTree(dir).filter((r) => !r.startsWith('repo'));
+    const snap = (await loadSnapshots(await openRepo(dir))).find((s) => s.id === id)!;
+    const res = await restoreFiles(await openRepo(dir), snap, { target });
+    const unsafe = res.warnings.filter((x) => x.kind === 'unsafe');
+    assert.equal(unsafe.length, 7, JSON.stringify(res.warnings, null, 1));
+    assert.equal(res.warnings.length, 7);
+    // Only the target gained entries: good/fine.txt and nothing else.
+    assert.deepEqual(listTree(target), ['dup', 'good', 'good/fine.txt']);
+    const after = listTree(dir).filter((r) => !r.startsWith('repo') && !r.startsWith('outside/target'));
+    assert.deepEqual(after, before);
+    assert.equal(existsSync('/tmp/beneath-link'), false);
+  });
+});
