@@ -1,0 +1,65 @@
+/**
+ * Retention end to end with a controlled clock: which snapshots a mixed policy keeps, then prune
+ * reclaims the space of the forgotten ones and a full data check still passes.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { ManualClock } from '../../src/core/index.ts';
+import { LocalBackend } from '../../src/repo/backend/index.ts';
+import { checkRepository, forget, loadSnapshots, prune, repoStats, Repository } from '../../src/repo/index.ts';
+import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
+import { newRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
+import { seededBytes } from '../helpers/tree.ts';
+
+it('forget keeps what a mixed policy says; prune reclaims space; check --read-data passes', { timeout: 5 * 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  await newRepo(dir);
+  const clock = new ManualClock(Date.parse('2026-01-01T02:00:00Z'));
+  const open = (): Promise<Repository> => Repository.open(new LocalBackend(join(dir, 'repo')), PASSWORD, { clock });
+  // 40 daily backups at 02:00, each with a new 1 MiB file that replaces the previous day's.
+  const times: string[] = [];
+  for (let day = 0; day < 40; day++) {
+    rmSync(join(src, `day-${day - 1}.bin`), { force: true });
+    writeFileSync(join(src, `day-${day}.bin`), seededBytes(`day${day}`, 1 << 20));
+    writeFileSync(join(src, 'constant.txt'), 'same every day\n');
+    const r = await backupFiles(await open(), { paths: [src], workers: 0 });
+    times.push(r.snapshot.time);
+    clock.advance(24 * 3600 * 1000);
+  }
+  // Keep the last 3, 7 dailies and 4 weeklies (ISO weeks, UTC).
+  const dry = await forget(await open(), { last: 3, daily: 7, weekly: 4 }, { dryRun: true });
+  assert.equal(dry.groups.length, 1);
+  const kept = dry.groups[0]!.keep.map((k) => k.snapshot.time).sort();
+  // Expected, by hand: the newest 7 days (day 33..39) cover last-3 and daily-7; weekly-4 takes the newest
+  // snapshot of each of the 4 newest ISO weeks. 2026-02-09 (day 39) is a Monday.
+  const day = (n: number): string => times[n]!;
+  // Weeks (Mon..Sun): day 39 = Mon 2026-02-09 → its own week; day 38 = Sun 2026-02-08 ends the previous
+  // week; day 31 = Sun 2026-02-01; day 24 = Sun 2026-01-25.
+  const expected = [day(24), day(31), day(33), day(34), day(35), day(36), day(37), day(38), day(39)].sort();
+  assert.deepEqual(kept, expected);
+  assert.equal((await loadSnapshots(await open())).length, 40, 'dry run removes nothing');
+  const before = await repoStats(await open(), await loadSnapshots(await open()));
+  const res = await forget(await open(), { last: 3, daily: 7, weekly: 4 }, { prune: true });
+  assert.equal(res.removed.length, 31);
+  assert.ok(res.prune && res.prune.packsRemoved + res.prune.packsRepacked > 0);
+  const left = await loadSnapshots(await open());
+  assert.deepEqual(left.map((s) => s.time).sort(), expected);
+  const after = await repoStats(await open(), left);
+  // 31 forgotten days of 1 MiB incompressible data are gone from the stored size.
+  assert.ok(before.storedSize - after.storedSize > 25 * (1 << 20), `freed ${before.storedSize - after.storedSize}`);
+  const check = await checkRepository(await open(), { readData: true });
+  assert.ok(check.ok, JSON.stringify(check.problems));
+  assert.deepEqual(check.notes, []);
+  // Every kept snapshot still restores its day's file.
+  const oldest = left[0]!;
+  const target = join(dir, 'restore');
+  const rr = await restoreFiles(await open(), oldest, { target, verify: true });
+  assert.deepEqual(rr.warnings, []);
+  // A second prune finds nothing to do.
+  const again = await prune(await open());
+  assert.equal(again.packsRemoved + again.packsRepacked + again.unindexedPacksRemoved, 0);
+});
