@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci
 bash scripts/setup-test-deps.sh
 npx tsc --noEmit
-npx eslint src test bench
+npm run --silent build
+npx eslint src test $(compgen -G "bench/*.ts" >/dev/null && echo bench)
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 exec node --import tsx --test --test-concurrency=2 --test-timeout=900000 "${files[@]}"
