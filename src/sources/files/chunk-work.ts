@@ -49,7 +49,10 @@ export interface WorkEnv {
 
 /** Flush pending chunks (ask + seal + emit) once this many plaintext bytes are waiting. */
 const FLUSH_BYTES = 16 * 1024 * 1024;
-const READ_SIZE = 8 * 1024 * 1024;
+/** Arena: a max chunk (8 MiB) of carry-over plus 16 MiB to read into. */
+const ARENA_SIZE = 24 * 1024 * 1024;
+/** Between files, start over at the front of the arena when less than this is free. */
+const FLUSH_ROOM = 4 * 1024 * 1024;
 
 export class ChunkWork {
   readonly #chunker: Chunker;
@@ -62,10 +65,22 @@ export class ChunkWork {
     this.#level = keys.level;
   }
 
+  /**
+   * One reusable arena for file data: files are read into it back to back and chunks are views into it
+   * until they are flushed. Reusing it (instead of a fresh buffer per file or per read) removed most of
+   * the time the first profile showed: page faults of new buffers and the garbage collector (2/3 of a
+   * backup of /usr/bin inline). It must hold a max-size chunk left over plus room to read.
+   */
+  readonly #arena = Buffer.allocUnsafe(ARENA_SIZE);
+
   async processBatch(jobs: FileJob[], env: WorkEnv): Promise<FileResult[]> {
     const results: FileResult[] = [];
+    const arena = this.#arena;
+    const max = this.#chunker.params.max;
     let pending: Array<{ id: string; data: Uint8Array }> = [];
     let pendingBytes = 0;
+    /** arena[0..fill) holds data; everything before the current file's unchunked start may be pending. */
+    let fill = 0;
     const flush = async (): Promise<void> => {
       if (pending.length === 0) return;
       const batch = pending;
@@ -81,11 +96,18 @@ export class ChunkWork {
       }
       if (out.length) await env.emit(out);
     };
-    const onChunk = async (data: Uint8Array, content: string[]): Promise<void> => {
-      const id = blobId(this.#master, data).toString('hex');
-      content.push(id);
-      pending.push({ id, data });
-      pendingBytes += data.length;
+    const chunk = (start: number, end: number, eof: boolean, content: string[]): number => {
+      let pos = start;
+      while (end - pos >= max || (eof && pos < end)) {
+        const len = this.#chunker.cut(arena, pos, end);
+        const data = arena.subarray(pos, pos + len);
+        const id = blobId(this.#master, data).toString('hex');
+        content.push(id);
+        pending.push({ id, data });
+        pendingBytes += len;
+        pos += len;
+      }
+      return pos;
     };
 
     for (const job of jobs) {
@@ -93,14 +115,13 @@ export class ChunkWork {
       let fd: number;
       try {
         fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
-      } catch (err) {
+      } catch {
         // O_NOATIME is refused (EPERM) for files we do not own unless privileged: retry without it.
         try {
           fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-        } catch (err2) {
-          const e = err2 as NodeJS.ErrnoException;
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
           results.push({ content: [], size: 0, error: e.message, errorCode: e.code ?? 'EIO' });
-          void err;
           continue;
         }
       }
@@ -109,34 +130,23 @@ export class ChunkWork {
       try {
         const before = fstatSync(fd, { bigint: true });
         if (Number(before.ino) !== job.ino) changed = true;
-        const beforeSize = Number(before.size);
-        let buf = Buffer.allocUnsafe(Math.min(READ_SIZE, Math.max(beforeSize, 1)) + (beforeSize > READ_SIZE ? this.#chunker.params.max : 0));
-        let fill = 0;
+        let start = fill; // this file's first byte not yet cut into chunks
         let eof = false;
         while (!eof) {
-          while (!eof && fill < buf.length) {
-            const n = readSync(fd, buf, fill, buf.length - fill, null);
-            if (n === 0) eof = true;
-            fill += n;
-            size += n;
+          if (fill === arena.length) {
+            // Arena full: cut what can be cut, release every pending view, move the tail to the front.
+            start = chunk(start, fill, false, content);
+            await flush();
+            arena.copy(arena, 0, start, fill);
+            fill -= start;
+            start = 0;
           }
-          let pos = 0;
-          const max = this.#chunker.params.max;
-          while (fill - pos >= max || (eof && pos < fill)) {
-            const len = this.#chunker.cut(buf, pos, fill);
-            await onChunk(buf.subarray(pos, pos + len), content);
-            pos += len;
-          }
-          if (!eof) {
-            // Keep the tail (shorter than one max chunk) and continue in a fresh buffer: the chunks
-            // handed out above still point into the old one until they are flushed.
-            const next = Buffer.allocUnsafe(READ_SIZE + max);
-            buf.copy(next, 0, pos, fill);
-            fill -= pos;
-            buf = next;
-          }
-          if (pendingBytes >= FLUSH_BYTES) await flush();
+          const n = readSync(fd, arena, fill, arena.length - fill, null);
+          if (n === 0) eof = true;
+          fill += n;
+          size += n;
         }
+        chunk(start, fill, true, content);
         const after = fstatSync(fd, { bigint: true });
         if (Number(after.size) !== size || after.mtimeNs !== before.mtimeNs || String(before.mtimeNs) !== job.mtimeNs || size !== job.size) changed = true;
       } catch (err) {
@@ -145,10 +155,14 @@ export class ChunkWork {
         // Chunks of this file already pending are still stored (the caller reserved them); the file is not.
         results.push({ content: [], size: 0, error: e.message, errorCode: e.code ?? 'EIO' });
         continue;
+      } finally {
+        if (pendingBytes >= FLUSH_BYTES || arena.length - fill < FLUSH_ROOM) {
+          await flush();
+          fill = 0;
+        }
       }
       closeSync(fd);
       results.push(changed ? { content, size, changed } : { content, size });
-      if (pendingBytes >= FLUSH_BYTES) await flush();
     }
     await flush();
     return results;
