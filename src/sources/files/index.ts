@@ -10,3 +10,5 @@ export { readMeta, applyMeta, metaEqual, formatTime, parseTime } from './fsmeta.
 export type { EntryMeta, EntryType } from './fsmeta.ts';
 export { compileExcludes, readExcludeFile } from './exclude.ts';
 export { metaToNode, nodeToMeta } from './node.ts';
+export { scanTotals } from './scan.ts';
+export type { ScanTotals } from './scan.ts';
