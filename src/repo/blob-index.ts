@@ -19,6 +19,7 @@ export interface BlobLocation {
 }
 
 export interface IndexFileJson {
+  /** Not written by this version; readers ignore it (old index files are removed, not superseded). */
   supersedes?: string[];
   packs: Array<{
     id: string;
@@ -111,9 +112,8 @@ export class BlobIndex {
   }
 }
 
-export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>, supersedes: string[] = []): IndexFileJson {
+export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>): IndexFileJson {
   return {
-    ...(supersedes.length ? { supersedes } : {}),
     packs: packs.map((p) => ({
       id: p.id,
       blobs: p.blobs.map((b) => ({ id: b.id, type: b.type, offset: b.offset, length: b.length, raw_length: b.rawLength, compression: b.compression })),

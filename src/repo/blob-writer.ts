@@ -11,7 +11,7 @@
 import { defaults, LifeboatError } from '../core/index.ts';
 import { indexFileJson } from './blob-index.ts';
 import { compressBlob } from './compress.ts';
-import { seal } from './crypto.ts';
+import { aad, seal } from './crypto.ts';
 import { PackBuilder, type BlobType, type PackedBlob } from './pack.ts';
 import type { Repository } from './repository.ts';
 
@@ -83,10 +83,10 @@ export class BlobWriter {
 
   /** Compress, seal and store a blob made on this thread (trees, small data). Returns its id. */
   async store(type: BlobType, plain: Uint8Array): Promise<string> {
-    const id = this.#repo.blobId(plain);
+    const id = this.#repo.blobId(plain, type);
     if (this.reserve(id)) {
       const c = compressBlob(plain);
-      await this.add(type, id, seal(this.#repo.master, c.data), plain.length, c.compression);
+      await this.add(type, id, seal(this.#repo.master, c.data, aad('blob')), plain.length, c.compression);
     }
     return id;
   }

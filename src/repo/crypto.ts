@@ -73,9 +73,25 @@ export function open(key: Pick<MasterKey, 'encryption'>, sealed: Uint8Array, wha
   return body;
 }
 
-/** The id of a chunk or tree: HMAC-SHA-256 of its plaintext under the repository's mac key. */
-export function blobId(key: Pick<MasterKey, 'mac'>, data: Uint8Array): Buffer {
-  return createHmac('sha256', key.mac).update(data).digest();
+const TREE_DOMAIN = Buffer.from('tree\0');
+
+/**
+ * The id of a blob: HMAC-SHA-256 under the repository's mac key of its plaintext, for data chunks, or of
+ * `"tree" 0x00 ‖ plaintext` for trees. The domain separation means an id determines its type: a file whose
+ * bytes happen to equal a folder's tree can never be mistaken for (or deduplicated with) that tree.
+ */
+export function blobId(key: Pick<MasterKey, 'mac'>, data: Uint8Array, type: 'data' | 'tree' = 'data'): Buffer {
+  const h = createHmac('sha256', key.mac);
+  if (type === 'tree') h.update(TREE_DOMAIN);
+  return h.update(data).digest();
+}
+
+/**
+ * Additional authenticated data binding a sealed object to its kind, so an object of one kind cannot be
+ * planted as another (an index file copied into snapshots/, say).
+ */
+export function aad(kind: 'config' | 'key' | 'snapshot' | 'index' | 'lock' | 'pack-header' | 'blob'): Buffer {
+  return Buffer.from(`lifeboat:${kind}`);
 }
 
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {

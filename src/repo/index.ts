@@ -12,7 +12,7 @@ export type { BlobLocation } from './blob-index.ts';
 export { Chunker } from './chunker.ts';
 export type { ChunkerParams } from './chunker.ts';
 export { compressBlob, decompressBlob, Compression } from './compress.ts';
-export { seal, open, blobId, newMasterKey, SEAL_OVERHEAD } from './crypto.ts';
+export { seal, open, blobId, aad, newMasterKey, SEAL_OVERHEAD } from './crypto.ts';
 export type { MasterKey } from './crypto.ts';
 export { listKeys, removeKey, defaultKdf } from './keys.ts';
 export type { KdfParams, KeyInfo } from './keys.ts';

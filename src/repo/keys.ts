@@ -11,7 +11,7 @@ import { hostname, userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { defaults, IntegrityError, LifeboatError } from '../core/index.ts';
 import type { Backend } from './backend/index.ts';
-import { open, seal, type MasterKey } from './crypto.ts';
+import { aad, open, seal, type MasterKey } from './crypto.ts';
 
 const scrypt = promisify(scryptCb) as (
   password: string | Buffer,
@@ -67,7 +67,7 @@ export async function addKey(backend: Backend, master: MasterKey, password: stri
     kdf: 'scrypt',
     ...kdf,
     salt: salt.toString('base64'),
-    data: seal({ encryption: wrapping }, payload).toString('base64'),
+    data: seal({ encryption: wrapping }, payload, aad('key')).toString('base64'),
   };
   const bytes = Buffer.from(JSON.stringify(file, null, 2) + '\n');
   const id = createHash('sha256').update(bytes).digest('hex');
@@ -86,9 +86,19 @@ function safeUsername(): string {
 function parseKeyFile(id: string, bytes: Buffer): KeyFile {
   const sum = createHash('sha256').update(bytes).digest('hex');
   if (sum !== id) throw new IntegrityError(`key file ${id}: contents do not match its name`);
-  const k = JSON.parse(bytes.toString('utf8')) as KeyFile;
-  if (k.kdf !== 'scrypt' || typeof k.salt !== 'string' || typeof k.data !== 'string') {
+  let k: KeyFile;
+  try {
+    k = JSON.parse(bytes.toString('utf8')) as KeyFile;
+  } catch (cause) {
+    throw new IntegrityError(`key file ${id}: not valid JSON`, { cause });
+  }
+  if (k.version !== 1 || k.kdf !== 'scrypt' || typeof k.salt !== 'string' || typeof k.data !== 'string') {
     throw new LifeboatError('REPO_VERSION', `key file ${id}: unsupported key format`);
+  }
+  // Bounds keep a planted key file from demanding unbounded memory or time (N=2^22, r=32 is 16 GiB).
+  const pow2 = Number.isInteger(k.N) && k.N >= 1024 && k.N <= 1 << 22 && (k.N & (k.N - 1)) === 0;
+  if (!pow2 || !Number.isInteger(k.r) || k.r < 1 || k.r > 32 || !Number.isInteger(k.p) || k.p < 1 || k.p > 16 || k.N * k.r > (1 << 22) * 8) {
+    throw new IntegrityError(`key file ${id}: scrypt parameters out of range (N=${k.N}, r=${k.r}, p=${k.p})`);
   }
   return k;
 }
@@ -106,20 +116,30 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
     });
   }
   ids.sort();
+  const damaged: string[] = [];
   for (const id of ids) {
-    const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }));
-    const wrapping = await derive(password, Buffer.from(k.salt, 'base64'), k);
     let payload: Buffer;
     try {
-      payload = open({ encryption: wrapping }, Buffer.from(k.data, 'base64'), `key ${id}`);
+      // A damaged or foreign key file must not stop the other passwords from working.
+      const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }));
+      const wrapping = await derive(password, Buffer.from(k.salt, 'base64'), k);
+      try {
+        payload = open({ encryption: wrapping }, Buffer.from(k.data, 'base64'), `key ${id}`, aad('key'));
+      } catch (err) {
+        if (err instanceof IntegrityError) continue; // not this key's password
+        throw err;
+      }
     } catch (err) {
-      if (err instanceof IntegrityError) continue;
+      if (err instanceof LifeboatError && err.code !== 'NOT_FOUND' && err.code !== 'ABORTED') {
+        damaged.push(id);
+        continue;
+      }
       throw err;
     }
     const m = JSON.parse(payload.toString('utf8')) as { encryption: string; mac: string };
     return { master: { encryption: Buffer.from(m.encryption, 'base64'), mac: Buffer.from(m.mac, 'base64') }, keyId: id };
   }
-  throw new LifeboatError('WRONG_PASSWORD', `wrong password or no key found for ${backend.location}`, {
+  throw new LifeboatError('WRONG_PASSWORD', `wrong password or no key found for ${backend.location}${damaged.length ? ` (${damaged.length} damaged key file(s) skipped: ${damaged.map((d) => d.slice(0, 8)).join(', ')})` : ''}`, {
     hint: 'check --password-file, LIFEBOAT_PASSWORD or LIFEBOAT_PASSWORD_COMMAND; `lifeboat key list` shows the keys of a repository you can open',
   });
 }

@@ -63,11 +63,13 @@ export class Lock {
   readonly #json: LockJson;
   #timer: NodeJS.Timeout | undefined;
   #released = false;
+  #lastRefresh: number;
 
   private constructor(repo: Repository, id: string, json: LockJson) {
     this.#repo = repo;
     this.id = id;
     this.#json = json;
+    this.#lastRefresh = repo.clock.now();
   }
 
   static async acquire(repo: Repository, opts: { exclusive: boolean; purpose?: string; refreshMs?: number }): Promise<Lock> {
@@ -112,8 +114,23 @@ export class Lock {
 
   async refresh(): Promise<void> {
     if (this.#released) return;
-    this.#json.refreshed = new Date(this.#repo.clock.now()).toISOString();
+    const now = this.#repo.clock.now();
+    this.#json.refreshed = new Date(now).toISOString();
     await this.#repo.saveJson('lock', this.#json, { name: this.id });
+    this.#lastRefresh = now;
+  }
+
+  /**
+   * Throws if the lock may have looked stale to others (refreshes failed for most of the stale period):
+   * a prune could then have run beside us, so we must not publish a snapshot that relies on what we saw.
+   */
+  assertHeld(staleMs: number = defaults.lockStaleMs): void {
+    const age = this.#repo.clock.now() - this.#lastRefresh;
+    if (this.#released || age > staleMs * 0.8) {
+      throw new LifeboatError('REPO_LOCKED', `lost the repository lock (not refreshed for ${Math.round(age / 1000)} s); nothing was saved`, {
+        hint: 'the data already stored is reused by the next run; check the connection to the repository and run again',
+      });
+    }
   }
 
   async release(): Promise<void> {

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../core/index.ts';
-import { open, seal, type MasterKey } from './crypto.ts';
+import { aad, open, seal, type MasterKey } from './crypto.ts';
 
 export type BlobType = 'data' | 'tree';
 
@@ -56,7 +56,7 @@ export class PackBuilder {
       header.writeUInt32LE(b.rawLength, o + 12);
       header.write(b.id, o + 16, 'hex');
     });
-    const sealedHeader = seal(key, header);
+    const sealedHeader = seal(key, header, aad('pack-header'));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(sealedHeader.length);
     const bytes = Buffer.concat([...this.#parts, sealedHeader, len]);
@@ -71,13 +71,15 @@ export function parseHeader(key: MasterKey, tail: Buffer, packSize: number, pack
   const hlen = tail.readUInt32LE(tail.length - 4);
   if (hlen + 4 > packSize) throw new IntegrityError(`pack ${packId}: header length ${hlen} exceeds pack size ${packSize}`);
   if (hlen + 4 > tail.length) return { need: hlen + 4 };
-  const header = open(key, tail.subarray(tail.length - 4 - hlen, tail.length - 4), `pack ${packId} header`);
+  const header = open(key, tail.subarray(tail.length - 4 - hlen, tail.length - 4), `pack ${packId} header`, aad('pack-header'));
   if (header.length % HEADER_ENTRY_SIZE !== 0) throw new IntegrityError(`pack ${packId}: header has a partial entry`);
   const blobs: PackedBlob[] = [];
   const dataEnd = packSize - 4 - hlen;
   for (let o = 0; o < header.length; o += HEADER_ENTRY_SIZE) {
+    const t = header.readUInt8(o);
+    if (t > 1) throw new IntegrityError(`pack ${packId}: unknown blob type ${t} in header`);
     const b: PackedBlob = {
-      type: header.readUInt8(o) === 1 ? 'tree' : 'data',
+      type: t === 1 ? 'tree' : 'data',
       compression: header.readUInt8(o + 1),
       offset: header.readUInt32LE(o + 4),
       length: header.readUInt32LE(o + 8),

@@ -170,13 +170,12 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
 
   // 2. New index: kept packs + new packs.
   const all = [...keep.map((id) => ({ id, blobs: packs.get(id)! })), ...writer.saved];
-  const supersedes = indexNames;
   for (let i = 0; i < all.length; i += INDEX_PACKS_PER_FILE) {
-    await repo.saveJson('index', indexFileJson(all.slice(i, i + INDEX_PACKS_PER_FILE), i === 0 ? supersedes : []), signal ? { signal } : {});
+    await repo.saveJson('index', indexFileJson(all.slice(i, i + INDEX_PACKS_PER_FILE)), signal ? { signal } : {});
   }
   // 3. Old index files.
-  for (const name of supersedes) await repo.backend.remove({ type: 'index', name });
-  result.indexFilesReplaced = supersedes.length;
+  for (const name of indexNames) await repo.backend.remove({ type: 'index', name });
+  result.indexFilesReplaced = indexNames.length;
   // 4. Packs.
   const gone = [...remove, ...repack, ...unindexed];
   let d = 0;

@@ -75,7 +75,7 @@ export async function rebuildIndex(repo: Repository, opts: { signal?: AbortSigna
   });
   const old = await repo.listNames('index', opts.signal);
   for (let i = 0; i < found.length || i === 0; i += 2000) {
-    await repo.saveJson('index', indexFileJson(found.slice(i, i + 2000), i === 0 ? old : []), opts.signal ? { signal: opts.signal } : {});
+    await repo.saveJson('index', indexFileJson(found.slice(i, i + 2000)), opts.signal ? { signal: opts.signal } : {});
   }
   for (const name of old) await repo.backend.remove({ type: 'index', name });
   return { packs: found.length, blobs: found.reduce((a, p) => a + p.blobs.length, 0), damaged, indexFilesRemoved: old.length };

@@ -12,7 +12,7 @@ import type { Backend, FileType } from './backend/index.ts';
 import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
 import { decompressBlob } from './compress.ts';
-import { blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
+import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { addKey, defaultKdf, unlock, type KdfParams } from './keys.ts';
 import type { BlobType } from './pack.ts';
 
@@ -71,8 +71,10 @@ export class Repository {
     };
     // The config is written last: a repository without a config is not a repository, so a crash during
     // init leaves something `init` can be run again on.
+    // Key files without a config are left by an init that crashed: they wrap a master key nothing uses.
+    for await (const k of backend.list('key')) await backend.remove({ type: 'key', name: k.name });
     const keyId = await addKey(backend, master, password, opts.kdf ?? defaultKdf, new Date(clock.now()));
-    await backend.save({ type: 'config', name: 'config' }, seal(master, Buffer.from(JSON.stringify(config))));
+    await backend.save({ type: 'config', name: 'config' }, seal(master, Buffer.from(JSON.stringify(config)), aad('config')));
     return new Repository(backend, master, config, keyId, clock);
   }
 
@@ -90,7 +92,7 @@ export class Repository {
       throw err;
     }
     const { master, keyId } = await unlock(backend, password);
-    const config = JSON.parse(open(master, configBytes, 'config').toString('utf8')) as RepoConfig;
+    const config = JSON.parse(open(master, configBytes, 'config', aad('config')).toString('utf8')) as RepoConfig;
     if (config.version !== REPO_VERSION) {
       throw new LifeboatError('REPO_VERSION', `repository format version ${config.version} is not supported (this Lifeboat reads ${REPO_VERSION})`, {
         hint: 'upgrade Lifeboat',
@@ -108,7 +110,7 @@ export class Repository {
 
   /** Seal and store a JSON document; its name is the SHA-256 of the stored bytes. */
   async saveJson(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown, opts: { signal?: AbortSignal; name?: string } = {}): Promise<string> {
-    const bytes = seal(this.master, Buffer.from(JSON.stringify(value)));
+    const bytes = seal(this.master, Buffer.from(JSON.stringify(value)), aad(type));
     const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
     await this.backend.save({ type, name }, bytes, opts.signal ? { signal: opts.signal } : {});
     return name;
@@ -120,7 +122,7 @@ export class Repository {
       const sum = createHash('sha256').update(bytes).digest('hex');
       if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
     }
-    const plain = open(this.master, bytes, `${type} ${name}`);
+    const plain = open(this.master, bytes, `${type} ${name}`, aad(type));
     try {
       return JSON.parse(plain.toString('utf8')) as T;
     } catch (cause) {
@@ -139,10 +141,10 @@ export class Repository {
   /** Load every index file not yet loaded. Safe to call again to pick up files written since. */
   async loadIndex(opts: { signal?: AbortSignal; onError?: (name: string, err: unknown) => void } = {}): Promise<void> {
     const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n));
-    await mapLimit(names, 8, async (name) => {
-      let j: IndexFileJson;
+    const loaded: Array<IndexFileJson | undefined> = new Array(names.length);
+    await mapLimit(names, 8, async (name, i) => {
       try {
-        j = await this.loadJson<IndexFileJson>('index', name, opts);
+        loaded[i] = await this.loadJson<IndexFileJson>('index', name, opts);
       } catch (err) {
         if (opts.onError && err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')) {
           opts.onError(name, err);
@@ -150,6 +152,11 @@ export class Repository {
         }
         throw err;
       }
+    });
+    // Merged in name order, so which copy of a blob stored twice is used does not depend on timing.
+    names.forEach((name, i) => {
+      const j = loaded[i];
+      if (!j) return;
       for (const p of packsFromIndexJson(j)) this.index.addPack(p.id, p.blobs);
       this.indexFiles.add(name);
     });
@@ -157,8 +164,8 @@ export class Repository {
 
   // ---- blobs ----
 
-  blobId(data: Uint8Array): string {
-    return blobId(this.master, data).toString('hex');
+  blobId(data: Uint8Array, type: BlobType = 'data'): string {
+    return blobId(this.master, data, type).toString('hex');
   }
 
   /** Read one blob, verified: authentication, decompression, and the id recomputed from the plaintext. */
@@ -176,8 +183,8 @@ export class Repository {
   /** Decrypt, decompress and verify a blob's stored bytes. */
   decodeBlob(loc: BlobLocation, sealed: Buffer): Buffer {
     const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
-    const plain = decompressBlob(open(this.master, sealed, what), loc.compression, loc.rawLength, what);
-    if (blobId(this.master, plain).toString('hex') !== loc.id) {
+    const plain = decompressBlob(open(this.master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what);
+    if (blobId(this.master, plain, loc.type).toString('hex') !== loc.id) {
       throw new IntegrityError(`${what}: contents do not match the id`);
     }
     return plain;

@@ -4,7 +4,7 @@
  * and whether the point is crash- or application-consistent. Field names follow restic's JSON where they
  * exist, so scripts can move over.
  */
-import { LifeboatError, NotFoundError } from '../core/index.ts';
+import { IntegrityError, LifeboatError, NotFoundError } from '../core/index.ts';
 import { mapLimit, type Repository } from './repository.ts';
 
 export interface SnapshotSummary {
@@ -51,6 +51,21 @@ export function shortId(id: string): string {
   return id.slice(0, 8);
 }
 
+function validateSnapshot(s: Snapshot, id: string): void {
+  const ok =
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.time === 'string' &&
+    !Number.isNaN(Date.parse(s.time)) &&
+    typeof s.tree === 'string' &&
+    /^[0-9a-f]{64}$/.test(s.tree) &&
+    Array.isArray(s.paths) &&
+    s.paths.every((p) => typeof p === 'string') &&
+    typeof s.hostname === 'string' &&
+    (s.tags === undefined || (Array.isArray(s.tags) && s.tags.every((t) => typeof t === 'string')));
+  if (!ok) throw new IntegrityError(`snapshot ${id}: not a valid snapshot document`);
+}
+
 export async function saveSnapshot(repo: Repository, snap: Snapshot, signal?: AbortSignal): Promise<string> {
   return repo.saveJson('snapshot', snap, signal ? { signal } : {});
 }
@@ -65,6 +80,7 @@ export async function loadSnapshots(
   await mapLimit(names, 8, async (id) => {
     try {
       const s = await repo.loadJson<Snapshot>('snapshot', id, opts.signal ? { signal: opts.signal } : {});
+      validateSnapshot(s, id);
       out.push({ ...s, id, short_id: shortId(id) });
     } catch (err) {
       if (opts.onError) opts.onError(id, err);

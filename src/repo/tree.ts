@@ -44,7 +44,7 @@ export interface Tree {
 }
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  nodes.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   return Buffer.from(JSON.stringify({ nodes }));
 }
 

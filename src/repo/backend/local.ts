@@ -174,6 +174,9 @@ export class LocalBackend implements Backend {
       const inner = await readdir(join(root, e.name), { withFileTypes: true });
       for (const f of inner) {
         if (f.name.startsWith(tempPrefix)) continue;
+        // Key files without a config are what a crashed `init` leaves (the config is written last);
+        // Repository.init removes them.
+        if (e.name === folders.key && f.isFile()) continue;
         if (e.name === folders.pack && f.isDirectory() && hexPair.test(f.name)) {
           const packs = await readdir(join(root, e.name, f.name));
           const file = packs.find((n) => !n.startsWith(tempPrefix));

@@ -157,6 +157,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
         consistency: 'crash',
         summary: s,
       };
+      lock?.assertHeld();
       const id = await saveSnapshot(repo, snapshot, opts.signal);
       return { id, snapshot, warnings: arch.warnings };
     } finally {

@@ -8,7 +8,7 @@
  * nothing and saves the thread-pool hop per read, which dominates for small files.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
-import { blobId, Chunker, compressBlob, seal, type ChunkerParams, type MasterKey } from '../../repo/index.ts';
+import { aad, blobId, Chunker, compressBlob, seal, type ChunkerParams, type MasterKey } from '../../repo/index.ts';
 
 export interface WorkKeys {
   master: { encryption: Uint8Array; mac: Uint8Array };
@@ -46,6 +46,8 @@ export interface WorkEnv {
   ask(ids: string[]): Promise<boolean[]>;
   emit(blobs: SealedBlob[]): Promise<void>;
 }
+
+const BLOB_AAD = aad('blob');
 
 /** Flush pending chunks (ask + seal + emit) once this many plaintext bytes are waiting. */
 const FLUSH_BYTES = 16 * 1024 * 1024;
@@ -92,7 +94,7 @@ export class ChunkWork {
         if (!need[i]) continue;
         const c = batch[i]!;
         const z = compressBlob(c.data, this.#level);
-        out.push({ id: c.id, sealed: seal(this.#master, z.data), rawLength: c.data.length, compression: z.compression });
+        out.push({ id: c.id, sealed: seal(this.#master, z.data, BLOB_AAD), rawLength: c.data.length, compression: z.compression });
       }
       if (out.length) await env.emit(out);
     };

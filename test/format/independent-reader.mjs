@@ -1,0 +1,292 @@
+// An independent reader of Lifeboat repository format v1, written from docs/repository-format.md alone.
+//
+// It deliberately imports nothing from src/: only node:crypto, node:fs, node:path and zstd-napi (for zstd
+// frames). If the library and this file disagree, either the library or the specification is wrong.
+import { createCipheriv, createDecipheriv, createHash, createHmac, scryptSync } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { decompress } from 'zstd-napi';
+
+// ---- §1/§3: files --------------------------------------------------------------------------------------
+
+const sha256hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** Regular files of a folder whose names are valid (§3: names starting with '.' are temp files). */
+function listFiles(dir) {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries
+    .filter((e) => e.isFile() && /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/.test(e.name))
+    .map((e) => e.name)
+    .sort();
+}
+
+/** A content-addressed file: its name must be the SHA-256 of its bytes (§3.1). */
+function readAddressed(path, name) {
+  const bytes = readFileSync(path);
+  if (sha256hex(bytes) !== name) throw new Error(`${path}: contents do not match the name`);
+  return bytes;
+}
+
+/** Bytes [offset, offset+length) of a file; a short file is an error (truncation). */
+function readRange(path, offset, length) {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (offset + length > size) throw new Error(`${path}: truncated (want ${offset}+${length}, have ${size})`);
+    const buf = Buffer.alloc(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, buf, done, length - done, offset + done);
+      if (n === 0) throw new Error(`${path}: unexpected end of file`);
+      done += n;
+    }
+    return buf;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- §4: sealing ---------------------------------------------------------------------------------------
+
+/** Open `nonce(24) ‖ ciphertext ‖ tag(16)` sealed under the 32-byte key `k`. Throws on any change. */
+export function unseal(k, sealed) {
+  if (sealed.length < 40) throw new Error('sealed object too short');
+  const nonce = sealed.subarray(0, 24);
+  const subkey = createHmac('sha256', k).update(nonce.subarray(0, 16)).digest();
+  const iv = Buffer.concat([nonce.subarray(16, 24), Buffer.alloc(4)]);
+  const d = createDecipheriv('aes-256-gcm', subkey, iv);
+  d.setAuthTag(sealed.subarray(sealed.length - 16));
+  const body = d.update(sealed.subarray(24, sealed.length - 16));
+  d.final(); // throws if the tag does not verify
+  return body;
+}
+
+/** Seal with a caller-chosen nonce (for test vectors only; real writers use a random nonce). */
+export function sealWithNonce(k, nonce, plaintext) {
+  const subkey = createHmac('sha256', k).update(nonce.subarray(0, 16)).digest();
+  const iv = Buffer.concat([nonce.subarray(16, 24), Buffer.alloc(4)]);
+  const c = createCipheriv('aes-256-gcm', subkey, iv);
+  const ct = Buffer.concat([c.update(plaintext), c.final()]);
+  return Buffer.concat([nonce, ct, c.getAuthTag()]);
+}
+
+function openJson(k, sealed) {
+  return JSON.parse(unseal(k, sealed).toString('utf8'));
+}
+
+// ---- §5: keys ------------------------------------------------------------------------------------------
+
+function unlock(root, password) {
+  const dir = join(root, 'keys');
+  const names = listFiles(dir);
+  if (names.length === 0) throw new Error(`${root}: no key files`);
+  for (const name of names) {
+    let k;
+    try {
+      k = JSON.parse(readAddressed(join(dir, name), name).toString('utf8'));
+    } catch {
+      continue; // a damaged key file must not stop the others (§5)
+    }
+    if (k.version !== 1 || k.kdf !== 'scrypt') continue;
+    const { N, r, p } = k;
+    const wrapping = scryptSync(Buffer.from(password.normalize('NFC'), 'utf8'), Buffer.from(k.salt, 'base64'), 32, {
+      N,
+      r,
+      p,
+      maxmem: 128 * N * r * 2 + 32 * 1024 * 1024,
+    });
+    let payload;
+    try {
+      payload = unseal(wrapping, Buffer.from(k.data, 'base64'));
+    } catch {
+      continue; // the tag did not verify: not this password
+    }
+    const m = JSON.parse(payload.toString('utf8'));
+    const encryption = Buffer.from(m.encryption, 'base64');
+    const mac = Buffer.from(m.mac, 'base64');
+    if (encryption.length !== 32 || mac.length !== 32) throw new Error(`key ${name}: bad master key`);
+    return { encryption, mac, keyId: name };
+  }
+  throw new Error('wrong password');
+}
+
+// ---- §7: blobs -----------------------------------------------------------------------------------------
+
+export function blobId(mac, plaintext) {
+  return createHmac('sha256', mac).update(plaintext).digest('hex');
+}
+
+function packPath(root, pack) {
+  return join(root, 'data', pack.slice(0, 2), pack);
+}
+
+/** §7.3: read, open, decompress, check the raw length and the id. */
+function decodeBlob(root, master, id, loc) {
+  const sealed = readRange(packPath(root, loc.pack), loc.offset, loc.length);
+  const stored = unseal(master.encryption, sealed);
+  let plain;
+  if (loc.compression === 0) plain = stored;
+  else if (loc.compression === 1) plain = Buffer.from(decompress(stored));
+  else throw new Error(`blob ${id}: unknown compression ${loc.compression}`);
+  if (plain.length !== loc.rawLength) throw new Error(`blob ${id}: ${plain.length} bytes, index says ${loc.rawLength}`);
+  if (blobId(master.mac, plain) !== id) throw new Error(`blob ${id}: contents do not match the id`);
+  return plain;
+}
+
+// ---- §8: pack headers (not needed when the index is there; used to cross-check) ------------------------
+
+export function parsePackHeader(encryption, pack) {
+  const hlen = pack.readUInt32LE(pack.length - 4);
+  if (hlen + 4 > pack.length) throw new Error('pack header length exceeds the pack');
+  const header = unseal(encryption, pack.subarray(pack.length - 4 - hlen, pack.length - 4));
+  if (header.length % 48 !== 0) throw new Error('pack header has a partial entry');
+  const dataEnd = pack.length - 4 - hlen;
+  const out = [];
+  for (let o = 0; o < header.length; o += 48) {
+    const e = {
+      type: header[o] === 1 ? 'tree' : 'data',
+      compression: header[o + 1],
+      offset: header.readUInt32LE(o + 4),
+      length: header.readUInt32LE(o + 8),
+      rawLength: header.readUInt32LE(o + 12),
+      id: header.subarray(o + 16, o + 48).toString('hex'),
+    };
+    if (e.offset + e.length > dataEnd) throw new Error(`blob ${e.id} lies outside the pack`);
+    out.push(e);
+  }
+  return out;
+}
+
+// ---- §13: the chunker ----------------------------------------------------------------------------------
+
+/** The 256 gear values (as unsigned 32-bit numbers) for a 32-byte seed. */
+export function gearTable(seed) {
+  const stream = createCipheriv('aes-256-ctr', seed, Buffer.alloc(16)).update(Buffer.alloc(1024));
+  const gear = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) gear[i] = stream.readUInt32LE(4 * i);
+  return gear;
+}
+
+const topBits = (k) => (k >= 32 ? 0xffffffff : (0xffffffff << (32 - k)) >>> 0);
+
+/** End offsets of the chunks `split` produces for `data` (the last one is data.length). */
+export function cutPoints(seed, params, data) {
+  const { min, avg, max } = params;
+  const bits = Math.log2(avg);
+  if (!Number.isInteger(bits) || bits < 8 || bits > 28 || min < 64 || min >= avg || avg >= max) throw new Error('bad chunker params');
+  const gear = gearTable(seed);
+  const maskS = topBits(bits + 2);
+  const maskL = topBits(bits - 2);
+  const cut = (start, end) => {
+    let n = end - start;
+    if (n <= min) return n;
+    if (n > max) n = max;
+    const normal = Math.min(n, avg);
+    let h = 0;
+    for (let j = start + min - 32; j < start + min; j++) h = (h * 2 + gear[data[j]]) % 0x100000000;
+    let i = start + min;
+    for (; i < start + normal; i++) {
+      h = (h * 2 + gear[data[i]]) % 0x100000000;
+      if ((h & maskS) === 0) return i - start + 1;
+    }
+    for (; i < start + n; i++) {
+      h = (h * 2 + gear[data[i]]) % 0x100000000;
+      if ((h & maskL) === 0) return i - start + 1;
+    }
+    return n;
+  };
+  const ends = [];
+  for (let pos = 0; pos < data.length; ) {
+    pos += cut(pos, data.length);
+    ends.push(pos);
+  }
+  return ends;
+}
+
+// ---- §10: trees ----------------------------------------------------------------------------------------
+
+const safeName = (n) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+
+// ---- the reader ----------------------------------------------------------------------------------------
+
+/**
+ * Open the repository at `dir` with `password` and read everything a restore needs. Returns the master
+ * key, config, index, snapshots (sorted, latest last), and for the latest snapshot every node by absolute
+ * path and every regular file's content.
+ */
+export async function openRepository(dir, password) {
+  const master = unlock(dir, password);
+
+  const config = openJson(master.encryption, readFileSync(join(dir, 'config')));
+  if (config.version !== 1) throw new Error(`unsupported repository version ${config.version}`);
+
+  /** id → every known location (§9: duplicates are valid copies). */
+  const index = new Map();
+  for (const name of listFiles(join(dir, 'index'))) {
+    const j = openJson(master.encryption, readAddressed(join(dir, 'index', name), name));
+    for (const p of j.packs) {
+      for (const b of p.blobs) {
+        const loc = { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };
+        const locs = index.get(b.id);
+        if (locs) locs.push(loc);
+        else index.set(b.id, [loc]);
+      }
+    }
+  }
+
+  const loadBlob = (id) => {
+    const locs = index.get(id);
+    if (!locs) throw new Error(`blob ${id} is not in the index`);
+    let lastErr;
+    for (const loc of locs) {
+      try {
+        return decodeBlob(dir, master, id, loc);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  };
+
+  const snapshots = listFiles(join(dir, 'snapshots')).map((id) => ({
+    id,
+    ...openJson(master.encryption, readAddressed(join(dir, 'snapshots', id), id)),
+  }));
+  snapshots.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const latest = snapshots.at(-1);
+
+  const nodes = new Map();
+  const files = new Map();
+  const walk = (treeId, prefix) => {
+    const tree = JSON.parse(loadBlob(treeId).toString('utf8'));
+    if (!tree || !Array.isArray(tree.nodes)) throw new Error(`tree ${treeId}: no node list`);
+    for (const node of tree.nodes) {
+      if (!safeName(node.name)) continue;
+      const path = `${prefix}/${node.name}`;
+      nodes.set(path, node);
+      if (node.type === 'file') {
+        const content = Buffer.concat((node.content ?? []).map(loadBlob));
+        if (node.size !== undefined && content.length !== node.size) {
+          throw new Error(`${path}: ${content.length} bytes, node says ${node.size}`);
+        }
+        files.set(path, content);
+      } else if (node.type === 'dir' && node.subtree) {
+        walk(node.subtree, path);
+      }
+    }
+  };
+  if (latest) walk(latest.tree, '');
+
+  return { master, config, index, snapshots, latest, nodes, files, loadBlob };
+}
+
+/** Absolute path → content of every regular file in the latest snapshot. */
+export async function readRepository(dir, password) {
+  return (await openRepository(dir, password)).files;
+}
