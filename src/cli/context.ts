@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { LifeboatError } from '../core/index.ts';
 import { openLocal } from '../repo/backend/index.ts';
 import { Lock, Repository } from '../repo/index.ts';
-import { ExitCode, type ExitCodeValue } from './exit-codes.ts';
+import type { ExitCodeValue } from './exit-codes.ts';
 import { Printer } from './output.ts';
 import { readPassword } from './password.ts';
 
@@ -26,6 +26,8 @@ export interface Runtime {
   env: NodeJS.ProcessEnv;
   /** Set by a command that finished with a partial result (exit 3) or found problems (exit 13). */
   exitCode: ExitCodeValue;
+  /** The reader of stdout went away (EPIPE); the signal is aborted too. */
+  stdoutClosed: boolean;
 }
 
 export type LockMode = 'none' | 'shared' | 'exclusive';
@@ -120,4 +122,3 @@ export function collect(value: string, previous: string[] | undefined): string[]
   return [...(previous ?? []), value];
 }
 
-export { ExitCode };

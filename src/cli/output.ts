@@ -21,9 +21,12 @@ export interface OutputOptions {
 /** The stream surface the printer uses (process.stdout / process.stderr in real runs). */
 export interface OutStream {
   write(chunk: string | Uint8Array, cb?: (err?: Error | null) => void): boolean;
-  once(event: 'drain', listener: () => void): unknown;
+  on(event: 'drain' | 'close', listener: () => void): unknown;
+  off(event: 'drain' | 'close', listener: () => void): unknown;
   isTTY?: boolean;
   columns?: number;
+  /** True once the stream failed (EPIPE): further writes are dropped. */
+  destroyed?: boolean;
 }
 
 interface LogSink {
@@ -56,7 +59,7 @@ export class Printer {
 
   /** A line of the human result on stdout (not with --json or --quiet). */
   print(text = ''): void {
-    if (this.json || this.quiet) return;
+    if (this.json || this.quiet || this.stdout.destroyed) return;
     this.stdout.write(text + '\n');
   }
 
@@ -68,7 +71,7 @@ export class Printer {
 
   /** One JSON document (or one line of a JSON-lines stream) on stdout; only with --json. */
   emit(value: unknown): void {
-    if (!this.json) return;
+    if (!this.json || this.stdout.destroyed) return;
     this.stdout.write(JSON.stringify(value) + '\n');
   }
 
@@ -86,7 +89,17 @@ export class Printer {
 
   /** Write raw bytes to stdout (dump), waiting when the pipe is full. */
   async writeRaw(data: Uint8Array): Promise<void> {
-    if (!this.stdout.write(data)) await new Promise<void>((resolve) => this.stdout.once('drain', resolve));
+    if (this.stdout.destroyed || this.stdout.write(data)) return;
+    // Wait for the pipe to empty, or to close (EPIPE): then main.ts aborts the command.
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stdout.off('drain', done);
+        this.stdout.off('close', done);
+        resolve();
+      };
+      this.stdout.on('drain', done);
+      this.stdout.on('close', done);
+    });
   }
 
   #stderrLine(text: string): void {
@@ -220,22 +233,26 @@ interface ProgressLine {
   current?: string;
 }
 
+export interface ProgressView {
+  start(): void;
+  stop(): void;
+}
+
 /**
- * A one-line live display on stderr, fed by polling a library progress object (the library only counts;
- * drawing and timing are the CLI's business). Warnings printed meanwhile appear above it.
+ * A one-line live display on stderr, redrawn from `render(elapsedMs)` a few times a second: the library
+ * only counts, drawing and timing are the CLI's business. Warnings printed meanwhile appear above it.
  */
-class LiveLine {
+class LiveLine implements ProgressView {
   readonly #printer: Printer;
-  readonly #read: () => ProgressLine;
-  readonly #rate = new RateMeter();
+  readonly #render: (elapsedMs: number) => string;
   #multi: cliProgress.MultiBar | undefined;
   #bar: cliProgress.SingleBar | undefined;
   #timer: NodeJS.Timeout | undefined;
   #start = 0;
 
-  constructor(printer: Printer, read: () => ProgressLine) {
+  constructor(printer: Printer, render: (elapsedMs: number) => string) {
     this.#printer = printer;
-    this.#read = read;
+    this.#render = render;
   }
 
   start(): void {
@@ -250,9 +267,9 @@ class LiveLine {
       linewrap: false,
       fps: 5,
     });
-    this.#bar = this.#multi.create(1, 0, { line: this.#render() });
+    this.#bar = this.#multi.create(1, 0, { line: this.#line() });
     this.#printer.attach({ log: (t) => this.#multi?.log(t) });
-    this.#timer = setInterval(() => this.#bar?.update(0, { line: this.#render() }), 200);
+    this.#timer = setInterval(() => this.#bar?.update(0, { line: this.#line() }), 200);
     this.#timer.unref();
   }
 
@@ -265,49 +282,108 @@ class LiveLine {
     this.#bar = undefined;
   }
 
-  #render(): string {
-    const now = performance.now();
-    const p = this.#read();
-    const rate = this.#rate.sample(now, p.bytes);
-    const parts = [`[${formatClock(now - this.#start)}]`];
-    const haveTotal = p.totalBytes !== undefined && p.totalBytes > 0;
-    if (haveTotal) parts.push(`${((100 * p.bytes) / p.totalBytes!).toFixed(1)}%`);
-    parts.push(p.totalFiles !== undefined ? `${p.files} / ${p.totalFiles} files` : `${p.files} files`);
-    parts.push(haveTotal ? `${formatBytes(p.bytes)} / ${formatBytes(p.totalBytes!)}` : formatBytes(p.bytes));
-    parts.push(formatRate(rate));
-    if (haveTotal && rate > 0) parts.push(`ETA ${formatClock((1000 * Math.max(0, p.totalBytes! - p.bytes)) / rate)}`);
-    if (p.errors > 0) parts.push(`${p.errors} errors`);
-    let line = parts.join('  ');
-    const width = (this.#printer.stderr.columns ?? 80) - 1;
-    if (p.current) {
-      const room = width - line.length - 2;
-      if (room > 10) line += '  ' + (p.current.length > room ? '…' + p.current.slice(p.current.length - room + 1) : p.current);
-    }
+  #line(): string {
+    const line = this.#render(performance.now() - this.#start);
+    const cols = this.#printer.stderr.columns;
+    const width = (cols !== undefined && cols >= 20 ? cols : 80) - 1;
     return line.length > width ? line.slice(0, width) : line;
   }
+}
+
+/** Files and bytes with rate, and percentage and ETA when the totals are known. */
+function transferLine(read: () => ProgressLine, width: () => number): (elapsedMs: number) => string {
+  const meter = new RateMeter();
+  return (elapsed) => {
+    const p = read();
+    const rate = meter.sample(elapsed, p.bytes);
+    const parts = [`[${formatClock(elapsed)}]`];
+    const total = p.totalBytes !== undefined && p.totalBytes > 0 ? p.totalBytes : undefined;
+    if (total !== undefined) parts.push(`${((100 * p.bytes) / total).toFixed(1)}%`);
+    parts.push(p.totalFiles !== undefined ? `${p.files} / ${p.totalFiles} files` : `${p.files} files`);
+    parts.push(total !== undefined ? `${formatBytes(p.bytes)} / ${formatBytes(total)}` : formatBytes(p.bytes));
+    parts.push(formatRate(rate));
+    if (total !== undefined && rate > 0) parts.push(`ETA ${formatClock((1000 * Math.max(0, total - p.bytes)) / rate)}`);
+    if (p.errors > 0) parts.push(`${p.errors} errors`);
+    let line = parts.join('  ');
+    const room = width() - line.length - 3;
+    if (p.current && room > 10) line += '  ' + (p.current.length > room ? '…' + p.current.slice(p.current.length - room + 1) : p.current);
+    return line;
+  };
+}
+
+function columns(printer: Printer): () => number {
+  return () => {
+    const cols = printer.stderr.columns;
+    return cols !== undefined && cols >= 20 ? cols : 80;
+  };
 }
 
 /**
  * Backup progress: files, bytes, rate, and the file being read. An ETA needs the total to be known before
  * the walk ends; `total` is for when the library offers a pre-scan (it does not yet).
  */
-export function backupProgressView(printer: Printer, p: BackupProgress, total?: { files: number; bytes: number }): { start(): void; stop(): void } {
-  return new LiveLine(printer, () => ({
+/**
+ * Backup progress. `total` is filled by a concurrent pre-scan; it is shown (with an ETA) once the scan has
+ * finished, since a partial count would promise too early an end.
+ */
+export function backupProgressView(printer: Printer, p: BackupProgress, total?: { files: number; bytes: number; done?: boolean }): ProgressView {
+  const read = (): ProgressLine => ({
     files: p.files,
     bytes: p.bytes,
     errors: p.errors,
     current: p.current,
-    ...(total ? { totalFiles: total.files, totalBytes: total.bytes } : {}),
-  }));
+    ...(total && total.done !== false ? { totalFiles: Math.max(total.files, p.files), totalBytes: Math.max(total.bytes, p.bytes) } : {}),
+  });
+  return new LiveLine(printer, transferLine(read, columns(printer)));
 }
 
 /** Restore progress: files and bytes against the totals the restore plan knows, rate, ETA. */
-export function restoreProgressView(printer: Printer, p: RestoreProgress): { start(): void; stop(): void } {
-  return new LiveLine(printer, () => ({
-    files: p.files,
-    totalFiles: p.totalFiles,
-    bytes: p.bytes,
-    totalBytes: p.totalBytes,
-    errors: p.errors,
-  }));
+export function restoreProgressView(printer: Printer, p: RestoreProgress): ProgressView {
+  const read = (): ProgressLine => ({ files: p.files, totalFiles: p.totalFiles, bytes: p.bytes, totalBytes: p.totalBytes, errors: p.errors });
+  return new LiveLine(printer, transferLine(read, columns(printer)));
+}
+
+/** Runs `fn` with the display drawn, and always takes it down again. */
+export async function withProgress<T>(view: ProgressView, fn: () => Promise<T>): Promise<T> {
+  view.start();
+  try {
+    return await fn();
+  } finally {
+    view.stop();
+  }
+}
+
+/** The shape of the library's `onProgress` for multi-phase operations (check, prune). */
+export interface PhaseProgress {
+  phase: string;
+  done: number;
+  total: number;
+}
+
+/**
+ * Progress of a multi-phase operation: "[0:12] data 5 / 12". `update` is the library's onProgress callback.
+ * `units` names what each phase counts, e.g. { data: 'packs', trees: 'trees' }.
+ */
+export function phaseProgressView(printer: Printer, units: Record<string, string> = {}): ProgressView & { update(p: PhaseProgress): void } {
+  let last: PhaseProgress | undefined;
+  const view = new LiveLine(printer, (elapsed) => {
+    if (!last) return `[${formatClock(elapsed)}] starting`;
+    const unit = units[last.phase] ?? '';
+    const count = last.total > 0 ? `${last.done} / ${last.total}` : `${last.done}`;
+    return `[${formatClock(elapsed)}] ${last.phase}: ${count}${unit ? ` ${unit}` : ''}`;
+  });
+  return {
+    start: () => view.start(),
+    stop: () => view.stop(),
+    update: (p) => {
+      last = p;
+    },
+  };
+}
+
+/** A library result with camelCase keys as JSON with restic-style snake_case keys (packsRemoved → packs_removed). */
+export function snakeKeys(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] = v;
+  return out;
 }

@@ -92,7 +92,7 @@ function parseKeyFile(id: string, bytes: Buffer): KeyFile {
   } catch (cause) {
     throw new IntegrityError(`key file ${id}: not valid JSON`, { cause });
   }
-  if (k.version !== 1 || k.kdf !== 'scrypt' || typeof k.salt !== 'string' || typeof k.data !== 'string') {
+  if (typeof k !== 'object' || k === null || k.version !== 1 || k.kdf !== 'scrypt' || typeof k.salt !== 'string' || typeof k.data !== 'string') {
     throw new LifeboatError('REPO_VERSION', `key file ${id}: unsupported key format`);
   }
   // Bounds keep a planted key file from demanding unbounded memory or time (N=2^22, r=32 is 16 GiB).

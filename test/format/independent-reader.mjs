@@ -7,6 +7,9 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync, readdirSync } f
 import { join } from 'node:path';
 import { decompress } from 'zstd-napi';
 
+/** §4: the kinds of sealed object, each with its own additional authenticated data. */
+const KINDS = new Set(['config', 'key', 'snapshot', 'index', 'lock', 'pack-header', 'blob']);
+
 // ---- §1/§3: files --------------------------------------------------------------------------------------
 
 const sha256hex = (bytes) => createHash('sha256').update(bytes).digest('hex');
@@ -54,46 +57,78 @@ function readRange(path, offset, length) {
 
 // ---- §4: sealing ---------------------------------------------------------------------------------------
 
-/** Open `nonce(24) ‖ ciphertext ‖ tag(16)` sealed under the 32-byte key `k`. Throws on any change. */
-export function unseal(k, sealed) {
+/** The additional authenticated data of a kind of object: ASCII `lifeboat:<kind>`. */
+export function aad(kind) {
+  if (!KINDS.has(kind)) throw new Error(`unknown object kind ${kind}`);
+  return Buffer.from(`lifeboat:${kind}`, 'ascii');
+}
+
+/**
+ * Open `nonce(24) ‖ ciphertext ‖ tag(16)` sealed under the 32-byte key `k` with additional authenticated
+ * data `ad` (a Buffer; empty when omitted). Throws on any change, and when `ad` is not what it was sealed with.
+ */
+export function unseal(k, sealed, ad = Buffer.alloc(0)) {
   if (sealed.length < 40) throw new Error('sealed object too short');
   const nonce = sealed.subarray(0, 24);
   const subkey = createHmac('sha256', k).update(nonce.subarray(0, 16)).digest();
   const iv = Buffer.concat([nonce.subarray(16, 24), Buffer.alloc(4)]);
   const d = createDecipheriv('aes-256-gcm', subkey, iv);
   d.setAuthTag(sealed.subarray(sealed.length - 16));
+  d.setAAD(ad);
   const body = d.update(sealed.subarray(24, sealed.length - 16));
   d.final(); // throws if the tag does not verify
   return body;
 }
 
 /** Seal with a caller-chosen nonce (for test vectors only; real writers use a random nonce). */
-export function sealWithNonce(k, nonce, plaintext) {
+export function sealWithNonce(k, nonce, plaintext, ad = Buffer.alloc(0)) {
   const subkey = createHmac('sha256', k).update(nonce.subarray(0, 16)).digest();
   const iv = Buffer.concat([nonce.subarray(16, 24), Buffer.alloc(4)]);
   const c = createCipheriv('aes-256-gcm', subkey, iv);
+  c.setAAD(ad);
   const ct = Buffer.concat([c.update(plaintext), c.final()]);
   return Buffer.concat([nonce, ct, c.getAuthTag()]);
 }
 
-function openJson(k, sealed) {
-  return JSON.parse(unseal(k, sealed).toString('utf8'));
+/** A sealed JSON document of the given kind (§3.1, §4). */
+function openJson(k, sealed, kind) {
+  return JSON.parse(unseal(k, sealed, aad(kind)).toString('utf8'));
 }
 
 // ---- §5: keys ------------------------------------------------------------------------------------------
 
+/** §5: the scrypt parameters a key file may ask for. */
+export function scryptParamsOk({ N, r, p }) {
+  const int = (x) => typeof x === 'number' && Number.isInteger(x);
+  return (
+    int(N) && N >= 1024 && N <= 2 ** 22 && (N & (N - 1)) === 0 &&
+    int(r) && r >= 1 && r <= 32 &&
+    int(p) && p >= 1 && p <= 16 &&
+    N * r <= 2 ** 25
+  );
+}
+
+/** Key files that cannot be used (damaged, foreign, out of range) are skipped and returned in `skipped`. */
 function unlock(root, password) {
   const dir = join(root, 'keys');
   const names = listFiles(dir);
   if (names.length === 0) throw new Error(`${root}: no key files`);
+  const skipped = [];
   for (const name of names) {
     let k;
     try {
       k = JSON.parse(readAddressed(join(dir, name), name).toString('utf8'));
     } catch {
-      continue; // a damaged key file must not stop the others (§5)
+      skipped.push(name); // a damaged key file must not stop the others (§5)
+      continue;
     }
-    if (k.version !== 1 || k.kdf !== 'scrypt') continue;
+    const usable =
+      k !== null && typeof k === 'object' && k.version === 1 && k.kdf === 'scrypt' &&
+      typeof k.salt === 'string' && typeof k.data === 'string' && scryptParamsOk(k);
+    if (!usable) {
+      skipped.push(name);
+      continue;
+    }
     const { N, r, p } = k;
     const wrapping = scryptSync(Buffer.from(password.normalize('NFC'), 'utf8'), Buffer.from(k.salt, 'base64'), 32, {
       N,
@@ -103,7 +138,7 @@ function unlock(root, password) {
     });
     let payload;
     try {
-      payload = unseal(wrapping, Buffer.from(k.data, 'base64'));
+      payload = unseal(wrapping, Buffer.from(k.data, 'base64'), aad('key'));
     } catch {
       continue; // the tag did not verify: not this password
     }
@@ -111,31 +146,60 @@ function unlock(root, password) {
     const encryption = Buffer.from(m.encryption, 'base64');
     const mac = Buffer.from(m.mac, 'base64');
     if (encryption.length !== 32 || mac.length !== 32) throw new Error(`key ${name}: bad master key`);
-    return { encryption, mac, keyId: name };
+    return { encryption, mac, keyId: name, skipped };
   }
-  throw new Error('wrong password');
+  throw new Error(`wrong password${skipped.length ? ` (${skipped.length} unusable key file(s) skipped)` : ''}`);
 }
 
 // ---- §7: blobs -----------------------------------------------------------------------------------------
 
-export function blobId(mac, plaintext) {
-  return createHmac('sha256', mac).update(plaintext).digest('hex');
+/** §7.1: data ids are the HMAC of the plaintext; tree ids of `"tree" 0x00 ‖ plaintext`. */
+export function blobId(mac, plaintext, type = 'data') {
+  const h = createHmac('sha256', mac);
+  if (type === 'tree') h.update(Buffer.from('tree\0', 'ascii'));
+  else if (type !== 'data') throw new Error(`unknown blob type ${type}`);
+  return h.update(plaintext).digest('hex');
+}
+
+/**
+ * The Frame_Content_Size of a zstd frame (RFC 8878 §3.1.1.1), or undefined if the frame does not declare
+ * it. Lets the reader refuse a frame before decompressing it when it would not give `raw_length` bytes.
+ */
+export function zstdContentSize(frame) {
+  if (frame.length < 5 || frame.readUInt32LE(0) !== 0xfd2fb528) throw new Error('not a zstd frame');
+  const fhd = frame[4];
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const didSize = [0, 1, 2, 4][fhd & 3];
+  const fcsSize = [single ? 1 : 0, 2, 4, 8][fcsFlag];
+  if (fcsSize === 0) return undefined;
+  const at = 5 + (single ? 0 : 1) + didSize;
+  if (frame.length < at + fcsSize) throw new Error('zstd frame header truncated');
+  if (fcsSize === 1) return frame[at];
+  if (fcsSize === 2) return frame.readUInt16LE(at) + 256;
+  if (fcsSize === 4) return frame.readUInt32LE(at);
+  return Number(frame.readBigUInt64LE(at));
 }
 
 function packPath(root, pack) {
   return join(root, 'data', pack.slice(0, 2), pack);
 }
 
-/** §7.3: read, open, decompress, check the raw length and the id. */
+/** §7.3: read, open, decompress (bounded), check the raw length and the id (of the entry's type). */
 function decodeBlob(root, master, id, loc) {
   const sealed = readRange(packPath(root, loc.pack), loc.offset, loc.length);
-  const stored = unseal(master.encryption, sealed);
+  const stored = unseal(master.encryption, sealed, aad('blob'));
   let plain;
   if (loc.compression === 0) plain = stored;
-  else if (loc.compression === 1) plain = Buffer.from(decompress(stored));
-  else throw new Error(`blob ${id}: unknown compression ${loc.compression}`);
+  else if (loc.compression === 1) {
+    // Bound the output (§7.3): the library's writer always records the content size in the frame header.
+    const declared = zstdContentSize(stored);
+    if (declared === undefined) throw new Error(`blob ${id}: zstd frame without a content size (not supported by this reader)`);
+    if (declared !== loc.rawLength) throw new Error(`blob ${id}: zstd frame declares ${declared} bytes, index says ${loc.rawLength}`);
+    plain = Buffer.from(decompress(stored));
+  } else throw new Error(`blob ${id}: unknown compression ${loc.compression}`);
   if (plain.length !== loc.rawLength) throw new Error(`blob ${id}: ${plain.length} bytes, index says ${loc.rawLength}`);
-  if (blobId(master.mac, plain) !== id) throw new Error(`blob ${id}: contents do not match the id`);
+  if (blobId(master.mac, plain, loc.type) !== id) throw new Error(`blob ${id}: contents do not match the id`);
   return plain;
 }
 
@@ -144,11 +208,12 @@ function decodeBlob(root, master, id, loc) {
 export function parsePackHeader(encryption, pack) {
   const hlen = pack.readUInt32LE(pack.length - 4);
   if (hlen + 4 > pack.length) throw new Error('pack header length exceeds the pack');
-  const header = unseal(encryption, pack.subarray(pack.length - 4 - hlen, pack.length - 4));
+  const header = unseal(encryption, pack.subarray(pack.length - 4 - hlen, pack.length - 4), aad('pack-header'));
   if (header.length % 48 !== 0) throw new Error('pack header has a partial entry');
   const dataEnd = pack.length - 4 - hlen;
   const out = [];
   for (let o = 0; o < header.length; o += 48) {
+    if (header[o] > 1) throw new Error(`pack header: unknown blob type ${header[o]}`);
     const e = {
       type: header[o] === 1 ? 'tree' : 'data',
       compression: header[o + 1],
@@ -213,6 +278,25 @@ export function cutPoints(seed, params, data) {
 
 const safeName = (n) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
 
+// ---- §11: snapshots ------------------------------------------------------------------------------------
+
+const isStringArray = (a) => Array.isArray(a) && a.every((x) => typeof x === 'string');
+
+/** The checks of §11 a snapshot document must pass before it is used. */
+export function validSnapshot(s) {
+  return (
+    s !== null &&
+    typeof s === 'object' &&
+    typeof s.time === 'string' &&
+    !Number.isNaN(Date.parse(s.time)) &&
+    typeof s.tree === 'string' &&
+    /^[0-9a-f]{64}$/.test(s.tree) &&
+    isStringArray(s.paths) &&
+    typeof s.hostname === 'string' &&
+    (s.tags === undefined || isStringArray(s.tags))
+  );
+}
+
 // ---- the reader ----------------------------------------------------------------------------------------
 
 /**
@@ -223,13 +307,16 @@ const safeName = (n) => typeof n === 'string' && n !== '' && n !== '.' && n !== 
 export async function openRepository(dir, password) {
   const master = unlock(dir, password);
 
-  const config = openJson(master.encryption, readFileSync(join(dir, 'config')));
+  const config = openJson(master.encryption, readFileSync(join(dir, 'config')), 'config');
   if (config.version !== 1) throw new Error(`unsupported repository version ${config.version}`);
 
-  /** id → every known location (§9: duplicates are valid copies). */
+  /**
+   * id → every known location (§9: duplicates are valid copies), in index-file name order, so the first
+   * is the one the library uses. `supersedes` is ignored.
+   */
   const index = new Map();
   for (const name of listFiles(join(dir, 'index'))) {
-    const j = openJson(master.encryption, readAddressed(join(dir, 'index', name), name));
+    const j = openJson(master.encryption, readAddressed(join(dir, 'index', name), name), 'index');
     for (const p of j.packs) {
       for (const b of p.blobs) {
         const loc = { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };
@@ -240,9 +327,10 @@ export async function openRepository(dir, password) {
     }
   }
 
-  const loadBlob = (id) => {
-    const locs = index.get(id);
-    if (!locs) throw new Error(`blob ${id} is not in the index`);
+  /** A blob used as `type` (§9: an entry of another type is not a copy of it). */
+  const loadBlob = (id, type) => {
+    const locs = (index.get(id) ?? []).filter((l) => l.type === type);
+    if (locs.length === 0) throw new Error(`${type} blob ${id} is not in the index`);
     let lastErr;
     for (const loc of locs) {
       try {
@@ -254,24 +342,25 @@ export async function openRepository(dir, password) {
     throw lastErr;
   };
 
-  const snapshots = listFiles(join(dir, 'snapshots')).map((id) => ({
-    id,
-    ...openJson(master.encryption, readAddressed(join(dir, 'snapshots', id), id)),
-  }));
+  const snapshots = listFiles(join(dir, 'snapshots')).map((id) => {
+    const s = openJson(master.encryption, readAddressed(join(dir, 'snapshots', id), id), 'snapshot');
+    if (!validSnapshot(s)) throw new Error(`snapshot ${id}: not a valid snapshot document`);
+    return { ...s, id };
+  });
   snapshots.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const latest = snapshots.at(-1);
 
   const nodes = new Map();
   const files = new Map();
   const walk = (treeId, prefix) => {
-    const tree = JSON.parse(loadBlob(treeId).toString('utf8'));
+    const tree = JSON.parse(loadBlob(treeId, 'tree').toString('utf8'));
     if (!tree || !Array.isArray(tree.nodes)) throw new Error(`tree ${treeId}: no node list`);
     for (const node of tree.nodes) {
       if (!safeName(node.name)) continue;
       const path = `${prefix}/${node.name}`;
       nodes.set(path, node);
       if (node.type === 'file') {
-        const content = Buffer.concat((node.content ?? []).map(loadBlob));
+        const content = Buffer.concat((node.content ?? []).map((id) => loadBlob(id, 'data')));
         if (node.size !== undefined && content.length !== node.size) {
           throw new Error(`${path}: ${content.length} bytes, node says ${node.size}`);
         }
@@ -283,7 +372,20 @@ export async function openRepository(dir, password) {
   };
   if (latest) walk(latest.tree, '');
 
-  return { master, config, index, snapshots, latest, nodes, files, loadBlob };
+  // §12: locks (not content-addressed; a lock may vanish between listing and reading).
+  const locks = [];
+  for (const id of listFiles(join(dir, 'locks'))) {
+    let bytes;
+    try {
+      bytes = readFileSync(join(dir, 'locks', id));
+    } catch (err) {
+      if (err.code === 'ENOENT') continue;
+      throw err;
+    }
+    locks.push({ ...openJson(master.encryption, bytes, 'lock'), id });
+  }
+
+  return { master, config, index, snapshots, latest, nodes, files, locks, loadBlob };
 }
 
 /** Absolute path → content of every regular file in the latest snapshot. */

@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// The `lifeboat` command. Runs the compiled CLI from dist/ (built by `npm install` / `npm run build`).
+// In a source checkout whose src/ is newer than the build, it runs the TypeScript through tsx instead,
+// so a stale build never runs by mistake.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const src = fileURLToPath(new URL('../src', import.meta.url));
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+    const m = statSync(`${e.parentPath ?? e.path}/${e.name}`).mtimeMs;
+    if (m > newest) newest = m;
+  }
+  return newest;
+}
+
+const useBuilt = existsSync(built) && (!existsSync(src) || newestMtime(src) <= statSync(built).mtimeMs);
+if (useBuilt) {
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+}

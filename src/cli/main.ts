@@ -1,0 +1,34 @@
+/**
+ * Entry point of the `lifeboat` command (bin/lifeboat.js loads it). Wires the process to the program:
+ * signals become an AbortSignal, a closed stdout pipe ends the run quietly, and the result becomes the
+ * exit status.
+ */
+import { errnoCode } from '../core/index.ts';
+import type { Runtime } from './context.ts';
+import { ExitCode } from './exit-codes.ts';
+import { run } from './program.ts';
+
+const controller = new AbortController();
+const rt: Runtime = { signal: controller.signal, env: process.env, exitCode: ExitCode.ok, stdoutClosed: false };
+
+// First Ctrl-C: stop cleanly (release locks, leave no half-written files). Second: leave at once.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (controller.signal.aborted) {
+      if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n'); // the progress display hid the cursor
+      process.exit(ExitCode.interrupted);
+    }
+    process.stderr.write('\nlifeboat: interrupted; stopping (press Ctrl-C again to quit at once)\n');
+    controller.abort(new Error(`received ${sig}`));
+  });
+}
+
+// `lifeboat ls latest | head`: the reader went away. Not an error: stop the command the way Ctrl-C does
+// (so locks are released) and exit with the status so far.
+process.stdout.on('error', (err) => {
+  if (errnoCode(err) !== 'EPIPE') throw err;
+  rt.stdoutClosed = true;
+  controller.abort(err);
+});
+
+process.exitCode = await run(process.argv.slice(2), rt);
