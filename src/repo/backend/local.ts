@@ -330,13 +330,14 @@ export class LocalBackend implements Backend {
     const data = join(this.#root, folders.pack);
     for (const sub of await this.#readdir(data)) {
       if (!sub.isDirectory() || !hexPair.test(sub.name)) continue;
-      yield* this.#listDir(type, join(data, sub.name), signal);
+      yield* this.#listDir(type, join(data, sub.name), signal, sub.name);
     }
   }
 
-  async *#listDir(type: FileType, dir: string, signal: AbortSignal | undefined): AsyncGenerator<FileInfo> {
+  /** `prefix`: packs live in the subfolder named by their first two characters; others there are not packs. */
+  async *#listDir(type: FileType, dir: string, signal: AbortSignal | undefined, prefix?: string): AsyncGenerator<FileInfo> {
     const names = (await this.#readdir(dir))
-      .filter((e) => !e.isDirectory() && validName.test(e.name) && (type !== 'pack' || packName.test(e.name)))
+      .filter((e) => !e.isDirectory() && validName.test(e.name) && (type !== 'pack' || (packName.test(e.name) && e.name.startsWith(prefix ?? ''))))
       .map((e) => e.name);
     for (let i = 0; i < names.length; i += statConcurrency) {
       throwIfAborted(signal);
