@@ -4,15 +4,17 @@
  */
 export const defaults = {
   /**
-   * FastCDC sizes. Average 1 MiB (min 256 KiB, max 8 MiB): with the per-repository keyed gear table,
-   * 1 MiB keeps the index small (a 1 TiB repository is ~1M chunks) while an insertion near the start of a
-   * large file re-stores only ~1-2 MiB around the edit (test/repo/chunker.test.ts shows it). restic uses the
-   * same average; borg uses 2 MiB. Smaller averages dedup slightly better at the cost of index size.
-   * bench/chunk-sizes.ts measures the trade-off on the bench corpus.
+   * FastCDC sizes: average 512 KiB, min 128 KiB, max 4 MiB. Measured with bench/chunk-sizes.ts on the
+   * 1 GiB mixed bench corpus and a day's changes to it (bench/results/chunk-sizes.md): the incremental
+   * has to store 249.6 MiB of new chunks at a 1 MiB average (restic's), 189.1 MiB at 512 KiB and 129.7 MiB
+   * at 256 KiB, while the first backup is the same size (885-887 MiB). Halving the average doubles the
+   * chunks of large files (index memory ~100 B each: 1 TiB of large files is ~2M chunks, ~200 MiB);
+   * 512 KiB takes most of the dedup gain at half the index cost of 256 KiB. Chunking runs at ~1.35 GB/s
+   * per core at every size, so speed does not decide it.
    */
-  chunkMin: 256 * 1024,
-  chunkAvg: 1024 * 1024,
-  chunkMax: 8 * 1024 * 1024,
+  chunkMin: 128 * 1024,
+  chunkAvg: 512 * 1024,
+  chunkMax: 4 * 1024 * 1024,
 
   /**
    * Target pack size. 16 MiB: large enough that a local or object-storage backend sees few, large,
