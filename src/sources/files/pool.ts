@@ -108,9 +108,15 @@ export class ChunkPool {
     return batch;
   }
 
+  #pumpScheduled = false;
+
   #pump(): void {
-    // Defer so a burst of submits from the walk forms full batches.
-    queueMicrotask(() => {
+    // Defer to the next turn of the event loop so the walk's burst of submits (it runs several folders
+    // per turn) forms full batches: fewer, larger messages.
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    setImmediate(() => {
+      this.#pumpScheduled = false;
       if (this.#inline) {
         void this.#pumpInline();
         return;
