@@ -12,3 +12,4 @@ export type { ErrorCode, ErrorDetails } from './errors.ts';
 export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';
+export { currentUsername } from './user.ts';

@@ -7,9 +7,9 @@
  * A wrong password fails the seal's authentication, which is how it is recognised.
  */
 import { createHash, randomBytes, scrypt as scryptCb } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
+import { hostname } from 'node:os';
 import { promisify } from 'node:util';
-import { defaults, IntegrityError, LifeboatError } from '../core/index.ts';
+import { currentUsername, defaults, IntegrityError, LifeboatError } from '../core/index.ts';
 import type { Backend } from './backend/index.ts';
 import { aad, open, seal, type MasterKey } from './crypto.ts';
 
@@ -63,7 +63,7 @@ export async function addKey(backend: Backend, master: MasterKey, password: stri
     version: 1,
     created: createdAt.toISOString(),
     hostname: hostname(),
-    username: safeUsername(),
+    username: currentUsername(),
     kdf: 'scrypt',
     ...kdf,
     salt: salt.toString('base64'),
@@ -75,13 +75,6 @@ export async function addKey(backend: Backend, master: MasterKey, password: stri
   return id;
 }
 
-function safeUsername(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return String(process.getuid?.() ?? '');
-  }
-}
 
 function parseKeyFile(id: string, bytes: Buffer): KeyFile {
   const sum = createHash('sha256').update(bytes).digest('hex');

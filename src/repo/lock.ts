@@ -9,8 +9,8 @@
  * processes racing for conflicting locks may both back off, but can never both proceed.
  */
 import { randomBytes } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
-import { defaults, errnoCode, LifeboatError, NotFoundError } from '../core/index.ts';
+import { hostname } from 'node:os';
+import { currentUsername, defaults, errnoCode, LifeboatError, NotFoundError } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 
 export interface LockJson {
@@ -74,12 +74,7 @@ export class Lock {
 
   static async acquire(repo: Repository, opts: { exclusive: boolean; purpose?: string; refreshMs?: number }): Promise<Lock> {
     const now = new Date(repo.clock.now()).toISOString();
-    let username = '';
-    try {
-      username = userInfo().username;
-    } catch {
-      /* no passwd entry for this uid */
-    }
+    const username = currentUsername();
     const json: LockJson = {
       time: now,
       refreshed: now,

@@ -25,6 +25,22 @@ export async function readPackHeader(repo: Repository, pack: string, size: numbe
   }
 }
 
+/** Headers of many packs, four at a time; packs whose header cannot be read are returned as damaged. */
+async function readHeaders(repo: Repository, packs: Array<{ name: string; size: number }>, signal?: AbortSignal): Promise<{ found: Array<{ id: string; blobs: PackedBlob[] }>; damaged: string[] }> {
+  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  const damaged: string[] = [];
+  await mapLimit(packs, 4, async (f) => {
+    try {
+      found.push({ id: f.name, blobs: await readPackHeader(repo, f.name, f.size, signal) });
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      damaged.push(f.name);
+    }
+  });
+  found.sort((a, b) => a.id.localeCompare(b.id));
+  return { found, damaged: damaged.sort() };
+}
+
 export interface AdoptResult {
   adopted: number;
   damaged: string[];
@@ -35,16 +51,7 @@ export async function adoptPacks(repo: Repository, opts: { signal?: AbortSignal 
   for await (const f of repo.backend.list('pack', opts.signal ? { signal: opts.signal } : {})) {
     if (!repo.index.hasPack(f.name)) orphans.push(f);
   }
-  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
-  const damaged: string[] = [];
-  await mapLimit(orphans, 4, async (f) => {
-    try {
-      found.push({ id: f.name, blobs: await readPackHeader(repo, f.name, f.size, opts.signal) });
-    } catch (err) {
-      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-      damaged.push(f.name);
-    }
-  });
+  const { found, damaged } = await readHeaders(repo, orphans, opts.signal);
   if (found.length) {
     const name = await repo.saveJson('index', indexFileJson(found), opts.signal ? { signal: opts.signal } : {});
     repo.indexFiles.add(name);
@@ -63,16 +70,7 @@ export interface RebuildResult {
 export async function rebuildIndex(repo: Repository, opts: { signal?: AbortSignal } = {}): Promise<RebuildResult> {
   const packs: Array<{ name: string; size: number }> = [];
   for await (const f of repo.backend.list('pack', opts.signal ? { signal: opts.signal } : {})) packs.push(f);
-  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
-  const damaged: string[] = [];
-  await mapLimit(packs, 4, async (f) => {
-    try {
-      found.push({ id: f.name, blobs: await readPackHeader(repo, f.name, f.size, opts.signal) });
-    } catch (err) {
-      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-      damaged.push(f.name);
-    }
-  });
+  const { found, damaged } = await readHeaders(repo, packs, opts.signal);
   const old = await repo.listNames('index', opts.signal);
   for (let i = 0; i < found.length || i === 0; i += 2000) {
     await repo.saveJson('index', indexFileJson(found.slice(i, i + 2000)), opts.signal ? { signal: opts.signal } : {});

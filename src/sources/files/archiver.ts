@@ -14,9 +14,9 @@
  * write failing, an abort) is fatal and no snapshot is saved.
  */
 import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
-import { hostname as osHostname, userInfo } from 'node:os';
+import { hostname as osHostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { currentUsername, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
 import {
   adoptPacks,
   BlobWriter,
@@ -135,12 +135,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
       s.data_added = writer.stats.rawAdded;
       s.data_added_packed = writer.stats.packBytes;
       s.errors = arch.warnings.length;
-      let username = '';
-      try {
-        username = userInfo().username;
-      } catch {
-        /* uid without a passwd entry */
-      }
+      const username = currentUsername();
       const snapshot: Snapshot = {
         time: start,
         tree: root,
