@@ -18,6 +18,9 @@ import type { BlobType } from './pack.ts';
 
 export const REPO_VERSION = 1;
 
+/** Whole tree packs kept in memory (each at most a pack size, 16 MiB): walks revisit the same few packs. */
+const TREE_PACKS_CACHED = 4;
+
 export interface RepoConfig {
   version: number;
   id: string;
@@ -176,19 +179,49 @@ export class Repository {
         hint: 'run `lifeboat check` to find damaged snapshots; the blob may have been removed by a prune or lost with a pack',
       });
     }
+    if (type === 'tree') {
+      // Trees are read in bursts (walks, plans, diffs) and packed together: read their whole pack once.
+      const pack = await this.#treePack(loc.pack, signal);
+      return this.decodeBlob(loc, pack.subarray(loc.offset, loc.offset + loc.length));
+    }
     const sealed = await this.backend.load({ type: 'pack', name: loc.pack }, { offset: loc.offset, length: loc.length, ...(signal ? { signal } : {}) });
     return this.decodeBlob(loc, sealed);
   }
 
+  /** A small LRU of whole tree packs (at most TREE_PACKS_CACHED). Concurrent requests share one read. */
+  readonly #treePacks = new Map<string, Promise<Buffer>>();
+
+  #treePack(pack: string, signal?: AbortSignal): Promise<Buffer> {
+    let p = this.#treePacks.get(pack);
+    if (p) {
+      this.#treePacks.delete(pack);
+      this.#treePacks.set(pack, p);
+      return p;
+    }
+    p = this.backend.load({ type: 'pack', name: pack }, signal ? { signal } : {});
+    p.catch(() => this.#treePacks.delete(pack));
+    this.#treePacks.set(pack, p);
+    if (this.#treePacks.size > TREE_PACKS_CACHED) this.#treePacks.delete(this.#treePacks.keys().next().value!);
+    return p;
+  }
+
   /** Decrypt, decompress and verify a blob's stored bytes. */
   decodeBlob(loc: BlobLocation, sealed: Buffer): Buffer {
-    const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
-    const plain = decompressBlob(open(this.master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what);
-    if (blobId(this.master, plain, loc.type).toString('hex') !== loc.id) {
-      throw new IntegrityError(`${what}: contents do not match the id`);
-    }
-    return plain;
+    return decodeBlob(this.master, loc, sealed);
   }
+}
+
+/**
+ * Decrypt, decompress and verify one blob: the authentication tag, the raw length, and the id recomputed
+ * from the plaintext. A free function so worker threads (which hold the key, not a Repository) use it too.
+ */
+export function decodeBlob(master: MasterKey, loc: BlobLocation, sealed: Buffer): Buffer {
+  const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
+  const plain = decompressBlob(open(master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what);
+  if (blobId(master, plain, loc.type).toString('hex') !== loc.id) {
+    throw new IntegrityError(`${what}: contents do not match the id`);
+  }
+  return plain;
 }
 
 /** Run `fn` over `items` with at most `limit` running at once; rejects on the first failure. */

@@ -7,10 +7,10 @@
  * be accepted by the writer, and the writer waits for pack uploads, so memory stays bounded however fast
  * the disks are.
  */
-import { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { LifeboatError } from '../../core/index.ts';
 import type { BlobWriter } from '../../repo/index.ts';
+import { startWorker } from './worker-thread.ts';
 import { ChunkWork, type FileJob, type FileResult, type SealedBlob, type WorkEnv, type WorkKeys } from './chunk-work.ts';
 
 interface Pending {
@@ -27,7 +27,7 @@ export interface PoolOptions {
 }
 
 interface Slot {
-  worker?: Worker;
+  worker?: import('node:worker_threads').Worker;
   busy: boolean;
   batches: Map<number, Pending[]>;
 }
@@ -55,7 +55,7 @@ export class ChunkPool {
       return;
     }
     for (let i = 0; i < n; i++) {
-      const worker = startWorker(keys);
+      const worker = startWorker('chunk-worker', keys);
       const slot: Slot = { worker, busy: false, batches: new Map() };
       worker.on('message', (m: WorkerMsg) => this.#onMessage(slot, m));
       worker.on('error', (err) => this.#fail(err));
@@ -205,17 +205,6 @@ export class ChunkPool {
   async close(): Promise<void> {
     await Promise.all(this.#slots.map((s) => s.worker!.terminate()));
   }
-}
-
-/**
- * Built code runs worker.js directly. Under tsx (tests, development) Node 20 does not carry the loader
- * into worker threads, so a tiny bootstrap registers it first.
- */
-function startWorker(keys: WorkKeys): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), { workerData: keys });
-  const url = new URL('./worker.ts', import.meta.url).href;
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); })`;
-  return new Worker(boot, { eval: true, workerData: keys });
 }
 
 type WorkerMsg =

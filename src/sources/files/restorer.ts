@@ -14,12 +14,14 @@
  * files are opened with O_NOFOLLOW | O_EXCL after removing whatever was at their name.
  * A damaged blob fails only the files that use it; the rest restore.
  */
-import { closeSync, constants as fsc, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, mapLimit, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
+import { RestorePool } from './restore-pool.ts';
+import type { PackJob } from './restore-work.ts';
 
 export interface RestoreOptions {
   target: string;
@@ -34,7 +36,8 @@ export interface RestoreOptions {
   delete?: boolean;
   /** Restore owners (default: when running as root). */
   owner?: boolean;
-  concurrency?: number;
+  /** Worker threads decoding and writing (0 = on this thread). Default: one per core. */
+  workers?: number;
   signal?: AbortSignal;
   progress?: RestoreProgress;
   onWarning?: (w: RestoreWarning) => void;
@@ -68,8 +71,8 @@ interface PlannedFile {
   path: string;
   node: TreeNode;
   offsets: number[];
-  remaining: number;
-  fd?: number;
+  /** Full size from the chunks' lengths (the chunk that ends the file sets it). */
+  size: number;
   failed?: boolean;
   linkOf?: PlannedFile;
 }
@@ -116,10 +119,11 @@ class Restorer {
   readonly #files: PlannedFile[] = [];
   readonly #others: Array<{ path: string; node: TreeNode }> = [];
   readonly #progress: RestoreProgress;
+  /** Folders this restore created (empty when made): nothing needs clearing inside them. */
+  readonly #fresh = new Set<string>();
   /** Names at the snapshot root, when the whole snapshot is restored (for `delete`). */
   #rootNames: Set<string> | undefined;
   #removed = 0;
-  #zero: Buffer | undefined;
 
   constructor(repo: Repository, opts: RestoreOptions) {
     this.#repo = repo;
@@ -211,7 +215,7 @@ class Restorer {
           offsets.push(off);
           off += this.#repo.index.get(id)?.rawLength ?? 0;
         }
-        this.#files.push({ path, node, offsets, remaining: node.content?.length ?? 0 });
+        this.#files.push({ path, node, offsets, size: off });
         this.#progress.totalFiles++;
         this.#progress.totalBytes += node.size ?? 0;
       } else {
@@ -259,7 +263,8 @@ class Restorer {
 
   /** A folder we are about to create something in must be a real folder (not a symlink to elsewhere). */
   #checkParent(path: string): boolean {
-    const parent = path.slice(0, path.lastIndexOf('/')) || '/';
+    const parent = parentOf(path);
+    if (this.#fresh.has(parent)) return true; // made by this restore, checked then
     const real = this.#out(parent);
     try {
       if (lstatSync(real).isDirectory()) return true;
@@ -286,6 +291,7 @@ class Restorer {
       const out = this.#out(d.path);
       try {
         mkdirSync(out, { mode: 0o700 });
+        this.#fresh.add(d.path);
       } catch (err) {
         if (errnoCode(err) !== 'EEXIST') {
           this.#warn({ path: d.path, kind: 'io', message: (err as Error).message });
@@ -320,17 +326,16 @@ class Restorer {
         const first = firstByInode.get(key);
         if (first) {
           f.linkOf = first;
-          f.remaining = 0;
           continue;
         }
         firstByInode.set(key, f);
       }
       const out = this.#out(f.path);
       try {
-        this.#clear(out);
-        const fd = openSync(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-        if (f.remaining === 0) closeSync(fd);
-        else f.fd = fd;
+        // In a folder this restore made, nothing stands at the name; elsewhere, clear it (never follow it).
+        if (!this.#fresh.has(parentOf(f.path))) this.#clear(out);
+        // Files with content are created by the writers; empty ones here.
+        if (f.offsets.length === 0) closeSync(openSync(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
       } catch (err) {
         f.failed = true;
         this.#warn({ path: f.path, kind: 'io', message: (err as Error).message });
@@ -339,11 +344,13 @@ class Restorer {
   }
 
   async #writeContents(): Promise<void> {
-    // blob id → every (file, chunk index) that needs it; grouped by pack, packs in index order.
+    // blob id → every (file, chunk index) that needs it; grouped by pack.
     type Use = { file: PlannedFile; i: number };
     const byPack = new Map<string, Map<string, Use[]>>();
+    const byOut = new Map<string, PlannedFile>();
     for (const f of this.#files) {
       if (f.failed || f.linkOf) continue;
+      byOut.set(this.#out(f.path), f);
       f.node.content?.forEach((id, i) => {
         const loc = this.#repo.index.get(id);
         if (!loc) {
@@ -357,92 +364,59 @@ class Restorer {
         uses.push({ file: f, i });
       });
     }
-    const packs = [...byPack.keys()];
-    await mapLimit(packs, this.#opts.concurrency ?? defaults.restoreConcurrency, async (pack) => {
-      throwIfAborted(this.#opts.signal);
-      const blobs = byPack.get(pack)!;
-      const locs = [...blobs.keys()].map((id) => this.#repo.index.get(id)!).sort((a, b) => a.offset - b.offset);
-      const start = locs[0]!.offset;
-      const end = Math.max(...locs.map((l) => l.offset + l.length));
-      let bytes: Buffer | undefined;
-      try {
-        bytes = await this.#repo.backend.load({ type: 'pack', name: pack }, { offset: start, length: end - start, ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
-      } catch (err) {
-        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-        for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
-        return;
-      }
-      for (const loc of locs) {
-        const uses = blobs.get(loc.id)!;
-        let plain: Buffer;
+    const pool = new RestorePool(this.#repo.master, this.#opts.workers === undefined ? {} : { workers: this.#opts.workers });
+    try {
+      // Packs in name order (the order a listing gives), each read once with one ranged read covering its
+      // needed blobs, while the workers decode and write the packs read before.
+      const packs = [...byPack.keys()].sort();
+      await mapLimit(packs, pool.parallelism, async (pack) => {
+        throwIfAborted(this.#opts.signal);
+        const blobs = byPack.get(pack)!;
+        const locs = [...blobs.keys()].map((id) => this.#repo.index.get(id)!).sort((a, b) => a.offset - b.offset);
+        const start = locs[0]!.offset;
+        const end = Math.max(...locs.map((l) => l.offset + l.length));
+        let bytes: Buffer;
         try {
-          plain = this.#repo.decodeBlob(loc, bytes.subarray(loc.offset - start, loc.offset - start + loc.length));
+          bytes = await this.#repo.backend.load({ type: 'pack', name: pack }, { offset: start, length: end - start, ...(this.#opts.signal ? { signal: this.#opts.signal } : {}) });
         } catch (err) {
-          for (const u of uses) this.#failFile(u.file, (err as Error).message);
-          continue;
+          if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+          for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
+          return;
         }
-        for (const u of uses) {
-          const f = u.file;
-          if (f.failed || f.fd === undefined) continue;
-          try {
-            this.#writeSparse(f.fd, plain, f.offsets[u.i]!);
-            this.#progress.bytes += plain.length;
-            if (--f.remaining === 0) this.#closeFile(f);
-          } catch (err) {
-            this.#failFile(f, (err as Error).message);
-          }
+        const job: PackJob = {
+          pack,
+          start,
+          bytes,
+          blobs: locs.map((loc) => ({
+            loc,
+            targets: blobs
+              .get(loc.id)!
+              .filter((u) => !u.file.failed)
+              .map((u) => ({
+                path: this.#out(u.file.path),
+                offset: u.file.offsets[u.i]!,
+                ...(u.i === u.file.offsets.length - 1 ? { end: u.file.size } : {}),
+              })),
+          })),
+        };
+        const r = await pool.run(job);
+        this.#progress.bytes += r.bytes;
+        for (const f of r.failed) {
+          const file = byOut.get(f.path);
+          if (file) this.#failFile(file, f.message);
         }
-      }
-    });
-  }
-
-  /**
-   * Write `buf` at `pos`, leaving holes where it has runs of zeros of at least SPARSE_BLOCK bytes (aligned
-   * to the file): sparse files (disk images, databases) come back sparse, and the file's final size is
-   * set when it is closed. Comparing blocks with a zero buffer is a memcmp: cheap next to the write.
-   */
-  #writeSparse(fd: number, buf: Buffer, pos: number): void {
-    const B = SPARSE_BLOCK;
-    if (!this.#zero) this.#zero = Buffer.alloc(B);
-    let runStart = -1;
-    let i = 0;
-    while (i < buf.length) {
-      const next = Math.min(buf.length, (Math.floor((pos + i) / B) + 1) * B - pos);
-      const block = buf.subarray(i, next);
-      const zero = block.length === B && block[0] === 0 && block.equals(this.#zero);
-      if (zero) {
-        if (runStart >= 0) writeAll(fd, buf.subarray(runStart, i), pos + runStart);
-        runStart = -1;
-      } else if (runStart < 0) {
-        runStart = i;
-      }
-      i = next;
+      });
+      await pool.closeFiles();
+    } finally {
+      await pool.close();
     }
-    if (runStart >= 0) writeAll(fd, buf.subarray(runStart), pos + runStart);
   }
 
-  #closeFile(f: PlannedFile): void {
-    if (f.fd === undefined) return;
-    // Size last: trailing holes (skipped zero chunks) need the file extended to its full length.
-    ftruncateSync(f.fd, f.offsets.length ? f.offsets[f.offsets.length - 1]! + (this.#repo.index.get(f.node.content!.at(-1)!)?.rawLength ?? 0) : 0);
-    closeSync(f.fd);
-    delete f.fd;
-  }
-
+  /** Mark a file failed; it is removed once all writers are done (a partial file must not pass for the real one). */
   #failFile(f: PlannedFile, message: string): void {
     if (f.failed) return;
     f.failed = true;
-    if (f.fd !== undefined) {
-      closeSync(f.fd);
-      delete f.fd;
-    }
     this.#warn({ path: f.path, kind: 'damaged', message });
-    // A partly written file must not pass for the real one.
-    try {
-      rmSync(this.#out(f.path), { force: true });
-    } catch {
-      /* reported above */
-    }
   }
 
   #meta(path: string, node: TreeNode): void {
@@ -457,8 +431,10 @@ class Restorer {
 
   #finishFiles(): void {
     for (const f of this.#files) {
-      if (f.fd !== undefined) this.#failFile(f, 'not all chunks were written');
-      if (f.failed) continue;
+      if (f.failed) {
+        if (!f.linkOf) rmSync(this.#out(f.path), { force: true });
+        continue;
+      }
       if (f.linkOf) {
         if (f.linkOf.failed) {
           f.failed = true;
@@ -517,9 +493,6 @@ class Restorer {
   }
 }
 
-const SPARSE_BLOCK = 64 * 1024;
-
-function writeAll(fd: number, buf: Buffer, pos: number): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, pos + off);
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
 }
