@@ -41,7 +41,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 /** Bump when the recipe changes: cached corpora carry it in their folder name. */
-export const CORPUS_VERSION = 1;
+export const CORPUS_VERSION = 2;
 
 export interface FileEntry {
   size: number;
@@ -305,7 +305,10 @@ export function createMixed(root: string, mib: number, seed: number): Manifest {
   while (w.bytes < budget * 0.15) {
     const u = rng.unit();
     const size = 100 + Math.floor(u * u * 32 * 1024);
-    const pkg = `src/${rng.pick(VOCAB)}-${rng.below(40)}/${rng.pick(VOCAB)}${rng.below(25)}`;
+    // 40 packages of up to 25 folders each: ~14 files per folder on the full corpus
+    const p = rng.below(40);
+    const sub = rng.below(25);
+    const pkg = `src/${VOCAB[p % VOCAB.length] ?? 'pkg'}-${p}/${VOCAB[(p * 7 + sub) % VOCAB.length] ?? 'mod'}${sub}`;
     const r = rng.below(20);
     const rel =
       r === 0

@@ -182,7 +182,7 @@ export function svg(r: Results): string {
   const top = 56;
   const width = labelW + plotW + 90;
   const height = top + rows.length * rowH + 40;
-  const maxLog = 3; // 1/8× .. 8×
+  const maxLog = 2; // 1/4× .. 4×
   const x = (q: number): number => labelW + plotW / 2 + (Math.max(-maxLog, Math.min(maxLog, Math.log2(q))) / maxLog) * (plotW / 2);
   const parts: string[] = [];
   parts.push(
@@ -190,8 +190,8 @@ export function svg(r: Results): string {
   );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(`<text x="10" y="20" font-size="15" font-weight="bold">Lifeboat wall time / faster of restic and borg — ${esc(r.date)}</text>`);
-  parts.push(`<text x="10" y="38" fill="#555">left of 1×: Lifeboat faster; right: slower (log scale, clamped at 1/8× and 8×)</text>`);
-  for (const t of [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8]) {
+  parts.push(`<text x="10" y="38" fill="#555">left of 1×: Lifeboat faster; right: slower (log scale, clamped at 1/4× and 4×)</text>`);
+  for (const t of [1 / 4, 1 / 2, 1, 2, 4]) {
     const xt = x(t).toFixed(1);
     parts.push(`<line x1="${xt}" y1="${top - 6}" x2="${xt}" y2="${top + rows.length * rowH}" stroke="${t === 1 ? '#000' : '#ddd'}"/>`);
     parts.push(`<text x="${xt}" y="${top + rows.length * rowH + 16}" text-anchor="middle" fill="#555">${t >= 1 ? `${t}×` : `1/${1 / t}×`}</text>`);

@@ -25,7 +25,9 @@ import { fmtBytes, markdown, ratio, svg, type Cell, type Results, type RowResult
 import {
   TOOL_NAMES,
   ensureInstalled,
+  lifeboatAtCommit,
   lifeboatEntry,
+  lifeboatSettings,
   lifeboatWorks,
   makeTools,
   toolVersion,
@@ -70,6 +72,7 @@ const USAGE = `usage: node --import tsx bench/run.ts [options]
   --timeout MIN        kill a command after MIN minutes (default 30)
   --wait-lifeboat MIN  if \`lifeboat --help\` fails, retry every minute for up to MIN minutes
   --lifeboat PATH      Lifeboat entry script (default bin/lifeboat.js of this checkout)
+  --lifeboat-commit REV  benchmark a clean, built copy of that git revision (made under bench/work/)
   --mixed-mib N, --tiny-files N   override the corpus sizes
   --out DIR            results folder (default bench/results)`;
 
@@ -97,6 +100,7 @@ async function main(): Promise<number> {
       timeout: { type: 'string', default: '30' },
       'wait-lifeboat': { type: 'string', default: '0' },
       lifeboat: { type: 'string' },
+      'lifeboat-commit': { type: 'string' },
       'mixed-mib': { type: 'string' },
       'tiny-files': { type: 'string' },
       out: { type: 'string' },
@@ -147,8 +151,13 @@ async function main(): Promise<number> {
 
   // --- tools
   ensureInstalled({ restic: toolNames.includes('restic'), borg: toolNames.includes('borg') });
-  const lbScript = resolve(values.lifeboat ?? join(projectDir, 'bin', 'lifeboat.js'));
-  const lb = lifeboatEntry(lbScript);
+  const workDir = join(benchDir, 'work');
+  let lbScript = resolve(values.lifeboat ?? join(projectDir, 'bin', 'lifeboat.js'));
+  let lbCommit: string | undefined;
+  if (values['lifeboat-commit'] !== undefined && toolNames.includes('lifeboat')) {
+    ({ script: lbScript, commit: lbCommit } = lifeboatAtCommit(projectDir, values['lifeboat-commit'], workDir));
+  }
+  const lb = lifeboatEntry(lbScript, lbCommit);
   if (toolNames.includes('lifeboat')) {
     const waitMin = Number(values['wait-lifeboat']);
     let works = lifeboatWorks(lbScript);
@@ -161,13 +170,12 @@ async function main(): Promise<number> {
       warn(`\`node ${lbScript} --help\` fails: Lifeboat left out of this run`);
       toolNames = toolNames.filter((t) => t !== 'lifeboat');
     } else if (lb.staleDist !== undefined) {
-      warn(`Lifeboat runs from a stale build: ${lb.staleDist}`);
+      warn(lb.staleDist);
     }
   }
   if (toolNames.length === 0) fail('no tool to run');
 
-  const workDir = join(benchDir, 'work');
-  const runDir = join(workDir, `run-${stamp(started)}${values.small ? '-small' : ''}`);
+  const runDir = join(workDir, `run-${stamp(started)}${String(started.getSeconds()).padStart(2, '0')}${values.small ? '-small' : ''}`);
   rmSync(runDir, { recursive: true, force: true });
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -192,6 +200,7 @@ async function main(): Promise<number> {
     failures,
     warnings,
   };
+  tools.lifeboat.settings = await lifeboatSettings(lbScript);
   for (const t of toolNames) {
     results.tools[t] = { version: toolVersion(t, lb), settings: tools[t].settings };
     console.log(`${t}: ${results.tools[t]?.version}`);
@@ -284,9 +293,9 @@ async function main(): Promise<number> {
         result.cells[t] = cell;
         if (cell.status === 'wrong-data') {
           anyWrong = true;
-          failures.push(`${t}: ${corpus} ${row.title}: RESTORED DATA DIFFERS FROM THE SOURCE: ${cell.problems?.slice(0, 5).join('; ')}`);
+          failures.push(`${t}: ${row.id} (${row.title}): RESTORED DATA DIFFERS FROM THE SOURCE: ${cell.problems?.slice(0, 5).join('; ')}`);
         } else if (cell.status === 'error') {
-          failures.push(`${t}: ${corpus} ${row.title}: ${cell.note ?? 'failed'}`);
+          failures.push(`${t}: ${row.id} (${row.title}): ${cell.note ?? 'failed'}`);
         }
         console.log(
           `${measured ? '' : '(setup) '}${row.title.padEnd(36)} ${t.padEnd(8)} ` +
@@ -371,7 +380,8 @@ async function runStep(a: StepArgs): Promise<Cell> {
   const run = async (cmd: Command): Promise<Cell> => {
     if (a.profileDir !== undefined) {
       mkdirSync(a.profileDir, { recursive: true });
-      cmd = { ...cmd, env: { ...cmd.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${a.profileDir}` } };
+      // Node 20 refuses --cpu-prof in NODE_OPTIONS: put it before the script (worker threads inherit it)
+      cmd = { ...cmd, args: ['--cpu-prof', `--cpu-prof-dir=${a.profileDir}`, ...cmd.args] };
     }
     const m = await measure(cmd, a.log, a.timeoutMs, a.drop ? () => dropCaches() : undefined);
     let status: Cell['status'] = 'ok';

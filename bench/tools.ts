@@ -3,15 +3,16 @@
  * own home/cache folder below the run folder, so nothing leaks between tools or runs.
  *
  * Settings (chosen to be comparable, stated in the results):
- *   lifeboat  defaults: FastCDC avg 1 MiB, zstd level 3, AES-256-GCM, SHA-256 ids
+ *   lifeboat  its defaults (src/core/defaults.ts, read at run time): FastCDC, zstd level 3, AES-256-GCM
  *   restic    repository version 2, compression auto (zstd via klauspost "default" speed ≈ level 3),
  *             chunker avg 1 MiB, AES-256-CTR + Poly1305, SHA-256 ids
  *   borg      `-e repokey` (AES-256-CTR + HMAC-SHA256: faster than repokey-blake2 on this CPU, which has
  *             SHA extensions), `--compression zstd,3`, default buzhash chunker (avg 2 MiB)
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Command } from './measure.ts';
 
 export type ToolName = 'lifeboat' | 'restic' | 'borg';
@@ -41,8 +42,10 @@ export interface LifeboatEntry {
   script: string;
   /** "dist" when bin/lifeboat.js will load the compiled dist/cli/main.js, "tsx" when it compiles on the fly. */
   mode: string;
-  /** Set when dist/ exists but is older than some source file (the bench would measure old code). */
+  /** Set when dist/ exists but is older than some source file. */
   staleDist?: string;
+  /** Set when the entry is a clean copy of a commit (--lifeboat-commit). */
+  commit?: string;
 }
 
 export function makeTools(home: string, lifeboat: LifeboatEntry): Record<ToolName, Tool> {
@@ -83,7 +86,7 @@ export function makeTools(home: string, lifeboat: LifeboatEntry): Record<ToolNam
   return {
     lifeboat: {
       name: 'lifeboat',
-      settings: 'defaults (FastCDC avg 1 MiB, zstd 3, AES-256-GCM)',
+      settings: 'defaults (see src/core/defaults.ts)',
       cacheDir: lbHome,
       init: (repo) => lb(repo, ['init']),
       backup: (repo, source) => lb(repo, ['backup', source]),
@@ -155,6 +158,7 @@ export function toolVersion(name: ToolName, lifeboat: LifeboatEntry): string {
       return run('borg', ['--version']);
     case 'lifeboat': {
       let v = run(process.execPath, [lifeboat.script, '--version']);
+      if (lifeboat.commit !== undefined) return `${v} (git ${lifeboat.commit}, clean copy; ${lifeboat.mode})`;
       try {
         const root = join(lifeboat.script, '..', '..');
         const commit = run('git', ['-C', root, 'rev-parse', '--short', 'HEAD']);
@@ -168,11 +172,15 @@ export function toolVersion(name: ToolName, lifeboat: LifeboatEntry): string {
   }
 }
 
-/** Where bin/lifeboat.js will load the CLI from, and whether that build is older than the sources. */
-export function lifeboatEntry(script: string): LifeboatEntry {
+/**
+ * How bin/lifeboat.js will run: the compiled dist/cli/main.js when it is at least as new as every file in
+ * src/, otherwise the sources through tsx (which adds compile time to every command).
+ */
+export function lifeboatEntry(script: string, commit?: string): LifeboatEntry {
   const root = join(script, '..', '..');
   const built = join(root, 'dist', 'cli', 'main.js');
-  if (!existsSync(built)) return { script, mode: 'tsx (compiled on the fly from src/)' };
+  const base = commit !== undefined ? { script, commit } : { script };
+  if (!existsSync(built)) return { ...base, mode: 'tsx: no build, compiled on the fly from src/' };
   const builtAt = statSync(built).mtimeMs;
   let newest = '';
   let newestAt = 0;
@@ -190,12 +198,53 @@ export function lifeboatEntry(script: string): LifeboatEntry {
     }
   };
   if (existsSync(join(root, 'src'))) walk(join(root, 'src'));
-  const entry: LifeboatEntry = { script, mode: 'dist (compiled)' };
-  if (newestAt > builtAt) entry.staleDist = `${newest} is newer than ${built}: run \`npm run build\` first`;
-  return entry;
+  if (newestAt > builtAt) {
+    return {
+      ...base,
+      mode: 'tsx: dist/ older than src/, compiled on the fly',
+      staleDist: `${newest} is newer than ${built}, so bin/lifeboat.js compiles the sources with tsx on every command: run \`npm run build\` first`,
+    };
+  }
+  return { ...base, mode: 'dist (compiled)' };
+}
+
+/**
+ * A clean copy of the project at a git revision, built, in the work folder (reused when already there):
+ * benchmarks one commit while the working tree keeps changing. Returns the entry script.
+ */
+export function lifeboatAtCommit(projectDir: string, rev: string, workDir: string): { script: string; commit: string } {
+  const commit = run('git', ['-C', projectDir, 'rev-parse', '--short=10', `${rev}^{commit}`]);
+  const dir = join(workDir, `lifeboat-${commit}`);
+  const script = join(dir, 'bin', 'lifeboat.js');
+  if (!existsSync(join(dir, 'dist', 'cli', 'main.js'))) {
+    console.log(`building Lifeboat ${commit} in ${dir}…`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    execFileSync('sh', ['-c', `git -C "$0" archive "$1" | tar -x -C "$2"`, projectDir, commit, dir], { stdio: 'inherit' });
+    symlinkSync(join(projectDir, 'node_modules'), join(dir, 'node_modules'));
+    execFileSync(process.execPath, [join(projectDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.build.json')], {
+      stdio: 'inherit',
+    });
+  }
+  return { script, commit };
 }
 
 /** Whether `lifeboat --help` works (the CLI may not exist yet). */
 export function lifeboatWorks(script: string): boolean {
   return spawnSync(process.execPath, [script, '--help'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+}
+
+/** Lifeboat's chunking and compression defaults, read from the checkout that runs. */
+export async function lifeboatSettings(script: string): Promise<string> {
+  try {
+    const url = pathToFileURL(join(script, '..', '..', 'src', 'core', 'defaults.ts')).href;
+    const d = ((await import(url)) as { defaults?: Record<string, unknown> }).defaults ?? {};
+    const kib = (v: unknown): string => (typeof v === 'number' ? `${v / 1024} KiB` : '?');
+    return (
+      `defaults: FastCDC avg ${kib(d.chunkAvg)} (min ${kib(d.chunkMin)}, max ${kib(d.chunkMax)}), ` +
+      `zstd level ${String(d.zstdLevel)}, packs ${kib(d.packSize)}, AES-256-GCM`
+    );
+  } catch {
+    return 'defaults (src/core/defaults.ts not readable)';
+  }
 }

@@ -7,6 +7,7 @@
  * be accepted by the writer, and the writer waits for pack uploads, so memory stays bounded however fast
  * the disks are.
  */
+import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
 import { LifeboatError } from '../../core/index.ts';
 import type { BlobWriter } from '../../repo/index.ts';
@@ -27,7 +28,7 @@ export interface PoolOptions {
 }
 
 interface Slot {
-  worker?: import('node:worker_threads').Worker;
+  worker?: Worker;
   busy: boolean;
   batches: Map<number, Pending[]>;
 }
