@@ -566,6 +566,13 @@ export function ensureCorpus(cacheRoot: string, kind: 'mixed' | 'tiny', size: nu
     if (intact) return { dir, tree, manifest, generatedS: 0, fromCache: true };
   }
   rmSync(dir, { recursive: true, force: true });
+  // corpora of older recipe versions are never used again
+  if (existsSync(cacheRoot)) {
+    for (const name of readdirSync(cacheRoot)) {
+      const v = /^(mixed|tiny)-.*-v(\d+)$/.exec(name)?.[2];
+      if (v !== undefined && Number(v) !== CORPUS_VERSION) rmSync(join(cacheRoot, name), { recursive: true, force: true });
+    }
+  }
   const t0 = performance.now();
   const manifest = kind === 'mixed' ? createMixed(tree, size, seed) : createTiny(tree, size, seed);
   writeFileSync(manifestPath, JSON.stringify(manifest));

@@ -19,6 +19,8 @@ export interface Cell extends Partial<Measurement> {
   addedBytes?: number;
   /** Client-side cache and config size (outside the repository) after this step. */
   cacheBytes?: number;
+  /** Wall times of every repetition (the cell itself is the median one). */
+  wallRuns?: number[];
 }
 
 export interface RowResult {
@@ -27,9 +29,13 @@ export interface RowResult {
   corpus: 'mixed' | 'tiny';
   /** Describes the data involved, for the table. */
   detail: string;
-  /** Order the tools ran in (rotated row by row). */
+  /** Order the tools ran in (rotated row by row), in the first repetition; `orders` has them all. */
   order: ToolName[];
+  orders?: ToolName[][];
+  /** The median repetition of each tool (or its failure). */
   cells: Partial<Record<ToolName, Cell>>;
+  /** Every repetition. */
+  runs?: Partial<Record<ToolName, Cell[]>>;
 }
 
 export interface Results {
@@ -59,6 +65,13 @@ export function fmtBytes(n: number | undefined): string {
 function fmtS(s: number | undefined): string {
   if (s === undefined || !Number.isFinite(s)) return '—';
   return s >= 100 ? `${s.toFixed(0)} s` : s >= 10 ? `${s.toFixed(1)} s` : `${s.toFixed(2)} s`;
+}
+
+/** The range of the repetitions' wall times, when there were several. */
+function spread(c: Cell): string {
+  const w = (c.wallRuns ?? []).filter((x) => Number.isFinite(x));
+  if (w.length < 2) return '';
+  return ` <sub>${Math.min(...w).toFixed(1)}–${Math.max(...w).toFixed(1)}</sub>`;
 }
 
 function failed(c: Cell | undefined): string | undefined {
@@ -134,7 +147,7 @@ export function markdown(r: Results, svgName: string): string {
   out.push('');
   out.push('Ratio > 1: Lifeboat is slower than the faster peer by that factor (bold when off by more than 5 %).');
   out.push('');
-  out.push(table(r, tools, (c) => fmtS(c.wallS), { ratio: tools.includes('lifeboat') && tools.length > 1 }));
+  out.push(table(r, tools, (c) => fmtS(c.wallS) + spread(c), { ratio: tools.includes('lifeboat') && tools.length > 1 }));
   out.push('');
   if (tools.includes('lifeboat') && tools.length > 1) {
     out.push(`![Lifeboat / faster peer](${svgName})`);

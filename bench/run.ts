@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ensureCorpus,
@@ -21,7 +21,7 @@ import {
   type MutationSummary,
 } from './corpus.ts';
 import { dropCaches, measure, treeSize, type Command } from './measure.ts';
-import { fmtBytes, markdown, ratio, svg, type Cell, type Results, type RowResult } from './report.ts';
+import { fmtBytes, markdown, ratio, svg, type Cell, type Results } from './report.ts';
 import {
   TOOL_NAMES,
   ensureInstalled,
@@ -67,6 +67,8 @@ const USAGE = `usage: node --import tsx bench/run.ts [options]
                        ${ROWS.map((r) => r.id).join(', ')}
                        (rows a selected row needs run first, unmeasured)
   --seed N             corpus seed (default 42)
+  --repeat N           run the whole sequence N times (fresh repositories each time) and report the
+                       median wall time per cell (default 3)
   --keep               keep repositories, restores and the source copy in the run folder
   --profile            run Lifeboat with --cpu-prof (profiles in the run folder; timings get slower)
   --timeout MIN        kill a command after MIN minutes (default 30)
@@ -96,6 +98,7 @@ async function main(): Promise<number> {
       rows: { type: 'string' },
       seed: { type: 'string', default: '42' },
       keep: { type: 'boolean', default: false },
+      repeat: { type: 'string' },
       profile: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30' },
       'wait-lifeboat': { type: 'string', default: '0' },
@@ -117,7 +120,10 @@ async function main(): Promise<number> {
   const mixedMiB = Number(values['mixed-mib'] ?? (values.small ? 100 : 1024));
   const tinyFiles = Number(values['tiny-files'] ?? (values.small ? 10_000 : 100_000));
   const timeoutMs = Number(values.timeout) * 60_000;
-  if (![seed, mixedMiB, tinyFiles, timeoutMs].every((n) => Number.isFinite(n) && n >= 0)) fail(`bad number in options\n${USAGE}`);
+  const repeat = Number(values.repeat ?? 3);
+  if (![seed, mixedMiB, tinyFiles, timeoutMs].every((n) => Number.isFinite(n) && n >= 0) || !(Number.isInteger(repeat) && repeat >= 1)) {
+    fail(`bad number in options\n${USAGE}`);
+  }
 
   let toolNames: ToolName[] = [...TOOL_NAMES];
   if (values.only !== undefined) {
@@ -179,7 +185,7 @@ async function main(): Promise<number> {
   rmSync(runDir, { recursive: true, force: true });
   const logDir = join(runDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const tools = makeTools(join(runDir, 'home'), lb);
+  const toolsFor = (rep: number): Record<ToolName, Tool> => makeTools(join(runDir, 'home', `r${rep}`), lb);
 
   const results: Results = {
     schema: 1,
@@ -200,16 +206,20 @@ async function main(): Promise<number> {
     failures,
     warnings,
   };
-  tools.lifeboat.settings = await lifeboatSettings(lbScript);
+  const settings: Record<ToolName, string> = {
+    lifeboat: await lifeboatSettings(lbScript),
+    restic: toolsFor(0).restic.settings,
+    borg: toolsFor(0).borg.settings,
+  };
   for (const t of toolNames) {
-    results.tools[t] = { version: toolVersion(t, lb), settings: tools[t].settings };
+    results.tools[t] = { version: toolVersion(t, lb), settings: settings[t] };
     console.log(`${t}: ${results.tools[t]?.version}`);
   }
   if (values.profile) warn('Lifeboat ran with --cpu-prof: its times include profiling overhead');
 
   // --- corpora
   const cacheRoot = join(workDir, 'corpus');
-  const corpusOf: Partial<Record<CorpusName, { source: string; manifest: Manifest }>> = {};
+  const corpusOf: Partial<Record<CorpusName, { source: string; tree: string; manifest: Manifest }>> = {};
   for (const name of ['mixed', 'tiny'] as const) {
     if (!planned.some((r) => r.corpus === name)) continue;
     process.stdout.write(`corpus ${name}: `);
@@ -217,14 +227,9 @@ async function main(): Promise<number> {
     const files = Object.keys(c.manifest).length;
     const bytes = totalBytes(c.manifest);
     console.log(`${files} files, ${fmtBytes(bytes)} ${c.fromCache ? '(cached)' : `(generated in ${c.generatedS.toFixed(1)} s)`}`);
-    let source = c.tree;
-    if (name === 'mixed') {
-      // the mixed tree gets changed: back up a copy, keep the cached one pristine
-      source = join(runDir, 'src', 'mixed');
-      mkdirSync(join(runDir, 'src'), { recursive: true });
-      execFileSync('cp', ['-a', c.tree, source]);
-    }
-    corpusOf[name] = { source, manifest: c.manifest };
+    // the mixed tree gets changed: each repetition backs up a fresh copy, the cached one stays pristine
+    const source = name === 'mixed' ? join(runDir, 'src', 'mixed') : c.tree;
+    corpusOf[name] = { source, tree: c.tree, manifest: c.manifest };
     results.corpora[name] = {
       summary: `${files.toLocaleString('en')} files, ${fmtBytes(bytes)}, seed ${seed}` + (name === 'mixed' ? `, backed up from a copy at ${source}` : `, at ${source}`),
       files,
@@ -235,82 +240,109 @@ async function main(): Promise<number> {
     };
   }
 
-  // --- the rows
+  // --- the rows, `repeat` times over, each repetition with fresh repositories, caches and source copy
   let anyWrong = false;
   let rowIndex = 0;
-  for (const corpus of ['mixed', 'tiny'] as const) {
-    const rows = planned.filter((r) => r.corpus === corpus);
-    const c = corpusOf[corpus];
-    if (rows.length === 0 || c === undefined) continue;
-    let current = c.manifest;
-    const state = new Map<ToolName, { repo: string; ready: boolean; archive?: string; manifest?: Manifest; backups: number }>();
-    for (const t of toolNames) {
-      const repo = join(runDir, 'repos', `${t}-${corpus}`);
-      mkdirSync(join(runDir, 'repos'), { recursive: true });
-      const m = await measure(tools[t].init(repo), join(logDir, `${corpus}-init-${t}.log`), timeoutMs);
-      const ready = m.exitCode === 0;
-      if (!ready) {
-        failures.push(`${t}: init of the ${corpus} repository failed (exit ${m.exitCode}), see ${m.log}`);
-        console.error(`${t}: init failed, see ${m.log}`);
+  const all = new Map<string, { row: RowDef; orders: ToolName[][]; runs: Partial<Record<ToolName, Cell[]>>; detail: string }>();
+  for (let rep = 1; rep <= repeat; rep++) {
+    if (repeat > 1) console.log(`\n--- repetition ${rep} of ${repeat}`);
+    const tools = toolsFor(rep);
+    for (const corpus of ['mixed', 'tiny'] as const) {
+      const rows = planned.filter((r) => r.corpus === corpus);
+      const c = corpusOf[corpus];
+      if (rows.length === 0 || c === undefined) continue;
+      if (c.source !== c.tree) {
+        rmSync(c.source, { recursive: true, force: true });
+        mkdirSync(dirname(c.source), { recursive: true });
+        execFileSync('cp', ['-a', c.tree, c.source]);
       }
-      state.set(t, { repo, ready, backups: 0 });
-    }
-
-    for (const row of rows) {
-      const measured = selectedIds.has(row.id);
-      if (row.step === 'backup3') {
-        const r = mutateMixed(c.source, current, seed);
-        current = r.manifest;
-        const s: MutationSummary = r.summary;
-        console.log(
-          `mutation: ${s.rewritten} files rewritten, ${s.deleted} deleted, ${s.grown} logs grown, ${s.added} added, ` +
-            `${s.dbPagesRewritten} database pages rewritten (${fmtBytes(s.bytesWritten)} written)`,
-        );
-        Object.assign(results.corpora[corpus] as object, {
-          mutation: s,
-          afterMutation: { files: Object.keys(current).length, bytes: totalBytes(current) },
-        });
-      }
-      const order = toolNames.map((_, i) => toolNames[(i + rowIndex) % toolNames.length] as ToolName);
-      rowIndex++;
-      const result: RowResult = { id: row.id, title: row.title, corpus, detail: '', order, cells: {} };
-      for (const t of order) {
-        const st = state.get(t);
-        if (st === undefined) continue;
-        const cell = await runStep({
-          tool: tools[t],
-          row,
-          st,
-          source: c.source,
-          current,
-          runDir,
-          log: join(logDir, `${row.id}-${t}.log`),
-          drop: measured && canDrop,
-          timeoutMs,
-          keep: values.keep,
-          profileDir: values.profile && t === 'lifeboat' ? join(runDir, 'profiles', row.id) : undefined,
-        });
-        result.cells[t] = cell;
-        if (cell.status === 'wrong-data') {
-          anyWrong = true;
-          failures.push(`${t}: ${row.id} (${row.title}): RESTORED DATA DIFFERS FROM THE SOURCE: ${cell.problems?.slice(0, 5).join('; ')}`);
-        } else if (cell.status === 'error') {
-          failures.push(`${t}: ${row.id} (${row.title}): ${cell.note ?? 'failed'}`);
+      let current = c.manifest;
+      const state = new Map<ToolName, StepState>();
+      for (const t of toolNames) {
+        const repo = join(runDir, 'repos', `${t}-${corpus}-r${rep}`);
+        mkdirSync(join(runDir, 'repos'), { recursive: true });
+        const m = await measure(tools[t].init(repo), join(logDir, `${corpus}-init-${t}-r${rep}.log`), timeoutMs);
+        const ready = m.exitCode === 0;
+        if (!ready) {
+          failures.push(`${t}: init of the ${corpus} repository failed (exit ${m.exitCode}), see ${m.log}`);
+          console.error(`${t}: init failed, see ${m.log}`);
         }
-        console.log(
-          `${measured ? '' : '(setup) '}${row.title.padEnd(36)} ${t.padEnd(8)} ` +
-            (cell.status === 'ok'
-              ? `${cell.wallS?.toFixed(2).padStart(7)} s  cpu ${cell.cpuS?.toFixed(1).padStart(6)} s  rss ${cell.maxRssMiB?.toFixed(0).padStart(5)} MiB` +
-                (cell.repoBytes !== undefined ? `  repo ${fmtBytes(cell.repoBytes)}` : '') +
-                (cell.addedBytes !== undefined ? ` (+${fmtBytes(cell.addedBytes)})` : '')
-              : `${cell.status.toUpperCase()}: ${cell.note ?? ''} ${cell.problems?.slice(0, 3).join('; ') ?? ''}`),
-        );
+        state.set(t, { repo, ready, backups: 0 });
       }
-      result.detail = detail(row, current);
-      if (measured) results.rows.push(result);
-      const q = ratio(result);
-      if (measured && q !== undefined) console.log(`  → lifeboat / ${q.peer}: ${q.ratio.toFixed(2)}×`);
+
+      for (const row of rows) {
+        const measured = selectedIds.has(row.id);
+        if (row.step === 'backup3') {
+          const r = mutateMixed(c.source, current, seed);
+          current = r.manifest;
+          const s: MutationSummary = r.summary;
+          if (rep === 1) {
+            console.log(
+              `mutation: ${s.rewritten} files rewritten, ${s.deleted} deleted, ${s.grown} logs grown, ${s.added} added, ` +
+                `${s.dbPagesRewritten} database pages rewritten (${fmtBytes(s.bytesWritten)} written)`,
+            );
+          }
+          Object.assign(results.corpora[corpus] as object, {
+            mutation: s,
+            afterMutation: { files: Object.keys(current).length, bytes: totalBytes(current) },
+          });
+        }
+        const order = toolNames.map((_, i) => toolNames[(i + rowIndex) % toolNames.length] as ToolName);
+        rowIndex++;
+        const entry = all.get(row.id) ?? { row, orders: [], runs: {}, detail: '' };
+        all.set(row.id, entry);
+        entry.orders.push(order);
+        entry.detail = detail(row, current);
+        const cells: Partial<Record<ToolName, Cell>> = {};
+        for (const t of order) {
+          const st = state.get(t);
+          if (st === undefined) continue;
+          const cell = await runStep({
+            tool: tools[t],
+            row,
+            st,
+            source: c.source,
+            current,
+            runDir,
+            log: join(logDir, `${row.id}-${t}-r${rep}.log`),
+            drop: measured && canDrop,
+            timeoutMs,
+            keep: values.keep,
+            profileDir: values.profile && t === 'lifeboat' ? join(runDir, 'profiles', row.id) : undefined,
+          });
+          cells[t] = cell;
+          (entry.runs[t] ??= []).push(cell);
+          const where = `${t}: ${row.id} (${row.title})${repeat > 1 ? `, repetition ${rep}` : ''}`;
+          if (cell.status === 'wrong-data') {
+            anyWrong = true;
+            failures.push(`${where}: RESTORED DATA DIFFERS FROM THE SOURCE: ${cell.problems?.slice(0, 5).join('; ')}`);
+          } else if (cell.status === 'error') {
+            failures.push(`${where}: ${cell.note ?? 'failed'}`);
+          }
+          console.log(
+            `${measured ? '' : '(setup) '}${row.title.padEnd(36)} ${t.padEnd(8)} ` +
+              (cell.status === 'ok'
+                ? `${cell.wallS?.toFixed(2).padStart(7)} s  cpu ${cell.cpuS?.toFixed(1).padStart(6)} s  rss ${cell.maxRssMiB?.toFixed(0).padStart(5)} MiB` +
+                  (cell.repoBytes !== undefined ? `  repo ${fmtBytes(cell.repoBytes)}` : '') +
+                  (cell.addedBytes !== undefined ? ` (+${fmtBytes(cell.addedBytes)})` : '')
+                : `${cell.status.toUpperCase()}: ${cell.note ?? ''} ${cell.problems?.slice(0, 3).join('; ') ?? ''}`),
+          );
+        }
+        const q = ratio({ id: row.id, title: row.title, corpus, detail: '', order, cells });
+        if (measured && q !== undefined) console.log(`  → lifeboat / ${q.peer}: ${q.ratio.toFixed(2)}×`);
+      }
+      if (!values.keep) rmSync(join(runDir, 'repos'), { recursive: true, force: true });
     }
+  }
+  for (const row of planned) {
+    const e = all.get(row.id);
+    if (e === undefined || !selectedIds.has(row.id)) continue;
+    const cells: Partial<Record<ToolName, Cell>> = {};
+    for (const t of toolNames) {
+      const runs = e.runs[t];
+      if (runs !== undefined) cells[t] = combine(runs);
+    }
+    results.rows.push({ id: row.id, title: row.title, corpus: row.corpus, detail: e.detail, order: e.orders[0] ?? [], orders: e.orders, cells, runs: e.runs });
   }
 
   // --- results
@@ -358,10 +390,31 @@ function detail(row: RowDef, m: Manifest): string {
   }
 }
 
+/**
+ * One cell from its repetitions: a failure if any repetition failed (wrong data first), otherwise the
+ * repetition with the median wall time, carrying every repetition's wall time.
+ */
+function combine(runs: Cell[]): Cell {
+  const walls = runs.map((c) => c.wallS ?? NaN);
+  const bad = runs.find((c) => c.status === 'wrong-data') ?? runs.find((c) => c.status === 'error') ?? runs.find((c) => c.status === 'skipped');
+  if (bad !== undefined) return { ...bad, wallRuns: walls };
+  const sorted = [...runs].sort((x, y) => (x.wallS ?? 0) - (y.wallS ?? 0));
+  const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? bad ?? { status: 'skipped' };
+  return { ...median, wallRuns: walls };
+}
+
+interface StepState {
+  repo: string;
+  ready: boolean;
+  archive?: string;
+  manifest?: Manifest;
+  backups: number;
+}
+
 interface StepArgs {
   tool: Tool;
   row: RowDef;
-  st: { repo: string; ready: boolean; archive?: string; manifest?: Manifest; backups: number };
+  st: StepState;
   source: string;
   current: Manifest;
   runDir: string;
