@@ -28,18 +28,50 @@ export function compressBlob(data: Uint8Array, level: number = defaults.zstdLeve
   return { data: out, compression: Compression.Zstd };
 }
 
-export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: string): Buffer {
+/**
+ * `rawLength` -1: unknown (documents), bounded by `maxLength` instead. The frame's declared content size is
+ * checked before decompressing, so a damaged frame cannot make us allocate more than the caller expects.
+ */
+export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: string, maxLength = rawLength): Buffer {
   if (compression === Compression.None) {
     if (data.length !== rawLength) throw new IntegrityError(`${what}: length ${data.length}, index says ${rawLength}`);
     return data;
   }
   if (compression !== Compression.Zstd) throw new IntegrityError(`${what}: unknown compression ${compression}`);
+  const declared = frameContentSize(data);
+  if (declared === undefined || declared > maxLength || (rawLength >= 0 && declared !== rawLength)) {
+    throw new IntegrityError(`${what}: zstd frame declares ${declared ?? 'no'} content size, expected ${rawLength >= 0 ? rawLength : `at most ${maxLength}`}`);
+  }
   let out: Buffer;
   try {
     out = zstdDecompress(data);
   } catch (cause) {
     throw new IntegrityError(`${what}: zstd frame is damaged`, { cause });
   }
-  if (out.length !== rawLength) throw new IntegrityError(`${what}: decompressed to ${out.length} bytes, index says ${rawLength}`);
+  if (rawLength >= 0 && out.length !== rawLength) throw new IntegrityError(`${what}: decompressed to ${out.length} bytes, index says ${rawLength}`);
   return out;
+}
+
+/** The content size a zstd frame header declares (RFC 8878 §3.1.1.1), or undefined if it has none. */
+export function frameContentSize(f: Buffer): number | undefined {
+  if (f.length < 6 || f.readUInt32LE(0) !== 0xfd2fb528) return undefined;
+  const fhd = f[4]!;
+  const fcsFlag = fhd >> 6;
+  const singleSegment = (fhd >> 5) & 1;
+  const dictFlag = fhd & 3;
+  const pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
+  const size = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [1, 2, 4, 8][fcsFlag]!;
+  if (size === 0 || f.length < pos + size) return undefined;
+  switch (size) {
+    case 1:
+      return f[pos]!;
+    case 2:
+      return f.readUInt16LE(pos) + 256;
+    case 4:
+      return f.readUInt32LE(pos);
+    default: {
+      const v = f.readBigUInt64LE(pos);
+      return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+    }
+  }
 }

@@ -91,8 +91,15 @@ export function sealWithNonce(k, nonce, plaintext, ad = Buffer.alloc(0)) {
 }
 
 /** A sealed JSON document of the given kind (§3.1, §4). */
-function openJson(k, sealed, kind) {
-  return JSON.parse(unseal(k, sealed, aad(kind)).toString('utf8'));
+export function openJson(k, sealed, kind) {
+  let plain = unseal(k, sealed, aad(kind));
+  // §3: a document is JSON, or a zstd frame of JSON (starts with 28 B5 2F FD).
+  if (plain.length >= 4 && plain.readUInt32LE(0) === 0xfd2fb528) {
+    const declared = zstdContentSize(plain);
+    if (declared === undefined || declared > 1 << 30) throw new Error(`${kind}: document frame size not acceptable`);
+    plain = decompress(plain);
+  }
+  return JSON.parse(plain.toString('utf8'));
 }
 
 // ---- §5: keys ------------------------------------------------------------------------------------------

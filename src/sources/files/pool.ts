@@ -36,7 +36,7 @@ interface Slot {
 export class ChunkPool {
   readonly #writer: BlobWriter;
   readonly #slots: Slot[] = [];
-  readonly #queue: Pending[] = [];
+  readonly #queue = new Fifo<Pending>();
   readonly #inline: ChunkWork | undefined;
   readonly #batchFiles: number;
   readonly #batchBytes: number;
@@ -100,7 +100,7 @@ export class ChunkPool {
   #take(): Pending[] {
     const batch: Pending[] = [];
     let bytes = 0;
-    while (this.#queue.length && batch.length < this.#batchFiles && (batch.length === 0 || bytes + this.#queue[0]!.job.size <= this.#batchBytes)) {
+    while (this.#queue.length && batch.length < this.#batchFiles && (batch.length === 0 || bytes + this.#queue.peek()!.job.size <= this.#batchBytes)) {
       const p = this.#queue.shift()!;
       bytes += p.job.size;
       batch.push(p);
@@ -195,7 +195,7 @@ export class ChunkPool {
   #fail(err: unknown): void {
     if (this.#failed !== undefined) return;
     this.#failed = err;
-    for (const p of this.#queue.splice(0)) p.reject(err);
+    for (const p of this.#queue.drain()) p.reject(err);
     this.#wakeRoom();
     for (const slot of this.#slots) {
       for (const batch of slot.batches.values()) for (const p of batch) p.reject(err);
@@ -213,3 +213,42 @@ type WorkerMsg =
   | { t: 'blobs'; seq: number; blobs: SealedBlob[] }
   | { t: 'done'; bid: number; results: FileResult[] }
   | { t: 'fail'; bid: number; message: string };
+
+/**
+ * A queue with O(1) shift: Array.prototype.shift moves every element, and with 20,000 jobs queued that
+ * was 30 % of the main thread on 100,000 tiny files (bench profile, 2026-11-26).
+ */
+class Fifo<T> {
+  #items: Array<T | undefined> = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  drain(): T[] {
+    const out = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return out;
+  }
+}
