@@ -13,3 +13,4 @@ export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
+export { WorkerPool, serveRequests, siblingModule, startWorker, transferable } from './worker-pool.ts';

@@ -9,9 +9,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { LifeboatError } from '../../core/index.ts';
+import { LifeboatError, siblingModule, startWorker } from '../../core/index.ts';
 import type { BlobWriter } from '../../repo/index.ts';
-import { startWorker } from './worker-thread.ts';
 import { ChunkWork, type FileJob, type FileResult, type SealedBlob, type WorkEnv, type WorkKeys } from './chunk-work.ts';
 
 interface Pending {
@@ -56,7 +55,7 @@ export class ChunkPool {
       return;
     }
     for (let i = 0; i < n; i++) {
-      const worker = startWorker('chunk-worker', keys);
+      const worker = startWorker(siblingModule(import.meta.url, 'chunk-worker'), keys);
       const slot: Slot = { worker, busy: false, batches: new Map() };
       worker.on('message', (m: WorkerMsg) => this.#onMessage(slot, m));
       worker.on('error', (err) => this.#fail(err));

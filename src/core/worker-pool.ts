@@ -1,0 +1,97 @@
+/**
+ * Worker threads for CPU-heavy work (decrypting, decompressing, hashing): a pool that sends each request
+ * to the worker with the fewest in flight, and the worker-side loop that answers them.
+ *
+ * Built code runs the worker module's `.js` file. Under tsx (tests, development) Node 20 does not carry the
+ * loader into worker threads, so a tiny bootstrap registers it first.
+ */
+import { availableParallelism } from 'node:os';
+import { parentPort, Worker } from 'node:worker_threads';
+import { LifeboatError } from './errors.ts';
+
+/** The worker module `name` next to the module at `base` (pass `import.meta.url`), as .ts or .js. */
+export function siblingModule(base: string, name: string): URL {
+  return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base);
+}
+
+export function startWorker(module: URL, workerData: unknown): Worker {
+  if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData });
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(module.href)}); })`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: number;
+}
+
+export class WorkerPool<Req, Res> {
+  readonly #slots: Slot[] = [];
+  readonly #waiting = new Map<number, { resolve: (r: Res) => void; reject: (e: unknown) => void }>();
+  #next = 0;
+
+  constructor(module: URL, workerData: unknown, workers: number = availableParallelism()) {
+    for (let i = 0; i < workers; i++) {
+      const worker = startWorker(module, workerData);
+      const slot: Slot = { worker, inFlight: 0 };
+      worker.on('message', (m: { id: number; res?: Res; error?: string }) => {
+        slot.inFlight--;
+        const w = this.#waiting.get(m.id);
+        this.#waiting.delete(m.id);
+        if (m.error === undefined) w?.resolve(m.res as Res);
+        else w?.reject(new LifeboatError('INTERNAL', `worker failed: ${m.error}`));
+      });
+      worker.on('error', (err) => {
+        for (const w of this.#waiting.values()) w.reject(err);
+        this.#waiting.clear();
+      });
+      this.#slots.push(slot);
+    }
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** Send `req` to the least busy worker; `transfer` lists buffers to move instead of copy. */
+  run(req: Req, transfer: ArrayBuffer[] = []): Promise<Res> {
+    const slot = this.#slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    return this.#send(slot, req, transfer);
+  }
+
+  /** Send `req` to every worker (e.g. "close your files"). */
+  async broadcast(req: Req): Promise<Res[]> {
+    return Promise.all(this.#slots.map((s) => this.#send(s, req, [])));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+  }
+
+  #send(slot: Slot, req: Req, transfer: ArrayBuffer[]): Promise<Res> {
+    const id = ++this.#next;
+    slot.inFlight++;
+    return new Promise<Res>((resolve, reject) => {
+      this.#waiting.set(id, { resolve, reject });
+      slot.worker.postMessage({ id, req }, transfer);
+    });
+  }
+}
+
+/** Inside a worker: answer every request with `handle`. */
+export function serveRequests<Req, Res>(handle: (req: Req) => Res): void {
+  const port = parentPort!;
+  port.on('message', (m: { id: number; req: Req }) => {
+    try {
+      port.postMessage({ id: m.id, res: handle(m.req) });
+    } catch (err) {
+      port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
+    }
+  });
+}
+
+/** The buffer behind `b`, if it can be transferred whole (it is not a view into something larger). */
+export function transferable(b: Uint8Array): ArrayBuffer[] {
+  const ab = b.buffer;
+  return ab instanceof ArrayBuffer && b.byteOffset === 0 && b.byteLength === ab.byteLength ? [ab] : [];
+}
