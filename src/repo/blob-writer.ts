@@ -45,7 +45,7 @@ export class BlobWriter {
   readonly saved: Array<{ id: string; blobs: PackedBlob[] }> = [];
   readonly #pending = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
-  #builders: Record<BlobType, PackBuilder> = { data: new PackBuilder(), tree: new PackBuilder() };
+  #builders: Record<BlobType, PackBuilder>;
   #unindexed: Array<{ id: string; blobs: PackedBlob[] }> = [];
   #failed: unknown;
   readonly stats: WriterStats = { blobsAdded: 0, rawAdded: 0, packBytes: 0, packs: 0 };
@@ -57,6 +57,12 @@ export class BlobWriter {
     this.#indexEvery = opts.indexEveryPacks ?? defaults.indexEveryPacks;
     this.#signal = opts.signal;
     this.#writeIndex = opts.writeIndex ?? true;
+    this.#builders = { data: this.#newBuilder('data'), tree: this.#newBuilder('tree') };
+  }
+
+  /** Data packs start at their full size (one allocation); tree packs are usually small. */
+  #newBuilder(type: BlobType): PackBuilder {
+    return new PackBuilder(type === 'data' ? this.#packSize + (1 << 20) : 1 << 20);
   }
 
   /** Whether the caller must supply blob `id`. True at most once per id; the caller must then `add` it. */
@@ -94,7 +100,7 @@ export class BlobWriter {
   async #savePack(type: BlobType): Promise<void> {
     const builder = this.#builders[type];
     if (builder.count === 0) return;
-    this.#builders[type] = new PackBuilder();
+    this.#builders[type] = this.#newBuilder(type);
     const { id, bytes, blobs } = builder.finish(this.#repo.master);
     while (this.#inFlight.size >= this.#uploads) await Promise.race(this.#inFlight);
     if (this.#failed !== undefined) throw this.#failed;

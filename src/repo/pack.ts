@@ -25,10 +25,20 @@ export interface PackedBlob {
 
 export const HEADER_ENTRY_SIZE = 48;
 
+/**
+ * Builds one pack in one buffer: each blob is copied in as it arrives, so the sealed buffers it came in
+ * are garbage at once and the pack is never concatenated (which held every pack twice in memory).
+ */
 export class PackBuilder {
-  readonly #parts: Uint8Array[] = [];
   readonly blobs: PackedBlob[] = [];
+  #buf: Buffer;
   #size = 0;
+  readonly #hash = createHash('sha256');
+
+  /** `capacity`: expected final size (grows if exceeded). */
+  constructor(capacity = 1 << 20) {
+    this.#buf = Buffer.allocUnsafe(capacity);
+  }
 
   get size(): number {
     return this.#size;
@@ -40,11 +50,21 @@ export class PackBuilder {
 
   add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number, compression: number): void {
     this.blobs.push({ id, type, offset: this.#size, length: sealed.length, rawLength, compression });
-    this.#parts.push(sealed);
-    this.#size += sealed.length;
+    this.#append(sealed);
   }
 
-  /** The finished pack file and its name. */
+  #append(data: Uint8Array): void {
+    if (this.#size + data.length > this.#buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#size + data.length));
+      this.#buf.copy(bigger, 0, 0, this.#size);
+      this.#buf = bigger;
+    }
+    this.#buf.set(data, this.#size);
+    this.#hash.update(data);
+    this.#size += data.length;
+  }
+
+  /** The finished pack file and its name. The builder is not used after this. */
   finish(key: MasterKey): { id: string; bytes: Buffer; blobs: PackedBlob[] } {
     const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY_SIZE);
     this.blobs.forEach((b, i) => {
@@ -59,9 +79,10 @@ export class PackBuilder {
     const sealedHeader = seal(key, header, aad('pack-header'));
     const len = Buffer.alloc(4);
     len.writeUInt32LE(sealedHeader.length);
-    const bytes = Buffer.concat([...this.#parts, sealedHeader, len]);
-    const id = createHash('sha256').update(bytes).digest('hex');
-    return { id, bytes, blobs: this.blobs };
+    this.#append(sealedHeader);
+    this.#append(len);
+    const id = this.#hash.digest('hex');
+    return { id, bytes: this.#buf.subarray(0, this.#size), blobs: this.blobs };
   }
 }
 

@@ -50,9 +50,9 @@ export interface WorkEnv {
 const BLOB_AAD = aad('blob');
 
 /** Flush pending chunks (ask + seal + emit) once this many plaintext bytes are waiting. */
-const FLUSH_BYTES = 16 * 1024 * 1024;
-/** Arena: a max chunk (8 MiB) of carry-over plus 16 MiB to read into. */
-const ARENA_SIZE = 24 * 1024 * 1024;
+const FLUSH_BYTES = 8 * 1024 * 1024;
+/** Arena: a max chunk (4 MiB) of carry-over plus 12 MiB to read into. */
+const ARENA_SIZE = 16 * 1024 * 1024;
 /** Between files, start over at the front of the arena when less than this is free. */
 const FLUSH_ROOM = 4 * 1024 * 1024;
 
