@@ -4,17 +4,18 @@
  */
 export const defaults = {
   /**
-   * FastCDC sizes: average 512 KiB, min 128 KiB, max 4 MiB. Measured with bench/chunk-sizes.ts on the
-   * 1 GiB mixed bench corpus and a day's changes to it (bench/results/chunk-sizes.md): the incremental
-   * has to store 249.6 MiB of new chunks at a 1 MiB average (restic's), 189.1 MiB at 512 KiB and 129.7 MiB
-   * at 256 KiB, while the first backup is the same size (885-887 MiB). Halving the average doubles the
-   * chunks of large files (index memory ~100 B each: 1 TiB of large files is ~2M chunks, ~200 MiB);
-   * 512 KiB takes most of the dedup gain at half the index cost of 256 KiB. Chunking runs at ~1.35 GB/s
-   * per core at every size, so speed does not decide it.
+   * FastCDC sizes: average 256 KiB, min 64 KiB, max 2 MiB. Measured with bench/chunk-sizes.ts on the 1 GiB
+   * mixed bench corpus (v2) and a day's changes to it (bench/results/chunk-sizes.md): the incremental has to
+   * store 253.0 MiB of new chunks at a 1 MiB average (restic's), 173.6 MiB at 512 KiB and 124.8 MiB at
+   * 256 KiB, while the first backup is the same size (878-880 MiB) and chunking speed is ~1.5 GB/s per core
+   * at every size. With 512 KiB, Lifeboat's compressed incremental was still 0.7 % above restic's in the
+   * side-by-side bench; a whole backup of the corpus took the same time at 256 KiB (3.5 s vs 3.6-3.9 s).
+   * The cost is index size: ~100 B of memory per chunk, so 1 TiB of large files (4M chunks) needs ~400 MiB
+   * until the index moves to disk (docs/architecture.md, known limits).
    */
-  chunkMin: 128 * 1024,
-  chunkAvg: 512 * 1024,
-  chunkMax: 4 * 1024 * 1024,
+  chunkMin: 64 * 1024,
+  chunkAvg: 256 * 1024,
+  chunkMax: 2 * 1024 * 1024,
 
   /**
    * Target pack size. 16 MiB: large enough that a local or object-storage backend sees few, large,

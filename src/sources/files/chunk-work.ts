@@ -51,7 +51,7 @@ const BLOB_AAD = aad('blob');
 
 /** Flush pending chunks (ask + seal + emit) once this many plaintext bytes are waiting. */
 const FLUSH_BYTES = 8 * 1024 * 1024;
-/** Arena: a max chunk (4 MiB) of carry-over plus 12 MiB to read into. */
+/** Arena: a max chunk (2 MiB) of carry-over plus 14 MiB to read into. */
 const ARENA_SIZE = 16 * 1024 * 1024;
 /** Between files, start over at the front of the arena when less than this is free. */
 const FLUSH_ROOM = 4 * 1024 * 1024;
