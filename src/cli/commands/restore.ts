@@ -10,6 +10,7 @@ interface RestoreFlags extends FilterOptions {
   target: string;
   include?: string[];
   verify?: boolean;
+  delete?: boolean;
 }
 
 export function registerRestore(program: Command, rt: Runtime): void {
@@ -27,7 +28,8 @@ export function registerRestore(program: Command, rt: Runtime): void {
     )
     .addOption(new Option('-t, --target <dir>', 'folder to restore into (created if needed)').makeOptionMandatory())
     .option('-i, --include <path>', 'restore only this absolute snapshot path and what is below it (repeatable)', collect)
-    .option('--verify', 'read every restored file back and compare it with the snapshot');
+    .option('--verify', 'read every restored file back and compare it with the snapshot')
+    .option('--delete', 'remove files in the target that the snapshot does not have (inside restored folders): an exact rollback');
   addFilterOptions(cmd, 'consider snapshots')
     .addHelpText(
       'after',
@@ -36,6 +38,7 @@ EXAMPLES
   lifeboat -r /srv/backup restore latest --target /tmp/restore
   lifeboat restore 3f9a1c2e --target /tmp/r --include /home/ann/report.odt
   lifeboat restore latest --host web1 --path /srv/www --target /srv/www-restored --verify
+  lifeboat restore 3f9a1c2e --target / --include /srv/share --delete --verify   # roll /srv/share back in place
 
 OUTPUT
   Human: a summary of the files, folders and bytes restored; warnings on stderr as they happen.
@@ -63,6 +66,7 @@ EXIT STATUS
             target: o.target,
             ...(o.include?.length ? { include: o.include } : {}),
             ...(o.verify ? { verify: true } : {}),
+            ...(o.delete ? { delete: true } : {}),
             signal: s.signal,
             progress,
             onWarning: (w) => {
@@ -81,9 +85,11 @@ EXIT STATUS
           total_bytes: progress.totalBytes,
           bytes_restored: result.bytes,
           errors: result.warnings.length,
+          ...(o.delete ? { files_deleted: result.removed } : {}),
           ...(result.verified !== undefined ? { files_verified: result.verified } : {}),
         });
         s.out.print(`Summary: restored ${result.files} files and ${result.dirs} folders (${formatBytes(result.bytes)}) in ${formatDuration(elapsed)}`);
+        if (o.delete) s.out.print(`removed ${result.removed} entries the snapshot does not have`);
         if (result.verified !== undefined) s.out.print(`verified ${result.verified} files`);
         if (result.warnings.length > 0) {
           s.out.warn(`${result.warnings.length} problem(s) during restore; see the warnings above`);
