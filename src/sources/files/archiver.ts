@@ -35,9 +35,12 @@ import { compileExcludes, type Excluder } from './exclude.ts';
 import { readMeta } from './fsmeta.ts';
 import { metaToNode } from './node.ts';
 import { ChunkPool } from './pool.ts';
-import type { FileResult } from './chunk-work.ts';
+import type { FileJob, FileResult } from './chunk-work.ts';
 
 export const PROGRAM_VERSION = 'lifeboat 0.1.0';
+
+/** Files larger than this are read as segments of this size by several workers at once. */
+const SEGMENT = 64 * 1024 * 1024;
 
 export interface BackupProgress {
   files: number;
@@ -349,10 +352,10 @@ class Archiver {
     if (st.nlink > 1n) {
       const key = `${st.dev}:${st.ino}`;
       let r = this.#links.get(key);
-      if (!r) this.#links.set(key, (r = this.#pool.submit(job)));
+      if (!r) this.#links.set(key, (r = this.#read(job)));
       result = r;
     } else {
-      result = this.#pool.submit(job);
+      result = this.#read(job);
     }
     const r = await result;
     if (r.error !== undefined) {
@@ -369,6 +372,28 @@ class Archiver {
     this.#progress.files++;
     this.#progress.bytes += r.size;
     return node;
+  }
+
+  /**
+   * Read one file through the pool. A file larger than SEGMENT is read as independent segments, so both
+   * workers share it (one 256 MiB database file kept one worker busy while the other idled: the bench's
+   * incremental backup). Chunking restarts at each segment start: boundaries stay put as long as the
+   * segment offsets do, and an insertion costs at most one extra chunk per segment after it.
+   */
+  async #read(job: FileJob): Promise<FileResult> {
+    if (job.size <= SEGMENT) return this.#pool.submit(job);
+    const parts: Array<Promise<FileResult>> = [];
+    for (let offset = 0; offset < job.size; offset += SEGMENT) {
+      const last = offset + SEGMENT >= job.size;
+      parts.push(this.#pool.submit({ ...job, offset, ...(last ? {} : { length: SEGMENT }) }));
+    }
+    const results = await Promise.all(parts);
+    const failed = results.find((r) => r.error !== undefined);
+    if (failed) return failed;
+    const size = results.reduce((a, r) => a + r.size, 0);
+    const content = results.flatMap((r) => r.content);
+    const changed = results.some((r) => r.changed) || size !== job.size;
+    return changed ? { content, size, changed } : { content, size };
   }
 
   async #dir(path: string, name: string, prev: TreeNode | undefined, depth: number, meta = readMeta(path)): Promise<TreeNode> {

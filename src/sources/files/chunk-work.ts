@@ -23,6 +23,12 @@ export interface FileJob {
   /** st_mtime in nanoseconds, as a decimal string (bigint does not cross every message channel). */
   mtimeNs: string;
   ino: number;
+  /**
+   * A segment of a large file: read from `offset`, `length` bytes (to the end when absent). The archiver
+   * splits large files so both workers share them; the segment's own size checks are then the caller's.
+   */
+  offset?: number;
+  length?: number;
 }
 
 export interface FileResult {
@@ -143,14 +149,18 @@ export class ChunkWork {
             fill -= start;
             start = 0;
           }
-          const n = readSync(fd, arena, fill, arena.length - fill, null);
+          const want = job.length === undefined ? arena.length - fill : Math.min(arena.length - fill, job.length - size);
+          const n = want === 0 ? 0 : readSync(fd, arena, fill, want, (job.offset ?? 0) + size);
           if (n === 0) eof = true;
           fill += n;
           size += n;
         }
         chunk(start, fill, true, content);
         const after = fstatSync(fd, { bigint: true });
-        if (Number(after.size) !== size || after.mtimeNs !== before.mtimeNs || String(before.mtimeNs) !== job.mtimeNs || size !== job.size) changed = true;
+        if (after.mtimeNs !== before.mtimeNs || String(before.mtimeNs) !== job.mtimeNs) changed = true;
+        // A whole file must have its walk-time size; a segment its length (the last one is checked by the caller).
+        if (job.offset === undefined && (Number(after.size) !== size || size !== job.size)) changed = true;
+        if (job.length !== undefined && size !== job.length) changed = true;
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
         closeSync(fd);
