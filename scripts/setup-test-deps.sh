@@ -5,9 +5,16 @@ need=()
 command -v getfattr >/dev/null || need+=(attr)
 command -v getcap >/dev/null || need+=(libcap2-bin)
 command -v mkfifo >/dev/null || need+=(coreutils)
+# PostgreSQL server binaries (the tests make their own clusters in temp folders, run as the postgres user).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql postgresql-contrib)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "tests need: ${need[*]} (run as root or install them)" >&2; exit 1; fi
   export DEBIAN_FRONTEND=noninteractive
+  # Debian would make and start a default cluster; the tests want none.
+  if [[ " ${need[*]} " == *" postgresql "* ]] && [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    mkdir -p /etc/postgresql-common
+    echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf
+  fi
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi

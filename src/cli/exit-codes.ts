@@ -17,6 +17,8 @@ export const ExitCode = {
   wrongPassword: 12,
   /** An integrity problem was found: `check` reported problems, or data read back failed verification. */
   integrity: 13,
+  /** The source could not be reached or refused us: a database connection or login failed. */
+  source: 14,
   /** Interrupted by SIGINT or SIGTERM (128 + 2, the shell's convention; restic uses it too). */
   interrupted: 130,
 } as const;
@@ -31,6 +33,9 @@ const byErrorCode: Partial<Record<ErrorCode, ExitCodeValue>> = {
   INTEGRITY: ExitCode.integrity,
   CORRUPT: ExitCode.integrity,
   ABORTED: ExitCode.interrupted,
+  SOURCE: ExitCode.source,
+  EXISTS: ExitCode.usage,
+  OUT_OF_RANGE: ExitCode.usage,
 };
 
 export function exitCodeFor(code: ErrorCode): ExitCodeValue {
@@ -42,11 +47,13 @@ export const exitCodeHelp = `
 EXIT STATUS
   0    success
   1    fatal error (anything not listed below)
-  2    usage error: bad arguments or options
+  2    usage error: bad arguments or options; a restore that would overwrite an existing
+       table without --replace; a point-in-time target outside the available range
   3    partial success: the backup was saved but some files could not be read,
        or the restore finished but some files failed
   10   the repository does not exist
   11   the repository is locked by another process
   12   wrong password
   13   integrity problem found (by check, or when data read back failed verification)
+  14   the source could not be reached: database connection or login failed
   130  interrupted (Ctrl-C or SIGTERM); locks are released, nothing half-written is kept`;

@@ -24,6 +24,10 @@ export type ErrorCode =
   | 'UNSAFE_PATH'
   | 'ABORTED'
   | 'BACKEND'
+  | 'SOURCE'
+  | 'EXISTS'
+  | 'OUT_OF_RANGE'
+  | 'HOOK'
   | 'INTERNAL';
 
 export interface ErrorDetails {

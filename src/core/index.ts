@@ -14,3 +14,5 @@ export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
 export { WorkerPool, serveRequests, siblingModule, startWorker, transferable } from './worker-pool.ts';
+export { run, stderrTail } from './exec.ts';
+export type { RunOptions, RunResult } from './exec.ts';

@@ -90,8 +90,9 @@ export function blobId(key: Pick<MasterKey, 'mac'>, data: Uint8Array, type: 'dat
  * Additional authenticated data binding a sealed object to its kind, so an object of one kind cannot be
  * planted as another (an index file copied into snapshots/, say).
  */
-export function aad(kind: 'config' | 'key' | 'snapshot' | 'index' | 'lock' | 'pack-header' | 'blob'): Buffer {
-  return Buffer.from(`lifeboat:${kind}`);
+export function aad(kind: 'config' | 'key' | 'snapshot' | 'index' | 'lock' | 'pack-header' | 'blob' | 'wal', name?: string): Buffer {
+  // Named objects (archived WAL) also bind their name, so one cannot be renamed into another's place.
+  return Buffer.from(name === undefined ? `lifeboat:${kind}` : `lifeboat:${kind}:${name}`);
 }
 
 export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {

@@ -11,7 +11,7 @@ import { defaults, IntegrityError, LifeboatError, systemClock, type Clock } from
 import type { Backend, FileType } from './backend/index.ts';
 import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
-import { Compression, decompressBlob } from './compress.ts';
+import { Compression, compressBlob, decompressBlob } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { addKey, defaultKdf, unlock, type KdfParams } from './keys.ts';
@@ -127,6 +127,35 @@ export class Repository {
       if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
     }
     return decodeDocument<T>(open(this.master, bytes, `${type} ${name}`, aad(type)), `${type} ${name}`);
+  }
+
+  // ---- named objects: archived WAL files, stored whole, compressed and sealed ----
+
+  /**
+   * Store `raw` under `name`: [compression u8][raw length u64 LE][SHA-256 of raw][payload], sealed with the
+   * type and name as additional data. The checksum catches a bug or a bad decompressor; the seal catches
+   * tampering, truncation and a file renamed into another's place.
+   */
+  async saveNamed(type: 'wal', name: string, raw: Uint8Array, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const c = compressBlob(raw, 3);
+    const head = Buffer.alloc(41);
+    head[0] = c.compression;
+    head.writeBigUInt64LE(BigInt(raw.length), 1);
+    createHash('sha256').update(raw).digest().copy(head, 9);
+    const bytes = seal(this.master, Buffer.concat([head, c.data]), aad(type, name));
+    await this.backend.save({ type, name }, bytes, opts.signal ? { signal: opts.signal } : {});
+  }
+
+  async loadNamed(type: 'wal', name: string, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
+    const what = `${type} ${name}`;
+    const plain = open(this.master, await this.backend.load({ type, name }, opts.signal ? { signal: opts.signal } : {}), what, aad(type, name));
+    if (plain.length < 41) throw new IntegrityError(`${what}: too short`);
+    const rawLength = Number(plain.readBigUInt64LE(1));
+    const raw = decompressBlob(plain.subarray(41), plain[0]!, rawLength, what);
+    if (!createHash('sha256').update(raw).digest().equals(plain.subarray(9, 41))) {
+      throw new IntegrityError(`${what}: checksum mismatch after decompression`);
+    }
+    return raw;
   }
 
   async listNames(type: FileType, signal?: AbortSignal): Promise<string[]> {

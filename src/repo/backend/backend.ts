@@ -21,10 +21,14 @@
  * - Errors other than NOT_FOUND are `LifeboatError`s with code `BACKEND` (or `IO`), naming the file.
  */
 
-/** The folders of a repository. `config` has exactly one file, named `config`. */
-export type FileType = 'config' | 'key' | 'snapshot' | 'index' | 'pack' | 'lock';
+/**
+ * The folders of a repository. `config` has exactly one file, named `config`. `wal` holds archived
+ * PostgreSQL write-ahead log files, one sealed file each (a folder that repositories made before it
+ * existed may lack: it is made on the first save and lists as empty until then).
+ */
+export type FileType = 'config' | 'key' | 'snapshot' | 'index' | 'pack' | 'lock' | 'wal';
 
-export const fileTypes: readonly FileType[] = ['config', 'key', 'snapshot', 'index', 'pack', 'lock'];
+export const fileTypes: readonly FileType[] = ['config', 'key', 'snapshot', 'index', 'pack', 'lock', 'wal'];
 
 export interface Handle {
   type: FileType;

@@ -9,6 +9,7 @@
  *     <root>/index/<name>
  *     <root>/data/<name[0..2]>/<name>   packs, fanned out over 256 folders so none grows huge
  *     <root>/locks/<name>
+ *     <root>/wal/<name>     archived PostgreSQL WAL (made on first use)
  *
  * Saves are atomic and durable the classic way: write `.tmp-<random>` in the target's own folder (so the
  * rename never crosses a filesystem), fsync it, rename it over the target, fsync the folder. Names starting
@@ -30,6 +31,7 @@ const folders: Record<Exclude<FileType, 'config'>, string> = {
   index: 'index',
   pack: 'data',
   lock: 'locks',
+  wal: 'wal',
 };
 
 /** Prefix of in-progress saves. Starts with `.`, which no valid name does, so `list` never sees them. */

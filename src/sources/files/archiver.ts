@@ -77,6 +77,20 @@ export interface BackupOptions {
   noLock?: boolean;
   /** Fault injection for tests: called after a file's lstat, before it is read. */
   faults?: { beforeRead?: (path: string) => void };
+  /**
+   * Store the single given path under this absolute name in the snapshot (a staging folder of a database
+   * dump becomes `/postgres/shop`). The snapshot's `paths` hold this name.
+   */
+  storeAs?: string;
+  /** What was protected (default `{ kind: 'files' }`) and how consistent the point is (default crash). */
+  source?: Snapshot['source'];
+  consistency?: Snapshot['consistency'];
+  /**
+   * Called when every file is stored, before the snapshot is saved: a source ends its capture here (a
+   * PostgreSQL base backup calls pg_backup_stop; post hooks run) and may add to the snapshot. If it
+   * throws, no snapshot is saved.
+   */
+  finalize?: (snapshot: Snapshot) => Promise<void>;
 }
 
 export interface BackupResult {
@@ -101,7 +115,14 @@ interface Counters {
 }
 
 export async function backupFiles(repo: Repository, opts: BackupOptions): Promise<BackupResult> {
-  const paths = normalizePaths(opts.paths);
+  const realPaths = normalizePaths(opts.paths);
+  let paths = realPaths;
+  if (opts.storeAs !== undefined) {
+    if (realPaths.length !== 1 || !opts.storeAs.startsWith('/') || opts.storeAs === '/' || opts.storeAs.split('/').some((p) => p === '..' || p === '.')) {
+      throw new LifeboatError('USAGE', 'storeAs takes one path and an absolute name without . or .. components');
+    }
+    paths = [opts.storeAs];
+  }
   const host = opts.hostname ?? osHostname();
   const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: false, purpose: 'backup' });
   try {
@@ -129,7 +150,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
     const arch = new Archiver(repo, writer, pool, opts, parent);
     try {
       const start = new Date(repo.clock.now()).toISOString();
-      const root = await arch.archiveRoots(paths);
+      const root = await arch.archiveRoots(paths, realPaths);
       await writer.flush();
       throwIfAborted(opts.signal);
       const s = arch.counters.summary;
@@ -151,10 +172,12 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
         ...(parent ? { parent: parent.id } : {}),
         ...(opts.excludes?.length ? { excludes: [...opts.excludes] } : {}),
         program_version: PROGRAM_VERSION,
-        source: { kind: 'files' },
-        consistency: 'crash',
+        source: opts.source ?? { kind: 'files' },
+        consistency: opts.consistency ?? 'crash',
         summary: s,
       };
+      await opts.finalize?.(snapshot);
+      throwIfAborted(opts.signal);
       lock?.assertHeld();
       const id = await saveSnapshot(repo, snapshot, opts.signal);
       return { id, snapshot, warnings: arch.warnings };
@@ -164,6 +187,11 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
   } finally {
     await lock?.release();
   }
+}
+
+function dirnameOf(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i <= 0 ? '/' : p.slice(0, i);
 }
 
 class Archiver {
@@ -229,8 +257,12 @@ class Archiver {
     this.#opts.onWarning?.(w);
   }
 
-  /** Archive the given absolute paths; returns the root tree id. */
-  async archiveRoots(paths: string[]): Promise<string> {
+  /**
+   * Archive the given absolute paths; returns the root tree id. `real` (same order) are where the data is
+   * read from when it differs from the name it is stored under.
+   */
+  async archiveRoots(paths: string[], real: string[] = paths): Promise<string> {
+    const realOf = new Map(paths.map((p, i) => [p, real[i]!]));
     // A trie of path components: given paths are leaves; the folders above them are stored with their own
     // metadata but only the children leading to given paths.
     interface Trie {
@@ -247,7 +279,7 @@ class Archiver {
       }
       t.leaf = true;
       try {
-        this.#rootDevs.add(Number(lstatSync(p).dev));
+        this.#rootDevs.add(Number(lstatSync(realOf.get(p)!).dev));
       } catch (err) {
         throw new LifeboatError('USAGE', `cannot back up ${p}: ${(err as Error).message}`, {
           cause: err,
@@ -264,17 +296,21 @@ class Archiver {
         const path = abs === '/' ? `/${name}` : `${abs}/${name}`;
         const prevNode = prev?.get(name);
         if (child.leaf) {
-          const n = await this.#entry(path, name, prevNode, 0);
+          const n = await this.#entry(realOf.get(path) ?? path, name, prevNode, 0);
           if (n) nodes.push(n);
           continue;
         }
+        // A folder above a given path: stored with its own metadata (or, above a path stored under another
+        // name, with the metadata of the folder above the real path).
+        const below = [...realOf].find(([p, r]) => p !== r && p.startsWith(path + '/'));
+        const metaPath = below ? dirnameOf(below[1]) : path;
         let st: BigIntStats;
         try {
-          st = lstatSync(path, { bigint: true });
+          st = lstatSync(metaPath, { bigint: true });
         } catch (err) {
           throw new LifeboatError('USAGE', `cannot back up below ${path}: ${(err as Error).message}`, { cause: err });
         }
-        const node = metaToNode(name, readMeta(path, st));
+        const node = metaToNode(name, readMeta(metaPath, st));
         node.subtree = await this.#writer.store('tree', encodeTree(await build(path, child, prevNode?.subtree)));
         nodes.push(node);
       }

@@ -34,6 +34,11 @@ export interface RestoreOptions {
    * restore over a damaged tree into an exact rollback to the snapshot.
    */
   delete?: boolean;
+  /**
+   * A folder of the snapshot whose contents are written straight into `target` (a PostgreSQL data
+   * directory restored as the target itself). Only what is below it is restored.
+   */
+  strip?: string;
   /** Restore owners (default: when running as root). */
   owner?: boolean;
   /** Worker threads decoding and writing (0 = on this thread). Default: one per core. */
@@ -113,6 +118,7 @@ class Restorer {
   readonly #repo: Repository;
   readonly #opts: RestoreOptions;
   readonly #target: string;
+  readonly #strip: string | undefined;
   readonly #owner: boolean;
   readonly warnings: RestoreWarning[] = [];
   readonly #dirs: PlannedDir[] = [];
@@ -129,6 +135,7 @@ class Restorer {
     this.#repo = repo;
     this.#opts = opts;
     this.#target = resolvePath(opts.target);
+    this.#strip = opts.strip === undefined || opts.strip === '/' ? undefined : opts.strip.replace(/\/+$/, '');
     this.#owner = opts.owner ?? process.getuid?.() === 0;
     this.#progress = opts.progress ?? newRestoreProgress();
   }
@@ -140,11 +147,18 @@ class Restorer {
   }
 
   #out(snapPath: string): string {
+    if (this.#strip !== undefined) return snapPath === this.#strip ? this.#target : this.#target + snapPath.slice(this.#strip.length);
     return snapPath === '/' ? this.#target : this.#target + snapPath;
   }
 
   async run(snap: SnapshotEntry): Promise<RestoreResult> {
-    const includes = this.#opts.include?.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+    let includes = this.#opts.include?.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+    const strip = this.#strip;
+    if (strip !== undefined) {
+      if (!strip.startsWith('/')) throw new LifeboatError('USAGE', `strip takes an absolute snapshot path, not ${strip}`);
+      includes = includes?.length ? includes.filter((p) => p === strip || p.startsWith(strip + '/')) : [strip];
+      if (includes.length === 0) throw new LifeboatError('USAGE', `nothing to restore: every --include lies outside ${strip}`);
+    }
     if (includes?.some((p) => !p.startsWith('/'))) {
       throw new LifeboatError('USAGE', '--include takes absolute paths as they were backed up, e.g. /srv/share/report.odt', {
         hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
@@ -198,7 +212,9 @@ class Restorer {
       if (sel === 'no') continue;
       if (node.type === 'dir') {
         const d: PlannedDir = { path, node, depth };
-        this.#dirs.push(d);
+        // Folders above the stripped one are not restored: its contents go straight into the target.
+        const above = this.#strip !== undefined && this.#strip.startsWith(path + '/');
+        if (!above) this.#dirs.push(d);
         if (node.subtree) {
           const names = await this.#plan(node.subtree, path, depth + 1, sel === 'all' ? undefined : includes);
           if (names) d.names = names;
@@ -263,6 +279,7 @@ class Restorer {
 
   /** A folder we are about to create something in must be a real folder (not a symlink to elsewhere). */
   #checkParent(path: string): boolean {
+    if (path === this.#strip) return true; // the target itself, checked by #createTarget
     const parent = parentOf(path);
     if (this.#fresh.has(parent)) return true; // made by this restore, checked then
     const real = this.#out(parent);

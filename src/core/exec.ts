@@ -1,0 +1,107 @@
+/**
+ * Running other programs (pg_dump, psql, hook commands): arguments as a list (never a shell unless the
+ * caller asks for one), a timeout that kills the whole process group, abort on Ctrl-C, output collected
+ * up to a bound so a chatty program cannot exhaust memory.
+ */
+import { spawn, type SpawnOptions } from 'node:child_process';
+import { LifeboatError } from './errors.ts';
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to the program's stdin, which is then closed. Default: stdin is /dev/null. */
+  input?: string | Buffer;
+  /** Kill the program (and its children) after this many milliseconds. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Run as this user and group (root only): the PostgreSQL server tools refuse root. */
+  uid?: number;
+  gid?: number;
+  /** Keep at most this many bytes of stdout / stderr (the end of stderr is kept). Default 64 MiB / 64 KiB. */
+  maxStdout?: number;
+  maxStderr?: number;
+  /** Let stderr through to ours instead of collecting it. */
+  inheritStderr?: boolean;
+  /** Called with each piece of stdout as it arrives (it is still collected unless maxStdout is 0). */
+  onStdout?: (chunk: Buffer) => void;
+}
+
+export interface RunResult {
+  /** Exit status, or null when killed by a signal. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Run a program to completion. Never rejects for a non-zero exit: the caller decides what failure means. */
+export function run(file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const maxOut = opts.maxStdout ?? 64 * 1024 * 1024;
+  const maxErr = opts.maxStderr ?? 64 * 1024;
+  return new Promise((resolve, reject) => {
+    const so: SpawnOptions = {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', opts.inheritStderr ? 'inherit' : 'pipe'],
+      detached: true, // its own process group, so a timeout kills its children too
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    };
+    const child = spawn(file, args, so);
+    const out: Buffer[] = [];
+    let outLen = 0;
+    let err = '';
+    let timedOut = false;
+    const kill = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    };
+    const timer = opts.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+    const onAbort = (): void => kill();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    child.stdout?.on('data', (b: Buffer) => {
+      opts.onStdout?.(b);
+      if (outLen < maxOut) {
+        out.push(b.subarray(0, maxOut - outLen));
+        outLen += Math.min(b.length, maxOut - outLen);
+      }
+    });
+    child.stderr?.on('data', (b: Buffer) => {
+      err += b.toString('utf8');
+      if (err.length > maxErr) err = err.slice(err.length - maxErr);
+    });
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => undefined); // the program may exit without reading its input
+      child.stdin?.end(opts.input);
+    }
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      reject(
+        new LifeboatError(e.code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `cannot run ${file}: ${e.message}`, {
+          cause: e,
+          hint: e.code === 'ENOENT' ? `install ${file} or put it on PATH` : undefined,
+        }),
+      );
+    });
+    child.on('close', (code, sig) => {
+      if (timer) clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: err, timedOut });
+    });
+  });
+}
+
+/** The last non-empty lines of a program's stderr, for an error message. */
+export function stderrTail(stderr: string, lines = 3): string {
+  return stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(-lines)
+    .join(' | ');
+}

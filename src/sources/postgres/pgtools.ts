@@ -1,0 +1,181 @@
+/**
+ * PostgreSQL's own tools, found and run: psql for catalog queries and the backup session, pg_dump and
+ * pg_restore for logical backups, pg_waldump to read commit times from archived WAL. Connection strings
+ * are passed to the tools as libpq understands them (URI, key=value, service=NAME; PGPASSWORD, ~/.pgpass
+ * and service files work as usual) and are never printed with their password.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { LifeboatError, run, stderrTail, type RunOptions, type RunResult } from '../../core/index.ts';
+
+/**
+ * The folder of a PostgreSQL tool: LIFEBOAT_PG_BINDIR, else the newest /usr/lib/postgresql/<major>/bin
+ * (Debian's layout; pg_dump must be at least as new as the server), else PATH.
+ */
+export function pgTool(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  const dirs: string[] = [];
+  if (env['LIFEBOAT_PG_BINDIR']) dirs.push(env['LIFEBOAT_PG_BINDIR']);
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    for (const m of readdirSync(root).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a))) dirs.push(join(root, m, 'bin'));
+  }
+  for (const d of dirs) if (existsSync(join(d, name))) return join(d, name);
+  return name; // from PATH; run() reports it clearly when missing
+}
+
+/** A connection string safe to print: the password of a URI or of `password=` is replaced by `***`. */
+export function redactConn(conn: string): string {
+  if (/^postgres(ql)?:\/\//i.test(conn)) {
+    try {
+      const u = new URL(conn);
+      if (u.password) u.password = '***';
+      u.searchParams.forEach((_, k) => {
+        if (k.toLowerCase() === 'password') u.searchParams.set(k, '***');
+      });
+      return u.toString();
+    } catch {
+      return conn.replace(/:\/\/([^:@/]*):[^@/]*@/, '://$1:***@');
+    }
+  }
+  return conn.replace(/(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)/gi, '$1***');
+}
+
+/** The same server and credentials as `conn`, another database. */
+export function withDatabase(conn: string, db: string): string {
+  if (/^postgres(ql)?:\/\//i.test(conn)) {
+    const u = new URL(conn);
+    u.pathname = '/' + encodeURIComponent(db);
+    return u.toString();
+  }
+  const quoted = `'${db.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+  // A bare word is a database name to libpq; key=value strings take the last value of a repeated key.
+  return conn.includes('=') ? `${conn} dbname=${quoted}` : `dbname=${quoted}`;
+}
+
+/** Quote an SQL identifier. */
+export function ident(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quote an SQL string literal. */
+export function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** A failure of a PostgreSQL tool as a LifeboatError: connection problems are SOURCE errors naming the target. */
+export function toolError(tool: string, conn: string | undefined, r: RunResult, what: string): LifeboatError {
+  const tail = stderrTail(r.stderr, 4) || `exit status ${String(r.code ?? r.signal)}`;
+  const target = conn === undefined ? '' : ` (${redactConn(conn)})`;
+  const connFailed =
+    /connection to server|could not connect|password authentication failed|no password supplied|authentication failed|Connection refused|could not translate host name|definition of service|FATAL: +(database|role) ".*" does not exist/i.test(
+      r.stderr,
+    );
+  if (connFailed) {
+    return new LifeboatError('SOURCE', `cannot connect to PostgreSQL${target}: ${tail}`, {
+      hint: 'check the connection string, that the server is running, and the password (PGPASSWORD, ~/.pgpass or the string itself)',
+      context: { tool, ...(conn !== undefined ? { target: redactConn(conn) } : {}) },
+    });
+  }
+  return new LifeboatError('SOURCE', `${what} failed${target}: ${tail}`, { context: { tool, exit: r.code } });
+}
+
+/** Run a PostgreSQL tool; a non-zero exit becomes a LifeboatError. */
+export async function runTool(tool: string, args: string[], conn: string | undefined, what: string, opts: RunOptions = {}): Promise<RunResult> {
+  const r = await run(pgTool(tool), args, { env: { ...process.env, PGAPPNAME: 'lifeboat', ...opts.env }, ...opts });
+  if (r.code !== 0) throw toolError(tool, conn, r, what);
+  return r;
+}
+
+/** One query, its result as parsed JSON: the query must produce one row with one json column. */
+export async function queryJson<T>(conn: string, sql: string, signal?: AbortSignal): Promise<T> {
+  const r = await runTool('psql', ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', conn, '-c', sql], conn, 'query', {
+    ...(signal ? { signal } : {}),
+    timeoutMs: 10 * 60_000,
+  });
+  return JSON.parse(r.stdout.toString('utf8')) as T;
+}
+
+/** Wrap a query returning rows into one returning them as a JSON array. */
+export function asJsonArray(sql: string): string {
+  return `SELECT coalesce(json_agg(q), '[]'::json) FROM (${sql}) q`;
+}
+
+/**
+ * A psql session kept open across several steps: an exported snapshot that pg_dump and the catalog query
+ * share, or a base backup between pg_backup_start and pg_backup_stop (which must be the same session).
+ * Each query's output ends at a marker echoed after it.
+ */
+export class PsqlSession {
+  readonly #child: ChildProcess;
+  readonly #conn: string;
+  #buf = '';
+  #stderr = '';
+  #waiter: (() => void) | undefined;
+  #exited: { code: number | null } | undefined;
+  #seq = 0;
+
+  private constructor(conn: string) {
+    this.#conn = conn;
+    this.#child = spawn(pgTool('psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', conn], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, PGAPPNAME: 'lifeboat' },
+    });
+    this.#child.stdout!.setEncoding('utf8');
+    this.#child.stdout!.on('data', (s: string) => {
+      this.#buf += s;
+      this.#waiter?.();
+    });
+    this.#child.stderr!.setEncoding('utf8');
+    this.#child.stderr!.on('data', (s: string) => {
+      this.#stderr += s;
+      if (this.#stderr.length > 65536) this.#stderr = this.#stderr.slice(-65536);
+    });
+    this.#child.stdin!.on('error', () => undefined);
+    this.#child.on('close', (code) => {
+      this.#exited = { code };
+      this.#waiter?.();
+    });
+    this.#child.on('error', (err) => {
+      this.#stderr += String(err);
+      this.#exited = { code: -1 };
+      this.#waiter?.();
+    });
+  }
+
+  /** Open a session; the first round trip proves the connection works. */
+  static async open(conn: string): Promise<PsqlSession> {
+    const s = new PsqlSession(conn);
+    await s.query('SELECT 1');
+    return s;
+  }
+
+  /** Run SQL; returns its unaligned, tuples-only output. */
+  async query(sql: string): Promise<string> {
+    const marker = `__lifeboat_${process.pid}_${++this.#seq}__`;
+    this.#buf = '';
+    this.#child.stdin!.write(`${sql.trim().replace(/;?$/, ';')}\n\\echo ${marker}\n`);
+    for (;;) {
+      const at = this.#buf.indexOf(marker + '\n');
+      if (at >= 0) {
+        const out = this.#buf.slice(0, at);
+        this.#buf = this.#buf.slice(at + marker.length + 1);
+        return out.replace(/\n$/, '');
+      }
+      if (this.#exited) {
+        throw toolError('psql', this.#conn, { code: this.#exited.code, signal: null, stdout: Buffer.alloc(0), stderr: this.#stderr, timedOut: false }, 'query');
+      }
+      await new Promise<void>((r) => (this.#waiter = r));
+      this.#waiter = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#exited) return;
+    this.#child.stdin!.end('\\q\n');
+    const done = new Promise<void>((r) => this.#child.once('close', () => r()));
+    const t = setTimeout(() => this.#child.kill('SIGKILL'), 10_000);
+    await done;
+    clearTimeout(t);
+  }
+}
