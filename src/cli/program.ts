@@ -20,6 +20,7 @@ import { registerRestore } from './commands/restore.ts';
 import { registerSnapshots } from './commands/snapshots.ts';
 import { registerStats } from './commands/stats.ts';
 import { registerUnlock } from './commands/unlock.ts';
+import { registerWal } from './commands/wal.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode, exitCodeFor, exitCodeHelp, type ExitCodeValue } from './exit-codes.ts';
 
@@ -65,6 +66,7 @@ export function buildProgram(rt: Runtime): Command {
   registerStats(program, rt);
   registerKey(program, rt);
   registerUnlock(program, rt);
+  registerWal(program, rt);
   return program;
 }
 

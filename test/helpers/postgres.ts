@@ -101,6 +101,9 @@ export class PgCluster {
   static async adopt(t: { after: (fn: () => Promise<void>) => void }, dir: string, datadir: string): Promise<PgCluster> {
     const c = new PgCluster(dir, await freePort(), 'pg-secret');
     Object.defineProperty(c, 'datadir', { value: datadir });
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dirname(dir), 0o711);
+    chownSync(dir, c.ids.uid, c.ids.gid);
     t.after(() => c.stop());
     return c;
   }

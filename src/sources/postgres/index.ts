@@ -7,3 +7,20 @@ export { backupPostgresLogical, restorePostgresLogical, logicalSource, dumpPath 
 export type { LogicalBackupOptions, LogicalRestoreOptions, LogicalRestoreResult, LogicalSource } from './logical.ts';
 export type { DatabaseInfo, TableInfo } from './catalog.ts';
 export { redactConn, pgTool } from './pgtools.ts';
+export { backupPostgresPhysical, physicalSource, dataDirExcludes } from './physical.ts';
+export type { PhysicalBackupOptions, PhysicalSource } from './physical.ts';
+export { restorePostgresCluster, archiveRange, archiveEnd, baseBackups, parseTime, formatTime } from './pitr.ts';
+export type { PitrOptions, PitrResult, ArchiveRange, RecoveryTarget } from './pitr.ts';
+export {
+  pushWal,
+  fetchWal,
+  listWal,
+  listArchivedClusters,
+  findGaps,
+  removeWalBefore,
+  systemIdentifier,
+  isWalFileName,
+  parseLsn,
+  formatLsn,
+} from './wal.ts';
+export type { PushOutcome, ArchivedWal, WalGap } from './wal.ts';

@@ -1,0 +1,249 @@
+/**
+ * Point-in-time recovery: a base backup written out as a data directory, set up to replay archived WAL
+ * (restore_command = `lifeboat wal fetch`) up to a time, an LSN or a named restore point, then promote.
+ *
+ * Before anything is written the target is checked against what the repository can reach: not before the
+ * oldest base backup's end (the first consistent point), not after the last commit in the archive (read
+ * from the newest segments with pg_waldump). Outside that range the request is refused with the range.
+ */
+import { chownSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LifeboatError, run } from '../../core/index.ts';
+import { loadSnapshots, type Repository, type SnapshotEntry } from '../../repo/index.ts';
+import { restoreFiles, type RestoreProgress, type RestoreResult, type RestoreWarning } from '../files/index.ts';
+import { physicalSource, type PhysicalSource } from './physical.ts';
+import { pgTool } from './pgtools.ts';
+import { fetchWal, formatLsn, listWal, parseLsn } from './wal.ts';
+
+
+export interface RecoveryTarget {
+  /** A time; without a zone it is this machine's local time. */
+  time?: string;
+  lsn?: string;
+  restorePoint?: string;
+}
+
+export interface PitrOptions extends RecoveryTarget {
+  /** The data directory to write (must be missing or empty). */
+  target: string;
+  /** The base backup to start from; default: the newest one that ends before the target. */
+  snapshot?: SnapshotEntry;
+  /** The command PostgreSQL runs to fetch WAL; %f and %p as in restore_command. */
+  restoreCommand: string;
+  signal?: AbortSignal;
+  progress?: RestoreProgress;
+  onWarning?: (w: RestoreWarning) => void;
+}
+
+export interface ArchiveRange {
+  system_identifier: string;
+  /** Earliest reachable point: the end of the oldest base backup. */
+  from_time: string;
+  from_lsn: string;
+  /** Latest reachable point: the last transaction end in the archive. */
+  to_time: string | undefined;
+  to_lsn: string | undefined;
+  base_backups: number;
+}
+
+export interface PitrResult {
+  base: SnapshotEntry;
+  range: ArchiveRange;
+  restore: RestoreResult;
+  /** The settings written to postgresql.auto.conf. */
+  settings: Record<string, string>;
+}
+
+/** Microseconds since the epoch of a PostgreSQL-style or ISO time; a missing zone means local time. */
+export function parseTime(text: string): bigint {
+  const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
+  if (!m) throw new LifeboatError('USAGE', `"${text}" is not a time`, { hint: 'write it like 2026-11-30 14:05:00, 2026-11-30T14:05:00.25+01:00 or ... UTC' });
+  const [, y, mo, d, h, mi, s = '0', frac = '', zone] = m;
+  const frac6 = BigInt((frac + '000000').slice(0, 6));
+  let ms: number;
+  if (!zone) {
+    ms = new Date(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)).getTime();
+  } else {
+    let off = 0;
+    if (/^[+-]/.test(zone)) {
+      const z = /^([+-])(\d{2}):?(\d{2})?$/.exec(zone)!;
+      off = (z[1] === '-' ? -1 : 1) * (Number(z[2]) * 60 + Number(z[3] ?? 0));
+    }
+    ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) - off * 60_000;
+  }
+  if (Number.isNaN(ms)) throw new LifeboatError('USAGE', `"${text}" is not a valid time`);
+  return BigInt(ms) * 1000n + frac6;
+}
+
+/** A time as PostgreSQL reads it unambiguously: UTC with microseconds. */
+export function formatTime(us: bigint): string {
+  const iso = new Date(Number(us / 1000n)).toISOString(); // 2026-11-30T02:05:46.548Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${(us % 1000000n).toString().padStart(6, '0')}+00`;
+}
+
+/** The base backups of one cluster, oldest first. */
+export async function baseBackups(repo: Repository, sysid?: string, signal?: AbortSignal): Promise<Array<{ snap: SnapshotEntry; src: PhysicalSource }>> {
+  const all = (await loadSnapshots(repo, { onError: () => undefined, ...(signal ? { signal } : {}) }))
+    .map((snap) => ({ snap, src: physicalSource(snap) }))
+    .filter((x): x is { snap: SnapshotEntry; src: PhysicalSource } => x.src !== undefined);
+  const ids = [...new Set(all.map((x) => x.src.system_identifier))];
+  if (sysid === undefined && ids.length > 1) {
+    throw new LifeboatError('AMBIGUOUS', `base backups of ${ids.length} clusters are in this repository (${ids.join(', ')})`, {
+      hint: 'name a base backup snapshot of the cluster you want (lifeboat snapshots)',
+    });
+  }
+  return all.filter((x) => sysid === undefined || x.src.system_identifier === sysid).sort((a, b) => (parseTime(a.src.stop_time) < parseTime(b.src.stop_time) ? -1 : 1));
+}
+
+/** The last transaction end (time and LSN) in the archive of a cluster, from its newest segments. */
+export async function archiveEnd(repo: Repository, sysid: string, signal?: AbortSignal): Promise<{ time?: string; lsn?: string }> {
+  const segs = (await listWal(repo, sysid, signal)).filter((f) => /^[0-9A-F]{24}$/.test(f.file));
+  if (segs.length === 0) return {};
+  const latestTli = segs[segs.length - 1]!.file.slice(0, 8);
+  const onTli = segs.filter((f) => f.file.startsWith(latestTli));
+  const work = mkdtempSync(join(tmpdir(), 'lifeboat-waldump-'));
+  let lastLsn: string | undefined;
+  try {
+    // Walk back from the newest segment until one holds a transaction end (a quiet server writes segments
+    // with only checkpoints); stop after 16.
+    for (let i = onTli.length - 1; i >= 0 && i >= onTli.length - 16; i--) {
+      const file = onTli[i]!.file;
+      await fetchWal(repo, file, join(work, file), { sysid, ...(signal ? { signal } : {}) });
+      const r = await run(pgTool('pg_waldump'), ['-p', work, file], { env: { ...process.env, TZ: 'UTC' }, timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+      const lines = r.stdout.toString('utf8').split('\n');
+      for (let j = lines.length - 1; j >= 0; j--) {
+        const line = lines[j]!;
+        const lsn = /lsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)?.[1];
+        if (lsn && lastLsn === undefined) lastLsn = lsn;
+        const t = /desc: (?:COMMIT|ABORT)(?:_PREPARED)? (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/.exec(line)?.[1];
+        if (t) return { time: `${t}+00`, ...(lastLsn ? { lsn: lastLsn } : {}) };
+      }
+      rmSync(join(work, file), { force: true });
+    }
+    return lastLsn ? { lsn: lastLsn } : {};
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export async function archiveRange(repo: Repository, bases: Array<{ src: PhysicalSource }>, signal?: AbortSignal): Promise<ArchiveRange> {
+  const first = bases[0]!.src;
+  const end = await archiveEnd(repo, first.system_identifier, signal);
+  return {
+    system_identifier: first.system_identifier,
+    from_time: formatTime(parseTime(first.stop_time)),
+    from_lsn: first.stop_lsn,
+    to_time: end.time,
+    to_lsn: end.lsn,
+    base_backups: bases.length,
+  };
+}
+
+function rangeText(r: ArchiveRange, by: 'time' | 'lsn'): string {
+  return by === 'time' ? `from ${r.from_time} to ${r.to_time ?? '(no transaction in the archive yet)'}` : `from ${r.from_lsn} to ${r.to_lsn ?? '(empty archive)'}`;
+}
+
+export async function restorePostgresCluster(repo: Repository, opts: PitrOptions): Promise<PitrResult> {
+  const given = opts.snapshot ? physicalSource(opts.snapshot) : undefined;
+  if (opts.snapshot && !given) {
+    throw new LifeboatError('USAGE', `snapshot ${opts.snapshot.short_id} is not a PostgreSQL base backup`, { hint: 'a pg_dump snapshot is restored with --postgres CONN' });
+  }
+  const targets = [opts.time, opts.lsn, opts.restorePoint].filter((x) => x !== undefined).length;
+  if (targets > 1) throw new LifeboatError('USAGE', 'give one of --pitr TIME, --lsn LSN, --restore-point NAME');
+  const bases = await baseBackups(repo, given?.system_identifier, opts.signal);
+  if (bases.length === 0) {
+    throw new LifeboatError('NOT_FOUND', 'no PostgreSQL base backup in this repository', { hint: 'take one with `lifeboat backup --postgres CONN --physical`' });
+  }
+  const range = await archiveRange(repo, bases, opts.signal);
+  let base = opts.snapshot && given ? { snap: opts.snapshot, src: given } : undefined;
+  const settings: Record<string, string> = { restore_command: opts.restoreCommand, recovery_target_timeline: 'latest' };
+  if (opts.time !== undefined) {
+    const t = parseTime(opts.time);
+    const refuse = (why: string): never => {
+      throw new LifeboatError('OUT_OF_RANGE', `cannot recover to ${formatTime(t)}: ${why}; available ${rangeText(range, 'time')}`, {
+        hint: why.includes('after the last')
+          ? 'the newest WAL may not be archived yet: run SELECT pg_switch_wal() on the server, wait for the archive, and try again'
+          : 'choose a time inside the available range',
+      });
+    };
+    if (t < parseTime(range.from_time)) refuse('it is before the end of the oldest base backup');
+    if (range.to_time === undefined || t > parseTime(range.to_time)) refuse('it is after the last transaction in the WAL archive');
+    if (base && parseTime(base.src.stop_time) > t) refuse(`it is before the end of base backup ${base.snap.short_id}`);
+    base ??= [...bases].reverse().find((b) => parseTime(b.src.stop_time) <= t)!;
+    settings['recovery_target_time'] = formatTime(t);
+  } else if (opts.lsn !== undefined) {
+    const l = parseLsn(opts.lsn);
+    const refuse = (why: string): never => {
+      throw new LifeboatError('OUT_OF_RANGE', `cannot recover to LSN ${formatLsn(l)}: ${why}; available ${rangeText(range, 'lsn')}`);
+    };
+    if (l < parseLsn(range.from_lsn)) refuse('it is before the end of the oldest base backup');
+    if (range.to_lsn === undefined || l > parseLsn(range.to_lsn)) refuse('it is after the end of the WAL archive');
+    base ??= [...bases].reverse().find((b) => parseLsn(b.src.stop_lsn) <= l)!;
+    settings['recovery_target_lsn'] = formatLsn(l);
+  } else if (opts.restorePoint !== undefined) {
+    // Where a named point lies is only known by reading the WAL: start from the oldest base backup (or
+    // the one given), which reaches every point after it.
+    base ??= bases[0]!;
+    settings['recovery_target_name'] = opts.restorePoint;
+  } else {
+    base ??= bases[bases.length - 1]!;
+    settings['recovery_target'] = 'immediate';
+  }
+  if (opts.time !== undefined || opts.lsn !== undefined || opts.restorePoint !== undefined) {
+    settings['recovery_target_inclusive'] = 'true';
+  }
+  settings['recovery_target_action'] = 'promote';
+  checkEmptyTarget(opts.target);
+  const restore = await restoreFiles(repo, base.snap, {
+    target: opts.target,
+    strip: base.src.data_directory,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.progress ? { progress: opts.progress } : {}),
+    ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+  });
+  if (restore.warnings.length) {
+    throw new LifeboatError('INTEGRITY', `the base backup ${base.snap.short_id} could not be restored whole (${restore.warnings.length} problems, first: ${restore.warnings[0]!.path}: ${restore.warnings[0]!.message})`, {
+      hint: 'run `lifeboat check --read-data`; an older base backup may restore',
+    });
+  }
+  writeRecoveryFiles(opts.target, base.src, settings);
+  return { base: base.snap, range, restore, settings };
+}
+
+function checkEmptyTarget(dir: string): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return; // missing: made by the restore
+  }
+  if (entries.length > 0) {
+    throw new LifeboatError('EXISTS', `${dir} is not empty; a data directory is restored into a new or empty folder`, {
+      hint: 'stop the server and move the old data directory aside first, or restore into a new folder',
+    });
+  }
+}
+
+/** backup_label, tablespace_map, recovery.signal and the recovery settings, owned like the data directory. */
+function writeRecoveryFiles(dir: string, src: PhysicalSource, settings: Record<string, string>): void {
+  const st = lstatSync(dir);
+  const own = (p: string): void => {
+    try {
+      chownSync(p, st.uid, st.gid);
+    } catch {
+      /* not root: the files are ours, as is the folder */
+    }
+  };
+  const write = (name: string, text: string): void => {
+    writeFileSync(join(dir, name), text, { mode: 0o600 });
+    own(join(dir, name));
+  };
+  write('backup_label', src.backup_label);
+  if (src.tablespace_map) write('tablespace_map', src.tablespace_map);
+  write('recovery.signal', '');
+  const q = (v: string): string => `'${v.replace(/'/g, "''")}'`;
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = ${q(v)}`);
+  appendFileSync(join(dir, 'postgresql.auto.conf'), `\n# written by lifeboat restore (${new Date().toISOString()})\n${lines.join('\n')}\n`, { mode: 0o600 });
+  own(join(dir, 'postgresql.auto.conf'));
+}
