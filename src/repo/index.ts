@@ -20,7 +20,7 @@ export type { BlobType, PackedBlob } from './pack.ts';
 export { encodeTree, decodeTree, loadTree, validName, walkTree, findNode } from './tree.ts';
 export type { Tree, TreeNode, NodeType, WalkEntry } from './tree.ts';
 export { saveSnapshot, loadSnapshots, resolveSnapshot, matchesFilter, shortId } from './snapshot.ts';
-export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter } from './snapshot.ts';
+export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter, HookRun } from './snapshot.ts';
 export { Lock, listLocks, removeLocks, isStale } from './lock.ts';
 export type { LockEntry } from './lock.ts';
 export { checkRepository } from './check.ts';

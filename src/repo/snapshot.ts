@@ -40,6 +40,17 @@ export interface Snapshot {
   source: { kind: string; [k: string]: unknown };
   consistency: 'crash' | 'application';
   summary?: SnapshotSummary;
+  /** Hook commands run around the backup, and how they ended. */
+  hooks?: { pre?: HookRun; post?: HookRun };
+}
+
+export interface HookRun {
+  command: string;
+  ran: boolean;
+  exit_code: number | null;
+  timed_out: boolean;
+  duration_ms: number;
+  error?: string;
 }
 
 export interface SnapshotEntry extends Snapshot {

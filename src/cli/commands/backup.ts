@@ -1,6 +1,21 @@
 /** `lifeboat backup PATH...`: save a snapshot of files and folders. */
 import { Option, type Command } from 'commander';
-import { backupFiles, newProgress, readExcludeFile, scanTotals, type BackupOptions, type BackupWarning, type ScanTotals } from '../../sources/files/index.ts';
+import { LifeboatError } from '../../core/index.ts';
+import type { Repository, Snapshot } from '../../repo/index.ts';
+import {
+  backupFiles,
+  newProgress,
+  readExcludeFile,
+  scanTotals,
+  type BackupOptions,
+  type BackupProgress,
+  type BackupResult,
+  type BackupWarning,
+  type ScanTotals,
+} from '../../sources/files/index.ts';
+import { postHookFailed, withHooks } from '../../sources/hooks/index.ts';
+import { backupPostgresLogical, backupPostgresPhysical, type LogicalSource } from '../../sources/postgres/index.ts';
+import { backupSqlite } from '../../sources/sqlite/index.ts';
 import { collect, collectList, Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { backupProgressView, formatBytes, formatClock, withProgress } from '../output.ts';
@@ -14,6 +29,21 @@ interface BackupFlags {
   host?: string;
   parent?: string;
   force?: boolean;
+  postgres?: string;
+  physical?: boolean;
+  jobs?: string;
+  spool?: string;
+  sqlite?: string;
+  preHook?: string;
+  postHook?: string;
+  hookTimeout?: string;
+}
+
+function positiveInt(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new LifeboatError('USAGE', `${flag} takes a whole number of at least 1, not ${v}`);
+  return n;
 }
 
 /** Warnings that mean the snapshot misses or may misrepresent a file: exit 3. */
@@ -22,16 +52,27 @@ const incomplete: ReadonlySet<BackupWarning['kind']> = new Set(['unreadable', 'v
 export function registerBackup(program: Command, rt: Runtime): void {
   program
     .command('backup')
-    .summary('save a snapshot of files and folders')
-    .argument('<path...>', 'files and folders to back up')
+    .summary('save a snapshot of files and folders, a PostgreSQL database or cluster, or an SQLite database')
+    .argument('[path...]', 'files and folders to back up')
     .description(
-      'Save a snapshot of the given files and folders. Paths are stored as absolute paths. Only what changed since ' +
+      'Save a snapshot of the given files and folders, or of a database with --postgres or --sqlite.\n\n' +
+        'Files: paths are stored as absolute paths. Only what changed since ' +
         'the parent snapshot is read: by default the latest snapshot of the same host and paths, or the one given ' +
         'with --parent; --force reads everything. Files that cannot be read are reported as they are met and the ' +
         'backup goes on; the snapshot is saved and the exit status is 3.\n\n' +
         'Exclude patterns: a pattern without "/" matches a name at any depth (*.tmp, node_modules); a pattern with ' +
         '"/" matches the absolute path (/home/*/.cache); "**" spans folders. An exclude file has one pattern per ' +
-        'line; blank lines and lines starting with # are ignored.',
+        'line; blank lines and lines starting with # are ignored.\n\n' +
+        'PostgreSQL (--postgres CONN, a libpq connection string, URI or service=NAME): by default a logical backup of the ' +
+        'database CONN names, with pg_dump in directory format (--jobs in parallel, uncompressed so that daily dumps ' +
+        'deduplicate), consistent with the table list recorded in the snapshot. With --physical, a base backup of the ' +
+        'whole cluster for point-in-time recovery: the data directory is read in place (run on the database host) ' +
+        'between pg_backup_start and pg_backup_stop, and needs WAL archiving to this repository (lifeboat wal --help).\n\n' +
+        'SQLite (--sqlite FILE): a consistent copy made with SQLite\'s online backup API while writers go on, checked ' +
+        'with PRAGMA quick_check before it is stored under the file\'s path.\n\n' +
+        'Hooks: --pre-hook runs before anything is read (to flush or freeze an application); if it fails, no backup is ' +
+        'taken. --post-hook always runs afterwards, also after a failure (LIFEBOAT_BACKUP_STATUS=ok|failed). The ' +
+        'snapshot records both and their exit status.',
     )
     .option('-e, --exclude <glob>', 'leave out matching files and folders (repeatable)', collect)
     .option('--exclude-file <file>', 'read exclude patterns from FILE (repeatable)', collect)
@@ -40,6 +81,14 @@ export function registerBackup(program: Command, rt: Runtime): void {
     .option('--host <name>', 'record this host name instead of the machine\'s')
     .option('--parent <snapshot>', 'compare against this snapshot (id or prefix) to skip unchanged files')
     .addOption(new Option('--force', 'use no parent: read every file again').conflicts('parent'))
+    .option('--postgres <conn>', 'back up a PostgreSQL database (pg_dump), or with --physical the whole cluster')
+    .option('--physical', 'with --postgres: a base backup of the cluster for point-in-time recovery')
+    .option('--jobs <n>', 'with --postgres: pg_dump parallel jobs (default 2)')
+    .option('--spool <dir>', 'with --postgres: folder for the dump while it is stored (default: the temp folder)')
+    .option('--sqlite <file>', 'back up an SQLite database with its online backup API')
+    .option('--pre-hook <command>', 'run before the backup (sh -c); a failure cancels the backup')
+    .option('--post-hook <command>', 'run after the backup, always, also when it failed')
+    .option('--hook-timeout <seconds>', 'kill a hook after this long (default 300)')
     .addHelpText(
       'after',
       `
@@ -48,6 +97,9 @@ EXAMPLES
   lifeboat backup /srv/share --exclude '*.tmp' --exclude /srv/share/cache --tag nightly
   lifeboat backup / -x --exclude-file /etc/lifeboat/excludes
   lifeboat --json backup /data | tail -n1    # {"message_type":"summary",...,"snapshot_id":"..."}
+  lifeboat backup --postgres 'host=/run/postgresql dbname=shop' --tag daily
+  lifeboat backup --postgres postgresql://backup@db1/postgres --physical
+  lifeboat backup --sqlite /srv/app/app.db --pre-hook 'systemctl kill -s USR1 app' --post-hook 'logger backup done'
 
 OUTPUT
   Human: a summary of new, changed and unmodified files, the data added, and the snapshot id.
@@ -58,47 +110,67 @@ EXIT STATUS
   0   the snapshot was saved with everything
   1   fatal error: no snapshot was saved
   2   usage error (bad option, a path that does not exist)
-  3   the snapshot was saved, but some files could not be read, vanished or changed while read
+  3   the snapshot was saved, but some files could not be read, vanished or changed while read,
+      or the post hook failed
   10  the repository does not exist
   11  the repository is locked exclusively (prune running)
   12  wrong password
+  14  the database could not be reached (connection or login failed): no snapshot was saved
   130 interrupted: no snapshot was saved`,
     )
     .action(async (paths: string[], o: BackupFlags, cmd: Command) => {
       const s = Session.of(rt, cmd);
+      const sources = [paths.length > 0, o.postgres !== undefined, o.sqlite !== undefined].filter(Boolean).length;
+      if (sources !== 1) {
+        throw new LifeboatError('USAGE', sources === 0 ? 'nothing to back up' : 'back up paths, --postgres or --sqlite: one kind per snapshot', {
+          hint: 'lifeboat backup PATH... | --postgres CONN [--physical] | --sqlite FILE',
+        });
+      }
+      if (o.physical && o.postgres === undefined) throw new LifeboatError('USAGE', '--physical goes with --postgres CONN');
+      const jobs = positiveInt(o.jobs, '--jobs');
+      const hookTimeout = positiveInt(o.hookTimeout, '--hook-timeout');
       const excludes = [...(o.exclude ?? []), ...(o.excludeFile ?? []).flatMap((f) => readExcludeFile(f))];
       await s.withRepo(async (repo) => {
-        let parent: BackupOptions['parent'];
-        if (o.force) parent = false;
-        else if (o.parent) {
-          parent = await pickSnapshot(s, repo, o.parent);
-          s.out.detail(`using parent snapshot ${parent.short_id}`);
-        }
         const progress = newProgress();
-        // Count what the backup will look at, alongside it, for the ETA (only when progress is drawn).
-        const totals: ScanTotals = { files: 0, bytes: 0, done: false };
-        const scanStop = new AbortController();
-        if (s.out.showProgress) {
-          void scanTotals(paths, { excludes, ...(o.oneFileSystem ? { oneFileSystem: true } : {}), signal: scanStop.signal, totals }).catch(() => undefined);
-        }
-        const view = backupProgressView(s.out, progress, totals);
         let incompleteCount = 0;
-        const result = await withProgress(view, () =>
-          backupFiles(repo, {
-            paths,
-            excludes,
-            ...(o.oneFileSystem ? { oneFileSystem: true } : {}),
-            ...(o.tag?.length ? { tags: o.tag } : {}),
-            ...(o.host ? { hostname: o.host } : {}),
-            ...(parent !== undefined ? { parent } : {}),
-            signal: s.signal,
-            progress,
-            onWarning: (w) => {
-              if (incomplete.has(w.kind)) incompleteCount++;
-              s.out.warn(`${w.path}: ${w.message}`, { message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path, kind: w.kind });
-            },
-          }).finally(() => scanStop.abort()),
+        const onWarning = (w: BackupWarning): void => {
+          if (incomplete.has(w.kind)) incompleteCount++;
+          s.out.warn(`${w.path}: ${w.message}`, { message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path, kind: w.kind });
+        };
+        const common = {
+          ...(o.tag?.length ? { tags: o.tag } : {}),
+          ...(o.host ? { hostname: o.host } : {}),
+          signal: s.signal,
+          progress,
+          onWarning,
+        };
+        const capture = async (finalize: (snap: Snapshot) => Promise<void>): Promise<BackupResult> => {
+          if (o.postgres !== undefined && o.physical) {
+            s.out.detail('base backup: pg_backup_start');
+            return withProgress(backupProgressView(s.out, progress, { files: 0, bytes: 0, done: false }), () =>
+              backupPostgresPhysical(repo, { conn: o.postgres!, ...common, finalize }),
+            );
+          }
+          if (o.postgres !== undefined) {
+            s.out.detail('pg_dump running');
+            return withProgress(backupProgressView(s.out, progress, { files: 0, bytes: 0, done: false }), () =>
+              backupPostgresLogical(repo, { conn: o.postgres!, ...(jobs ? { jobs } : {}), ...(o.spool ? { spool: o.spool } : {}), ...common, finalize }),
+            );
+          }
+          if (o.sqlite !== undefined) return backupSqlite(repo, { file: o.sqlite, ...common, finalize });
+          return backupPaths(s, repo, paths, o, excludes, progress, common, finalize);
+        };
+        const { result, ran } = await withHooks(
+          { ...(o.preHook ? { pre: o.preHook } : {}), ...(o.postHook ? { post: o.postHook } : {}), ...(hookTimeout ? { timeoutMs: hookTimeout * 1000 } : {}) },
+          capture,
         );
+        if (ran.pre) s.out.detail(`pre hook: exit ${String(ran.pre.exit_code)} in ${ran.pre.duration_ms} ms`);
+        if (ran.post) s.out.detail(`post hook: exit ${String(ran.post.exit_code)} in ${ran.post.duration_ms} ms`);
+        const src = result.snapshot.source;
+        if (src.kind === 'postgres' && src['mode'] === 'logical') {
+          const db = (src as LogicalSource).database;
+          s.out.print(`database ${db.name} (PostgreSQL ${db.server_version}): ${db.tables.length} tables, ${db.tables.reduce((a, t) => a + (t.rows ?? 0), 0)} rows`);
+        }
         const sum = result.snapshot.summary;
         const durationMs = sum ? Date.parse(sum.backup_end) - Date.parse(sum.backup_start) : 0;
         if (sum) {
@@ -136,6 +208,46 @@ EXIT STATUS
           s.out.warn(`${incompleteCount} file(s) could not be read completely; the snapshot holds everything else`);
           s.exitWith(ExitCode.partial);
         }
+        if (postHookFailed(ran)) {
+          s.out.warn(`the post hook failed (${ran.post?.error ?? 'unknown'}); the snapshot was saved and records it`);
+          s.exitWith(ExitCode.partial);
+        }
       });
     });
+}
+
+/** Files and folders: a parent snapshot to compare with, and a scan alongside for the ETA. */
+async function backupPaths(
+  s: Session,
+  repo: Repository,
+  paths: string[],
+  o: BackupFlags,
+  excludes: string[],
+  progress: BackupProgress,
+  common: Pick<BackupOptions, 'tags' | 'hostname' | 'signal' | 'onWarning'>,
+  finalize: (snap: Snapshot) => Promise<void>,
+): Promise<BackupResult> {
+  let parent: BackupOptions['parent'];
+  if (o.force) parent = false;
+  else if (o.parent) {
+    parent = await pickSnapshot(s, repo, o.parent);
+    s.out.detail(`using parent snapshot ${parent.short_id}`);
+  }
+  // Count what the backup will look at, alongside it, for the ETA (only when progress is drawn).
+  const totals: ScanTotals = { files: 0, bytes: 0, done: false };
+  const scanStop = new AbortController();
+  if (s.out.showProgress) {
+    void scanTotals(paths, { excludes, ...(o.oneFileSystem ? { oneFileSystem: true } : {}), signal: scanStop.signal, totals }).catch(() => undefined);
+  }
+  return withProgress(backupProgressView(s.out, progress, totals), () =>
+    backupFiles(repo, {
+      paths,
+      excludes,
+      ...(o.oneFileSystem ? { oneFileSystem: true } : {}),
+      ...(parent !== undefined ? { parent } : {}),
+      ...common,
+      progress,
+      finalize,
+    }).finally(() => scanStop.abort()),
+  );
 }

@@ -1,0 +1,165 @@
+/**
+ * The `sqlite` source: an SQLite database file, copied consistently while the application keeps writing,
+ * with SQLite's online backup API (better-sqlite3's `backup`), checked (`PRAGMA quick_check`) before it is
+ * stored, and stored under the database file's own path. A copy of the live file instead could catch a
+ * half-written transaction or miss what is still in its -wal file.
+ *
+ * The backup copies all pages in one step after the first: a step that holds the read lock for the whole
+ * copy sees one consistent state, where small steps restart whenever another connection writes and could
+ * never finish under a steady stream of writes.
+ */
+import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { LifeboatError } from '../../core/index.ts';
+import type { Repository, Snapshot, SnapshotEntry } from '../../repo/index.ts';
+import { backupFiles, restoreFiles, type BackupProgress, type BackupResult, type BackupWarning } from '../files/index.ts';
+
+interface SqliteInfo {
+  sqlite_version: string;
+  page_size: number;
+  pages: number;
+  tables: Array<{ name: string; rows: number }>;
+}
+
+export interface SqliteSource extends SqliteInfo {
+  kind: 'sqlite';
+  path: string;
+  journal_mode: string;
+  [k: string]: unknown;
+}
+
+export interface SqliteBackupOptions {
+  file: string;
+  spool?: string;
+  tags?: string[];
+  hostname?: string;
+  signal?: AbortSignal;
+  progress?: BackupProgress;
+  onWarning?: (w: BackupWarning) => void;
+  finalize?: (snap: Snapshot) => Promise<void>;
+  /** How long to wait for a writer's lock before giving up. Default 60 s. */
+  busyTimeoutMs?: number;
+}
+
+function describe(db: Database.Database): SqliteInfo {
+  const names = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
+  return {
+    sqlite_version: db.prepare('SELECT sqlite_version()').pluck().get() as string,
+    page_size: db.pragma('page_size', { simple: true }) as number,
+    pages: db.pragma('page_count', { simple: true }) as number,
+    tables: names.map((name) => ({ name, rows: db.prepare(`SELECT count(*) FROM "${name.replace(/"/g, '""')}"`).pluck().get() as number })),
+  };
+}
+
+function check(db: Database.Database, what: string, full = false): void {
+  const rows = db.pragma(full ? 'integrity_check' : 'quick_check', { simple: false }) as Array<Record<string, string>>;
+  const msgs = rows.map((r) => Object.values(r)[0]);
+  if (msgs.length !== 1 || msgs[0] !== 'ok') {
+    throw new LifeboatError('INTEGRITY', `${what} fails ${full ? 'integrity_check' : 'quick_check'}: ${msgs.slice(0, 3).join('; ')}`);
+  }
+}
+
+export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions): Promise<BackupResult> {
+  const file = resolve(opts.file);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new LifeboatError('USAGE', `${file} is not an SQLite database file`, { hint: 'give the path of the database file' });
+  }
+  const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-sqlite-'));
+  try {
+    let src: Database.Database;
+    try {
+      src = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? 60_000 });
+      src.prepare('SELECT count(*) FROM sqlite_schema').get();
+    } catch (err) {
+      throw new LifeboatError('SOURCE', `cannot open ${file} as an SQLite database: ${(err as Error).message}`, { cause: err });
+    }
+    const copy = join(spool, basename(file));
+    let journalMode: string;
+    try {
+      journalMode = String(src.pragma('journal_mode', { simple: true }));
+      await src.backup(copy, { progress: () => 1 << 30 });
+    } finally {
+      src.close();
+    }
+    const db = new Database(copy, { fileMustExist: true });
+    let info: SqliteInfo;
+    try {
+      check(db, `the copy of ${file}`);
+      info = describe(db);
+      // The copy is one file: no -wal to go with it.
+      if (journalMode === 'wal') db.pragma('wal_checkpoint(TRUNCATE)');
+    } finally {
+      db.close();
+    }
+    const source: SqliteSource = { kind: 'sqlite', path: file, journal_mode: journalMode, ...info };
+    return await backupFiles(repo, {
+      paths: [copy],
+      storeAs: file,
+      parent: false,
+      source,
+      consistency: 'application',
+      ...(opts.tags ? { tags: opts.tags } : {}),
+      ...(opts.hostname ? { hostname: opts.hostname } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.progress ? { progress: opts.progress } : {}),
+      ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
+      ...(opts.finalize ? { finalize: opts.finalize } : {}),
+    });
+  } finally {
+    rmSync(spool, { recursive: true, force: true });
+  }
+}
+
+export function sqliteSource(snap: SnapshotEntry): SqliteSource | undefined {
+  const s = snap.source as Partial<SqliteSource>;
+  return s.kind === 'sqlite' && typeof s.path === 'string' ? (s as SqliteSource) : undefined;
+}
+
+export interface SqliteRestoreOptions {
+  /** Where to write the database (default: its original path). */
+  dest?: string;
+  /** Replace an existing file (its -wal, -shm and -journal files are removed: they belong to the old one). */
+  replace?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SqliteRestoreResult {
+  path: string;
+  integrity: 'ok';
+  tables: Array<{ name: string; rows: number }>;
+}
+
+export async function restoreSqlite(repo: Repository, snap: SnapshotEntry, opts: SqliteRestoreOptions = {}): Promise<SqliteRestoreResult> {
+  const src = sqliteSource(snap);
+  if (!src) throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is not an SQLite backup`);
+  const dest = resolve(opts.dest ?? src.path);
+  if (existsSync(dest) && !opts.replace) {
+    throw new LifeboatError('EXISTS', `${dest} exists; nothing was changed`, { hint: 'add --replace to overwrite it (stop the application first), or restore to another path' });
+  }
+  // Staged next to the destination, so the final step is a rename on one file system.
+  const stage = mkdtempSync(join(dirname(dest), '.lifeboat-restore-'));
+  try {
+    const r = await restoreFiles(repo, snap, { target: stage, strip: dirname(src.path), include: [src.path], ...(opts.signal ? { signal: opts.signal } : {}) });
+    if (r.warnings.length) throw new LifeboatError('INTEGRITY', `the database in snapshot ${snap.short_id} could not be restored: ${r.warnings[0]!.message}`);
+    const staged = join(stage, basename(src.path));
+    const db = new Database(staged, { fileMustExist: true });
+    let tables: SqliteSource['tables'];
+    try {
+      check(db, `the restored copy of ${src.path}`, true);
+      tables = describe(db).tables;
+    } finally {
+      db.close();
+    }
+    for (const extra of ['-wal', '-shm', '-journal']) rmSync(dest + extra, { force: true });
+    try {
+      renameSync(staged, dest);
+    } catch {
+      copyFileSync(staged, dest);
+    }
+    return { path: dest, integrity: 'ok', tables };
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
