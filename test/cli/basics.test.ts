@@ -24,6 +24,10 @@ const commands = [
   ['key', 'add'],
   ['key', 'remove'],
   ['key', 'passwd'],
+  ['wal'],
+  ['wal', 'push'],
+  ['wal', 'fetch'],
+  ['wal', 'list'],
 ];
 
 void test('lifeboat --help lists every command and documents the exit codes', async () => {
@@ -31,7 +35,7 @@ void test('lifeboat --help lists every command and documents the exit codes', as
   assert.equal(r.code, 0, show(r));
   for (const c of commands) if (c.length === 1) assert.match(r.stdout, new RegExp(`^  ${c[0]}\\b`, 'm'), `${c[0]} missing from --help`);
   assert.match(r.stdout, /EXIT STATUS/);
-  for (const code of ['0', '1', '2', '3', '10', '11', '12', '13']) assert.match(r.stdout, new RegExp(`^  ${code} +\\S`, 'm'), `exit code ${code} not documented`);
+  for (const code of ['0', '1', '2', '3', '10', '11', '12', '13', '14']) assert.match(r.stdout, new RegExp(`^  ${code} +\\S`, 'm'), `exit code ${code} not documented`);
 });
 
 void test('every command has a help page with EXAMPLES and EXIT STATUS', async () => {

@@ -1,6 +1,7 @@
 /** `lifeboat check`: is every snapshot restorable, and is the stored data intact? */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { checkRepository, type CheckProblem } from '../../repo/index.ts';
+import { checkWalArchive } from '../../sources/postgres/index.ts';
 import { Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { phaseProgressView, snakeKeys, withProgress } from '../output.ts';
@@ -70,13 +71,24 @@ EXIT STATUS
               onProgress: view.update,
             }),
           );
-          s.out.emit(snakeKeys(result));
+          const wal = await checkWalArchive(repo, { ...(o.readData ? { readData: true } : {}), signal: s.signal });
+          const walProblems = wal.reduce((a, w) => a + w.gaps.length + w.damaged.length, 0);
+          s.out.emit({ ...snakeKeys(result), wal_archives: wal });
           for (const note of result.notes) s.out.print(`note: ${note}`);
+          for (const w of wal) {
+            s.out.print(`WAL archive of cluster ${w.system_identifier}: ${w.files} files, ${w.base_backups} base backup(s)${w.gaps.length || w.damaged.length ? '' : ', no gaps'}`);
+            for (const g of w.gaps) s.out.print(`  gap: ${g.from} .. ${g.to} missing (${g.reason}): point-in-time recovery cannot pass it`);
+            for (const d of w.damaged) s.out.print(`  damaged: ${d.file}: ${d.error}`);
+          }
+          if (walProblems > 0) {
+            s.exitWith(ExitCode.integrity);
+            s.out.warn(`${walProblems} problem${walProblems === 1 ? '' : 's'} in the WAL archive`);
+          }
           for (const p of result.problems) for (const line of describeProblem(p)) s.out.print(line);
           const read = result.packsRead > 0 ? `, read and verified ${result.packsRead} of ${result.packs} packs` : '';
           s.out.print(`checked ${result.snapshots} snapshots, ${result.trees} trees, ${result.blobs} chunk references, ${result.packs} packs${read}`);
           if (result.ok) {
-            s.out.print('no problems found');
+            if (walProblems === 0) s.out.print('no problems found');
             return;
           }
           s.exitWith(ExitCode.integrity);

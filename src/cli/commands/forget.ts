@@ -5,7 +5,7 @@ import { collectList, Session, type Runtime } from '../context.ts';
 import { formatTable, formatTime, phaseProgressView, snakeKeys, withProgress } from '../output.ts';
 import { addFilterOptions, filterFrom, type FilterOptions } from '../snapshot-args.ts';
 import { snapshotJson } from './snapshots.ts';
-import { printPruneResult } from './prune.ts';
+import { printPruneResult, pruneWalAndPrint } from './prune.ts';
 
 interface ForgetFlags extends FilterOptions {
   keepLast?: number;
@@ -118,7 +118,10 @@ EXIT STATUS
             signal: s.signal,
           }),
         );
+        // WAL retention follows the base backups that are kept (not on a dry run: nothing was forgotten).
+        const wal = result.prune && !o.dryRun ? await pruneWalAndPrint(s, repo, false) : undefined;
         s.out.emit({
+          ...(wal ? { wal_removed: wal } : {}),
           dry_run: o.dryRun === true,
           groups: result.groups.map((g) => ({
             key: g.key,

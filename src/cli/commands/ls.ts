@@ -2,8 +2,9 @@
 import type { Command } from 'commander';
 import { LifeboatError, NotFoundError } from '../../core/index.ts';
 import { findNode, walkTree, type WalkEntry } from '../../repo/index.ts';
+import type { LogicalSource } from '../../sources/postgres/index.ts';
 import { Session, type Runtime } from '../context.ts';
-import { formatMode, formatTime } from '../output.ts';
+import { formatBytes, formatMode, formatTable, formatTime } from '../output.ts';
 import { addFilterOptions, filterFrom, pickSnapshot, type FilterOptions } from '../snapshot-args.ts';
 
 interface LsFlags extends FilterOptions {
@@ -79,6 +80,16 @@ EXIT STATUS
       await s.withRepo(
         async (repo) => {
           const snap = await pickSnapshot(s, repo, ref, filterFrom(o));
+          const src = snap.source as Partial<LogicalSource>;
+          if (path === undefined && src.kind === 'postgres' && src.mode === 'logical' && src.database) {
+            // A database dump lists its tables; a path lists the dump's files.
+            const db = src.database;
+            s.out.emit({ id: snap.id, short_id: snap.short_id, time: snap.time, database: db.name, server_version: db.server_version, struct_type: 'snapshot', message_type: 'snapshot' });
+            for (const t of db.tables) s.out.emit({ schema: t.schema, name: t.name, rows: t.rows ?? null, bytes: t.bytes, indexes: t.indexes, struct_type: 'table', message_type: 'table' });
+            s.out.print(`database ${db.name} (PostgreSQL ${db.server_version}), ${db.tables.length} tables:`);
+            s.out.print(formatTable(['Table', 'Rows', 'Size', 'Indexes'], db.tables.map((t) => [`${t.schema}.${t.name}`, String(t.rows ?? '?'), formatBytes(t.bytes), String(t.indexes.length)])));
+            return;
+          }
           await repo.loadIndex({ signal: s.signal });
           const node = await findNode(repo, snap.tree, from, s.signal);
           if (!node) throw new NotFoundError(`${from} is not in snapshot ${snap.short_id}`, { hint: `\`lifeboat ls ${snap.short_id}\` lists what it holds` });

@@ -1,6 +1,7 @@
 /** `lifeboat prune`: free the space of data no snapshot uses. */
 import type { Command } from 'commander';
 import { prune, type PruneResult } from '../../repo/index.ts';
+import { pruneWal } from '../../sources/postgres/index.ts';
 import { Session, type Runtime } from '../context.ts';
 import { formatBytes, phaseProgressView, snakeKeys, withProgress } from '../output.ts';
 
@@ -9,6 +10,15 @@ export function printPruneResult(s: Session, r: PruneResult): void {
   s.out.print(`${r.dryRun ? '[dry run] ' : ''}${r.packsBefore} packs (${formatBytes(r.bytesBefore)}) before prune`);
   s.out.print(`${would}remove ${r.packsRemoved} unused packs and ${r.unindexedPacksRemoved} unindexed packs, ${would}repack ${r.packsRepacked} partly used packs`);
   s.out.print(`${would}remove ${r.blobsRemoved} chunks, ${would}free ${formatBytes(r.bytesFreed)}`);
+}
+
+/** WAL retention after a prune: archived WAL older than each cluster's oldest kept base backup. */
+export async function pruneWalAndPrint(s: Session, repo: Parameters<typeof pruneWal>[0], dryRun: boolean): Promise<Array<{ system_identifier: string; removed: string[] }>> {
+  const wal = await pruneWal(repo, { dryRun, signal: s.signal });
+  for (const c of wal) {
+    if (c.removed.length) s.out.print(`${dryRun ? 'would remove' : 'removed'} ${c.removed.length} WAL files of cluster ${c.system_identifier} older than its oldest base backup`);
+  }
+  return wal;
 }
 
 export function registerPrune(program: Command, rt: Runtime): void {
@@ -48,8 +58,9 @@ EXIT STATUS
       await s.withRepo(async (repo) => {
         const view = phaseProgressView(s.out, { mark: 'trees', repack: 'packs', delete: 'packs' });
         const result = await withProgress(view, () => prune(repo, { ...(o.dryRun ? { dryRun: true } : {}), signal: s.signal, onProgress: view.update }));
-        s.out.emit(snakeKeys(result));
         printPruneResult(s, result);
+        const wal = await pruneWalAndPrint(s, repo, o.dryRun === true);
+        s.out.emit({ ...snakeKeys(result), wal_removed: wal });
       });
     });
 }

@@ -9,8 +9,9 @@ export type { DatabaseInfo, TableInfo } from './catalog.ts';
 export { redactConn, pgTool } from './pgtools.ts';
 export { backupPostgresPhysical, physicalSource, dataDirExcludes } from './physical.ts';
 export type { PhysicalBackupOptions, PhysicalSource } from './physical.ts';
-export { restorePostgresCluster, archiveRange, archiveEnd, baseBackups, parseTime, formatTime } from './pitr.ts';
-export type { PitrOptions, PitrResult, ArchiveRange, RecoveryTarget } from './pitr.ts';
+export { restorePostgresCluster, archiveRange, archiveEnd, baseBackups, parseTime, formatTime, checkWalArchive, pruneWal } from './pitr.ts';
+export type { PitrOptions, PitrResult, ArchiveRange, RecoveryTarget, WalArchiveHealth } from './pitr.ts';
+export { findTables } from './logical.ts';
 export {
   pushWal,
   fetchWal,

@@ -14,7 +14,7 @@ import { loadSnapshots, type Repository, type SnapshotEntry } from '../../repo/i
 import { restoreFiles, type RestoreProgress, type RestoreResult, type RestoreWarning } from '../files/index.ts';
 import { physicalSource, type PhysicalSource } from './physical.ts';
 import { pgTool } from './pgtools.ts';
-import { fetchWal, formatLsn, listWal, parseLsn } from './wal.ts';
+import { fetchWal, findGaps, formatLsn, listWal, parseLsn, removeWalBefore, walObjectName } from './wal.ts';
 
 
 export interface RecoveryTarget {
@@ -246,4 +246,58 @@ function writeRecoveryFiles(dir: string, src: PhysicalSource, settings: Record<s
   const lines = Object.entries(settings).map(([k, v]) => `${k} = ${q(v)}`);
   appendFileSync(join(dir, 'postgresql.auto.conf'), `\n# written by lifeboat restore (${new Date().toISOString()})\n${lines.join('\n')}\n`, { mode: 0o600 });
   own(join(dir, 'postgresql.auto.conf'));
+}
+
+export interface WalArchiveHealth {
+  system_identifier: string;
+  files: number;
+  base_backups: number;
+  gaps: Array<{ from: string; to: string; reason: string }>;
+  /** Files that failed to decrypt or verify (with readData). */
+  damaged: Array<{ file: string; error: string }>;
+}
+
+/**
+ * The WAL archive of every cluster with base backups: no segment missing from the oldest base backup's
+ * start to the newest archived segment; with `readData`, every file decrypted and its checksum verified.
+ */
+export async function checkWalArchive(repo: Repository, opts: { readData?: boolean; signal?: AbortSignal } = {}): Promise<WalArchiveHealth[]> {
+  const all = await loadSnapshots(repo, { onError: () => undefined, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const ids = [...new Set(all.map((s) => physicalSource(s)?.system_identifier).filter((x): x is string => x !== undefined))].sort();
+  const out: WalArchiveHealth[] = [];
+  for (const id of ids) {
+    const bases = await baseBackups(repo, id, opts.signal);
+    const oldest = bases[0]!.src;
+    const files = await listWal(repo, id, opts.signal);
+    const gaps = await findGaps(repo, id, { lsn: parseLsn(oldest.start_lsn), tli: oldest.timeline }, oldest.wal_segment_size, opts.signal);
+    const damaged: WalArchiveHealth['damaged'] = [];
+    if (opts.readData) {
+      for (const f of files) {
+        try {
+          await repo.loadNamed('wal', walObjectName(id, f.file), opts.signal ? { signal: opts.signal } : {});
+        } catch (err) {
+          damaged.push({ file: f.file, error: (err as Error).message });
+        }
+      }
+    }
+    out.push({ system_identifier: id, files: files.length, base_backups: bases.length, gaps, damaged });
+  }
+  return out;
+}
+
+/**
+ * WAL retention: per cluster, remove archived WAL older than the start of the oldest base backup still
+ * kept (run after forget). A cluster without base backups keeps its WAL (one may be in progress).
+ */
+export async function pruneWal(repo: Repository, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<Array<{ system_identifier: string; removed: string[] }>> {
+  const all = await loadSnapshots(repo, { onError: () => undefined, ...(opts.signal ? { signal: opts.signal } : {}) });
+  const ids = [...new Set(all.map((s) => physicalSource(s)?.system_identifier).filter((x): x is string => x !== undefined))].sort();
+  const out = [];
+  for (const id of ids) {
+    const bases = await baseBackups(repo, id, opts.signal);
+    const oldest = bases.reduce((m, b) => (parseLsn(b.src.start_lsn) < parseLsn(m.src.start_lsn) ? b : m), bases[0]!).src;
+    const removed = await removeWalBefore(repo, id, { lsn: parseLsn(oldest.start_lsn) }, oldest.wal_segment_size, opts);
+    out.push({ system_identifier: id, removed });
+  }
+  return out;
 }
