@@ -1,6 +1,8 @@
 /** `lifeboat restore SNAPSHOT --target DIR`: bring back a snapshot, or parts of it. */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LifeboatError } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { newRestoreProgress, restoreFiles } from '../../sources/files/index.ts';
@@ -26,6 +28,7 @@ interface RestoreFlags extends FilterOptions {
   lsn?: string;
   restorePoint?: string;
   restoreCommand?: string;
+  keepArchiving?: boolean;
   sqlite?: string;
 }
 
@@ -71,6 +74,7 @@ export function registerRestore(program: Command, rt: Runtime): void {
     .option('--lsn <lsn>', 'PostgreSQL: recover to this WAL position (0/1A2B3C4D)')
     .option('--restore-point <name>', 'PostgreSQL: recover to a point made with pg_create_restore_point()')
     .option('--restore-command <cmd>', 'PostgreSQL: restore_command to write (default: this lifeboat, this repository, wal fetch)')
+    .option('--keep-archiving', 'PostgreSQL: let the recovered cluster archive WAL as the original did (default: archive_mode off, so a drill never writes into the production archive)')
     .option('--sqlite <file>', 'restore an SQLite backup to FILE and check it');
   addFilterOptions(cmd, 'consider snapshots')
     .addHelpText(
@@ -197,7 +201,10 @@ async function restoreCluster(s: Session, repo: Repository, snap: SnapshotEntry 
   let restoreCommand = o.restoreCommand;
   if (restoreCommand === undefined) {
     const repoArg = shq(resolve(s.repoPath()));
-    const self = `${shq(process.execPath)} ${shq(resolve(process.argv[1] ?? 'lifeboat'))}`;
+    // The installed entry script (bin/lifeboat.js, three folders up from src/ or dist/cli/commands/),
+    // which runs on a plain node; else whatever script runs now.
+    const bin = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
+    const self = `${shq(process.execPath)} ${shq(existsSync(bin) ? bin : resolve(process.argv[1] ?? 'lifeboat'))}`;
     if (s.opts.passwordFile !== undefined) {
       restoreCommand = `${self} -q -r ${repoArg} --password-file ${shq(resolve(s.opts.passwordFile))} wal fetch %f "%p"`;
     } else if (s.rt.env['LIFEBOAT_PASSWORD_COMMAND']) {
@@ -217,6 +224,7 @@ async function restoreCluster(s: Session, repo: Repository, snap: SnapshotEntry 
       ...(o.lsn !== undefined ? { lsn: o.lsn } : {}),
       ...(o.restorePoint !== undefined ? { restorePoint: o.restorePoint } : {}),
       restoreCommand: restoreCommand!,
+      ...(o.keepArchiving ? { keepArchiving: true } : {}),
       signal: s.signal,
       progress,
     }),

@@ -31,6 +31,12 @@ export interface PitrOptions extends RecoveryTarget {
   snapshot?: SnapshotEntry;
   /** The command PostgreSQL runs to fetch WAL; %f and %p as in restore_command. */
   restoreCommand: string;
+  /**
+   * Keep the restored cluster archiving as the original did (into this repository). Off by default: a
+   * drill or a side-by-side copy must not push its new timeline into the production archive, where a later
+   * recovery to "latest" would follow it.
+   */
+  keepArchiving?: boolean;
   signal?: AbortSignal;
   progress?: RestoreProgress;
   onWarning?: (w: RestoreWarning) => void;
@@ -194,6 +200,7 @@ export async function restorePostgresCluster(repo: Repository, opts: PitrOptions
     settings['recovery_target_inclusive'] = 'true';
   }
   settings['recovery_target_action'] = 'promote';
+  if (!opts.keepArchiving) settings['archive_mode'] = 'off';
   checkEmptyTarget(opts.target);
   const restore = await restoreFiles(repo, base.snap, {
     target: opts.target,

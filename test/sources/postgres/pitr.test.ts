@@ -18,6 +18,7 @@ import {
 } from '../../../src/sources/postgres/index.ts';
 import { giveToPostgres, PgCluster, postgresIds } from '../../helpers/postgres.ts';
 import { newRepo, PASSWORD, tempDir } from '../../helpers/repo.ts';
+import { lifeboat, show } from '../../cli/run-cli.ts';
 import type { Repository } from '../../../src/repo/index.ts';
 
 const bin = resolve(import.meta.dirname, '../../../bin/lifeboat.js');
@@ -78,6 +79,8 @@ test('point in time: a destroyed cluster comes back holding exactly the rows com
   const before = id;
   const T = await pg.sql('SELECT clock_timestamp()::text');
   await insert(150);
+  await pg.sql("SELECT pg_create_restore_point('before_last_batch')");
+  const atPoint = id;
   await switchAndArchive(pg);
   await insert(50);
   await switchAndArchive(pg);
@@ -114,6 +117,19 @@ test('point in time: a destroyed cluster comes back holding exactly the rows com
   assert.equal(check.code, 0, `pg_amcheck: ${check.stdout.toString()}${check.stderr}`);
   // The restored cluster is writable (promoted to a new timeline).
   await restored.sql("INSERT INTO ticks VALUES (999999, 'after restore')");
+  await restored.stop();
+
+  // The same archive, through the CLI, to a named restore point (the restore_command it writes uses the
+  // same repository and password file).
+  const target2 = join(dir, 'restored2', 'data');
+  const cli = await lifeboat(['-r', join(dir, 'repo'), '--password-file', join(dir, 'password'), '--json', 'restore', '--restore-point', 'before_last_batch', '--target', target2]);
+  assert.equal(cli.code, 0, show(cli));
+  const summary = JSON.parse(cli.stdout.trim().split('\n').pop()!) as { settings: Record<string, string>; range: { to_time: string } };
+  assert.equal(summary.settings['recovery_target_name'], 'before_last_batch');
+  const second = await PgCluster.adopt(t, join(dir, 'restored2', 'run'), target2);
+  await second.start();
+  await waitFor('promotion at the restore point', async () => (await second.sql('SELECT pg_is_in_recovery()')) === 'f');
+  assert.equal(await second.sql('SELECT max(id) FROM ticks'), String(atPoint));
 });
 
 test('the WAL archive survives the repository being away: PostgreSQL retries and no segment is lost', async (t) => {

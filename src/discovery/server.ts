@@ -1,0 +1,303 @@
+/**
+ * The built-in authoritative DNS server: UDP and TCP, for the configured zones only (no recursion).
+ *
+ * - Answers from the ZoneStore: NXDOMAIN for names that do not exist, NODATA (NOERROR, SOA in authority)
+ *   for names that exist without the asked type, CNAME answers followed inside the zone, AA set.
+ * - EDNS0: an OPT record is echoed (our payload size 1232); UDP answers larger than the client's size
+ *   (512 without EDNS) are truncated (TC set, records dropped) so the client retries over TCP.
+ * - RFC 2136 updates signed with TSIG (update.ts); a special update publishes a service's site
+ *   (`_lifeboat-publish.<service>`), with the control key only.
+ * - Peers pull state with a TSIG-signed query for `_lifeboat-state.<zone>` TXT over TCP (sync.ts).
+ * - Malformed packets are answered FORMERR when they have a header, otherwise dropped; nothing a client
+ *   sends can throw out of a handler or change state without a valid signature.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import dnsPacket from 'dns-packet';
+import { systemClock, type Clock } from '../core/index.ts';
+import { inZone, normalizeName } from './records.ts';
+import { sign, verify, type TsigKey, type VerifyResult } from './tsig.ts';
+import { handleUpdate } from './update.ts';
+import { parseRaw, Rcode, WireError, TYPE_OPT, typeNames, CLASS_IN, CLASS_ANY, TYPE_ANY, type RawMessage } from './wire.ts';
+import type { Rr, ZoneStore } from './zone.ts';
+
+export interface ServerKeys {
+  /** Keys that may send RFC 2136 updates, per zone (key names). */
+  update: Record<string, string[]>;
+  /** The key `lifeboat dns publish` signs with. */
+  control?: string;
+  /** The key peers sign state pulls with. */
+  transfer?: string;
+  all: Map<string, TsigKey>;
+}
+
+export interface ServerOptions {
+  /** Address to listen on (default 127.0.0.1) and port (default 53; 0 = any free port). */
+  host?: string;
+  port?: number;
+  keys: ServerKeys;
+  clock?: Clock;
+  /** Called for events worth logging (never with secrets). */
+  log?: (event: Record<string, unknown>) => void;
+}
+
+const OUR_UDP_SIZE = 1232;
+const MAX_TCP_IDLE_MS = 10_000;
+
+export class DnsServer {
+  readonly store: ZoneStore;
+  readonly #opts: ServerOptions;
+  readonly #clock: Clock;
+  #udp: UdpSocket | undefined;
+  #tcp: TcpServer | undefined;
+  readonly #conns = new Set<Socket>();
+  /** Counters for tests and status. */
+  readonly stats = { queries: 0, updates: 0, formerr: 0, refused: 0, notauth: 0, dropped: 0 };
+
+  constructor(store: ZoneStore, opts: ServerOptions) {
+    this.store = store;
+    this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  get port(): number {
+    const a = this.#udp?.address();
+    return a ? a.port : 0;
+  }
+
+  async start(): Promise<void> {
+    const host = this.#opts.host ?? '127.0.0.1';
+    const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
+    udp.on('message', (msg, rinfo) => {
+      const out = this.#safeHandle(msg, 'udp');
+      if (out) udp.send(out, rinfo.port, rinfo.address);
+    });
+    udp.on('error', (err) => this.#opts.log?.({ event: 'udp-error', error: err.message }));
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject);
+      udp.bind(this.#opts.port ?? 53, host, () => {
+        udp.off('error', reject);
+        resolve();
+      });
+    });
+    this.#udp = udp;
+    const tcp = createServer((sock) => this.#serveTcp(sock));
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(this.port, host, () => {
+        tcp.off('error', reject);
+        resolve();
+      });
+    });
+    this.#tcp = tcp;
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.#conns) c.destroy();
+    await Promise.all([
+      new Promise<void>((r) => (this.#udp ? this.#udp.close(() => r()) : r())),
+      new Promise<void>((r) => (this.#tcp ? this.#tcp.close(() => r()) : r())),
+    ]);
+  }
+
+  #serveTcp(sock: Socket): void {
+    this.#conns.add(sock);
+    sock.setTimeout(MAX_TCP_IDLE_MS, () => sock.destroy());
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 2) {
+        const len = buf.readUInt16BE(0);
+        if (buf.length < 2 + len) break;
+        const msg = buf.subarray(2, 2 + len);
+        buf = buf.subarray(2 + len);
+        const out = this.#safeHandle(Buffer.from(msg), 'tcp');
+        if (out) {
+          const head = Buffer.alloc(2);
+          head.writeUInt16BE(out.length, 0);
+          sock.write(Buffer.concat([head, out]));
+        }
+      }
+    });
+    sock.on('error', () => undefined);
+    sock.on('close', () => this.#conns.delete(sock));
+  }
+
+  /** Never throws: a bug on one packet must not take the server down. */
+  #safeHandle(msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
+    try {
+      return this.handle(msg, transport);
+    } catch (err) {
+      this.#opts.log?.({ event: 'internal-error', error: (err as Error).message });
+      return msg.length >= 12 ? errorReply(msg.readUInt16BE(0), 0, Rcode.SERVFAIL) : undefined;
+    }
+  }
+
+  /** Answer one message (exported for tests and fuzzing). */
+  handle(msg: Buffer, transport: 'udp' | 'tcp'): Buffer | undefined {
+    if (msg.length < 12) {
+      this.stats.dropped++;
+      return undefined;
+    }
+    const id = msg.readUInt16BE(0);
+    if (msg.readUInt16BE(2) & 0x8000) {
+      this.stats.dropped++; // a response: never answer one (no reflection loops)
+      return undefined;
+    }
+    let raw: RawMessage;
+    try {
+      raw = parseRaw(msg);
+    } catch (err) {
+      if (!(err instanceof WireError)) throw err;
+      this.stats.formerr++;
+      return errorReply(id, (msg.readUInt16BE(2) >> 11) & 0xf, Rcode.FORMERR);
+    }
+    if (raw.opcode === 5) {
+      this.stats.updates++;
+      return handleUpdate(this, msg, raw);
+    }
+    if (raw.opcode !== 0) return errorReply(id, raw.opcode, Rcode.NOTIMP);
+    this.stats.queries++;
+    return this.#query(msg, raw, transport);
+  }
+
+  /** Verify a message's TSIG against our keys. */
+  verifyTsig(msg: Buffer, requestMac?: Buffer): VerifyResult {
+    return verify(msg, (n) => this.#opts.keys.all.get(n), { now: this.#clock.now() / 1000, ...(requestMac ? { requestMac } : {}) });
+  }
+
+  get keys(): ServerKeys {
+    return this.#opts.keys;
+  }
+
+  now(): number {
+    return this.#clock.now() / 1000;
+  }
+
+  log(event: Record<string, unknown>): void {
+    this.#opts.log?.(event);
+  }
+
+  #query(msg: Buffer, raw: RawMessage, transport: 'udp' | 'tcp'): Buffer {
+    const id = raw.id;
+    const rd = raw.flags & 0x0100;
+    if (raw.qd.length !== 1) return errorReply(id, 0, Rcode.FORMERR);
+    const q = raw.qd[0]!;
+    const opt = raw.ar.find((r) => r.type === TYPE_OPT);
+    if (raw.ar.filter((r) => r.type === TYPE_OPT).length > 1) return errorReply(id, 0, Rcode.FORMERR);
+    const clientSize = opt ? Math.max(512, Math.min(opt.klass, 65535)) : 512;
+    const maxSize = transport === 'tcp' ? 65535 : Math.min(clientSize, 4096);
+    const question = questionOf(q);
+    const additionals: Rr[] = opt ? [optRecord()] : [];
+    let flags = rd;
+    let rcode: number = Rcode.NOERROR;
+    let answers: Rr[] = [];
+    let authorities: Rr[] = [];
+
+    // The peers' state pull: signed with the transfer key, over TCP.
+    if (q.name.startsWith('_lifeboat-state.') && q.type === 16) {
+      return this.#statePull(msg, raw, question, transport);
+    }
+    const zone = this.store.zoneOf(q.name);
+    if (!zone || (q.klass !== CLASS_IN && q.klass !== CLASS_ANY)) {
+      this.stats.refused++;
+      rcode = Rcode.REFUSED;
+    } else {
+      flags |= dnsPacket.AUTHORITATIVE_ANSWER;
+      const all = this.store.records(zone.name);
+      const at = (name: string): Rr[] => all.filter((r) => r.name === name);
+      let name = q.name;
+      const seen = new Set<string>();
+      for (;;) {
+        const here = at(name);
+        const cname = here.find((r) => r.type === 'CNAME');
+        const wanted = typeNames[q.type];
+        const match = here.filter((r) => q.type === TYPE_ANY || r.type === wanted);
+        if (match.length) {
+          answers.push(...match);
+          break;
+        }
+        if (cname && q.type !== 5) {
+          answers.push(cname);
+          const target = normalizeName(String(cname.data));
+          if (seen.has(target) || !inZone(target, zone.name)) break;
+          seen.add(target);
+          name = target;
+          continue;
+        }
+        if (answers.length === 0) {
+          const exists = here.length > 0 || all.some((r) => r.name.endsWith('.' + name));
+          if (!exists) rcode = Rcode.NXDOMAIN;
+          const soa = all.find((r) => r.type === 'SOA')!;
+          authorities = [{ ...soa, ttl: Math.min(soa.ttl, zone.soa.minimum) }];
+        }
+        break;
+      }
+    }
+    let out = encodeReply(id, flags, rcode, question, answers, authorities, additionals);
+    if (out.length > maxSize) {
+      // Too large for this UDP client: say so and let it come back over TCP.
+      answers = [];
+      authorities = [];
+      out = encodeReply(id, flags | dnsPacket.TRUNCATED_RESPONSE, rcode, question, answers, authorities, additionals);
+    }
+    return out;
+  }
+
+  #statePull(msg: Buffer, raw: RawMessage, question: Record<string, unknown>, transport: 'udp' | 'tcp'): Buffer {
+    const v = this.verifyTsig(msg);
+    const transfer = this.#opts.keys.transfer;
+    if (!v.ok || v.key.name !== transfer || transport !== 'tcp') {
+      this.stats.notauth++;
+      const reason = !v.ok ? v.reason : v.key.name !== transfer ? `key ${v.key.name} may not pull state` : 'state pulls go over TCP';
+      this.log({ event: 'state-pull-refused', reason });
+      return errorReply(raw.id, 0, Rcode.NOTAUTH, question);
+    }
+    const zoneName = normalizeName(raw.qd[0]!.name.slice('_lifeboat-state.'.length));
+    const zone = this.store.zones.find((z) => z.name === zoneName);
+    const answers: Rr[] = [];
+    if (zone) {
+      for (const [svc, st] of Object.entries(this.store.allStates())) {
+        if (this.store.zoneOf(svc)?.name !== zone.name) continue;
+        answers.push({ name: raw.qd[0]!.name, type: 'TXT', ttl: 0, data: chunks(JSON.stringify({ service: svc, ...st })) });
+      }
+      answers.push({ name: raw.qd[0]!.name, type: 'TXT', ttl: 0, data: chunks(JSON.stringify({ dynamic: this.store.dynamic(zone.name) })) });
+    }
+    const body = encodeReply(raw.id, dnsPacket.AUTHORITATIVE_ANSWER, zone ? Rcode.NOERROR : Rcode.NXDOMAIN, question, answers, [], []);
+    return sign(body, v.key, { now: this.now(), requestMac: v.tsig.mac }).message;
+  }
+}
+
+export function questionOf(q: { name: string; type: number; klass: number }): Record<string, unknown> {
+  return { name: q.name, type: typeNames[q.type] ?? `UNKNOWN_${q.type}`, class: ({ 1: 'IN', 3: 'CH', 4: 'HS', 255: 'ANY' } as Record<number, string>)[q.klass] ?? 'IN' };
+}
+
+/** A string split into TXT character-strings of at most 255 bytes. */
+export function chunks(s: string): string[] {
+  const b = Buffer.from(s);
+  const out: string[] = [];
+  for (let i = 0; i < b.length; i += 255) out.push(b.subarray(i, i + 255).toString('latin1'));
+  return out;
+}
+
+function optRecord(): Rr {
+  return { name: '.', type: 'OPT', ttl: 0, data: undefined, ...({ udpPayloadSize: OUR_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] } as object) } as Rr;
+}
+
+export function encodeReply(id: number, flags: number, rcode: number, question: Record<string, unknown> | undefined, answers: Rr[], authorities: Rr[], additionals: Rr[], opcode = 0): Buffer {
+  const packet = {
+    type: 'response' as const,
+    id,
+    flags: (flags & ~0x780f) | (opcode << 11) | rcode,
+    questions: question ? [question] : [],
+    answers: answers.map((r) => ({ class: 'IN', ...r })),
+    authorities: authorities.map((r) => ({ class: 'IN', ...r })),
+    additionals: additionals.map((r) => (r.type === 'OPT' ? r : { class: 'IN', ...r })),
+  };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return dnsPacket.encode(packet as any);
+}
+
+export function errorReply(id: number, opcode: number, rcode: number, question?: Record<string, unknown>): Buffer {
+  return encodeReply(id, 0, rcode, question, [], [], [], opcode);
+}
