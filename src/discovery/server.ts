@@ -152,13 +152,20 @@ export class DnsServer {
       this.stats.formerr++;
       return errorReply(id, (msg.readUInt16BE(2) >> 11) & 0xf, Rcode.FORMERR);
     }
-    if (raw.opcode === 5) {
-      this.stats.updates++;
-      return handleUpdate(this, msg, raw);
+    try {
+      if (raw.opcode === 5) {
+        this.stats.updates++;
+        return handleUpdate(this, msg, raw);
+      }
+      if (raw.opcode !== 0) return errorReply(id, raw.opcode, Rcode.NOTIMP);
+      this.stats.queries++;
+      return this.#query(msg, raw, transport);
+    } catch (err) {
+      // Malformed inside: a TSIG or record data that does not parse.
+      if (!(err instanceof WireError) && !(err instanceof RangeError)) throw err;
+      this.stats.formerr++;
+      return errorReply(id, raw.opcode, Rcode.FORMERR);
     }
-    if (raw.opcode !== 0) return errorReply(id, raw.opcode, Rcode.NOTIMP);
-    this.stats.queries++;
-    return this.#query(msg, raw, transport);
   }
 
   /** Verify a message's TSIG against our keys. */
