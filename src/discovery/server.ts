@@ -92,12 +92,14 @@ export class DnsServer {
     this.#tcp = tcp;
   }
 
+  /** Stop listening (idempotent). */
   async close(): Promise<void> {
     for (const c of this.#conns) c.destroy();
-    await Promise.all([
-      new Promise<void>((r) => (this.#udp ? this.#udp.close(() => r()) : r())),
-      new Promise<void>((r) => (this.#tcp ? this.#tcp.close(() => r()) : r())),
-    ]);
+    const udp = this.#udp;
+    const tcp = this.#tcp;
+    this.#udp = undefined;
+    this.#tcp = undefined;
+    await Promise.all([new Promise<void>((r) => (udp ? udp.close(() => r()) : r())), new Promise<void>((r) => (tcp ? tcp.close(() => r()) : r()))]);
   }
 
   #serveTcp(sock: Socket): void {

@@ -165,6 +165,7 @@ export class ZoneStore {
   merge(service: string, st: ServiceState): boolean {
     const name = normalizeName(service);
     const def = this.services.get(name);
+    if (typeof st?.site !== 'string' || !Number.isSafeInteger(st.epoch) || typeof st.changed !== 'string') return false;
     if (!def || !def.sites[st.site]) return false; // not ours, or a site we have no answers for
     if (!newer(st, this.#state.services[name])) return false;
     this.#state.services[name] = st;
@@ -173,6 +174,8 @@ export class ZoneStore {
   }
 
   mergeDynamic(zone: string, d: DynamicRecords): boolean {
+    if (!this.zones.some((z) => z.name === zone) || !Number.isSafeInteger(d?.version) || !Array.isArray(d.records)) return false;
+    if (!d.records.every((r) => r && typeof r.name === 'string' && inZone(r.name, zone) && !this.ownedByService(r.name) && typeof r.type === 'string')) return false;
     const cur = this.dynamic(zone);
     if (d.version < cur.version || (d.version === cur.version && JSON.stringify(d.records) <= JSON.stringify(cur.records))) return false;
     this.#state.dynamic[zone] = d;

@@ -1,0 +1,89 @@
+/**
+ * Built-in servers of several sites serving one zone converge by pulling each other's state: every
+ * interval (and at once when asked) a server sends each peer a TSIG-signed query for
+ * `_lifeboat-state.<zone>` TXT over TCP; the peer answers, signed, with each service's live site and epoch
+ * and the zone's updated records; anything newer (higher epoch; higher version) is adopted. Stale state
+ * never wins, so a site that comes back with old state is corrected, not obeyed.
+ */
+import dnsPacket from 'dns-packet';
+import { randomInt } from 'node:crypto';
+import { exchange, txtStrings, type Endpoint } from './client.ts';
+import type { ServiceState } from './records.ts';
+import type { DnsServer } from './server.ts';
+import type { TsigKey } from './tsig.ts';
+import type { DynamicRecords } from './zone.ts';
+
+export interface PeerStatus {
+  peer: string;
+  ok: boolean;
+  error?: string;
+  adopted: number;
+  at: string;
+}
+
+export class PeerSync {
+  readonly #server: DnsServer;
+  readonly #peers: Endpoint[];
+  readonly #key: TsigKey;
+  readonly #intervalMs: number;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  readonly status = new Map<string, PeerStatus>();
+
+  constructor(server: DnsServer, peers: Endpoint[], key: TsigKey, opts: { intervalMs?: number } = {}) {
+    this.#server = server;
+    this.#peers = peers;
+    this.#key = key;
+    this.#intervalMs = opts.intervalMs ?? 1000;
+  }
+
+  start(): void {
+    const tick = (): void => {
+      this.#timer = setTimeout(() => {
+        void this.pullOnce().finally(tick);
+      }, this.#intervalMs);
+      this.#timer.unref();
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running;
+  }
+
+  /** Pull from every peer once. Never throws: a peer that is down is recorded in `status`. */
+  async pullOnce(): Promise<void> {
+    if (this.#running) return this.#running;
+    this.#running = (async () => {
+      for (const peer of this.#peers) {
+        for (const zone of this.#server.store.zones) await this.#pull(peer, zone.name);
+      }
+    })().finally(() => (this.#running = undefined));
+    return this.#running;
+  }
+
+  async #pull(peer: Endpoint, zone: string): Promise<void> {
+    const id = `${peer.host}:${peer.port}`;
+    let adopted = 0;
+    try {
+      const msg = dnsPacket.encode({ type: 'query', id: randomInt(0, 65536), flags: 0, questions: [{ name: `_lifeboat-state.${zone}`, type: 'TXT', class: 'IN' }] });
+      const ans = await exchange(peer, msg, { tcp: true, key: this.#key, timeoutMs: 3000 });
+      if (ans.rcode !== 0) throw new Error(`answered ${ans.rcodeName}`);
+      for (const strings of txtStrings(ans)) {
+        const doc = JSON.parse(strings.join('')) as ({ service: string } & ServiceState) | { dynamic: DynamicRecords };
+        if ('dynamic' in doc) {
+          if (this.#server.store.mergeDynamic(zone, doc.dynamic)) adopted++;
+        } else {
+          const { service, ...st } = doc;
+          if (this.#server.store.merge(service, st)) adopted++;
+        }
+      }
+      if (adopted) this.#server.log({ event: 'sync-adopted', peer: id, zone, changes: adopted });
+      this.status.set(id, { peer: id, ok: true, adopted, at: new Date().toISOString() });
+    } catch (err) {
+      this.status.set(id, { peer: id, ok: false, error: (err as Error).message, adopted, at: new Date().toISOString() });
+    }
+  }
+}
