@@ -9,11 +9,11 @@
  * A problem names what is damaged (pack, index file, snapshot, tree) and, for lost or damaged blobs, the
  * snapshots and files that depend on them, so the user knows what a restore would miss.
  */
-import { randomInt } from 'node:crypto';
-import { LifeboatError, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
+import { createHash, randomInt } from 'node:crypto';
+import { defaults, LifeboatError, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
 import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import type { PackedBlob } from './pack.ts';
-import { verifyPack, type PackVerdict } from './verify-pack.ts';
+import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifyReq } from './verify-pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
 import { loadSnapshots, type SnapshotEntry } from './snapshot.ts';
 import { decodeTree, validName, type Tree } from './tree.ts';
@@ -115,10 +115,12 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     // Reading is I/O, verifying is CPU (SHA-256 of the pack, then decrypt, decompress, HMAC per blob):
     // workers verify while the next packs are read. Tiny jobs stay on this thread.
     const pool = opts.workers === 0 || packs.length < 2 ? undefined : new WorkerPool<VerifyReq, PackVerdict>(siblingModule(import.meta.url, 'verify-worker'), { encryption: repo.master.encryption, mac: repo.master.mac }, opts.workers);
+    // Ranges in memory: two per worker keeps each busy while the next is read.
+    const slots = new Slots((pool?.size ?? 1) * 2);
     try {
       await mapLimit(packs, (pool?.size ?? 1) * 2, async (pack) => {
         throwIfAborted(signal);
-        const problem = await checkPack(repo, pool, pack, packBlobs.get(pack)!, onBackend.get(pack)!, damagedBlobs);
+        const problem = await checkPack(repo, pool, slots, pack, packBlobs.get(pack)!, onBackend.get(pack)!, damagedBlobs, signal);
         if (problem) problems.push(problem);
         packsRead++;
         opts.onProgress?.({ phase: 'data', done: ++n, total: packs.length });
@@ -260,31 +262,114 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
   return out;
 }
 
+/**
+ * At most this many pack ranges are in memory at once (read, waiting for a worker, or being verified):
+ * set by checkRepository to two per worker.
+ */
+class Slots {
+  #free: number;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(n: number) {
+    this.#free = n;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+/**
+ * Read and verify one pack: in ranges of about defaults.checkReadSize (planRanges), hashed here in order
+ * while workers verify each range's blobs, so a pack is never in memory whole; a pack whose index entries do
+ * not fit it (overlapping, outside it) is read whole and verified by verifyPack.
+ */
 async function checkPack(
   repo: Repository,
   pool: WorkerPool<VerifyReq, PackVerdict> | undefined,
+  slots: Slots,
   pack: string,
   indexed: PackedBlob[],
   size: number,
   damaged: Map<string, string>,
+  signal: AbortSignal | undefined,
 ): Promise<CheckProblem | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await repo.backend.load({ type: 'pack', name: pack });
-  } catch (err) {
+  const cannotRead = (err: unknown): CheckProblem => {
     if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
     for (const b of indexed) damaged.set(b.id, `pack ${pack} cannot be read`);
     return { kind: 'pack', id: pack, message: `pack ${pack} cannot be read: ${(err as Error).message}` };
+  };
+  const load = (offset?: number, length?: number): Promise<Buffer> =>
+    repo.backend.load({ type: 'pack', name: pack }, { ...(offset !== undefined ? { offset, length } : {}), ...(signal ? { signal } : {}) });
+  const ranges = planRanges(indexed, size, defaults.checkReadSize);
+  let v: PackVerdict;
+  if (!ranges) {
+    await slots.acquire();
+    try {
+      let bytes: Buffer;
+      try {
+        bytes = await load();
+      } catch (err) {
+        return cannotRead(err);
+      }
+      v = pool ? await pool.run({ t: 'pack', pack, bytes, indexed, size }, transferable(bytes)) : verifyPack(repo.master, pack, bytes, indexed, size);
+    } finally {
+      slots.release();
+    }
+  } else {
+    const hash = createHash('sha256');
+    const reasons: string[] = [];
+    const verdicts: Array<Promise<Array<[string, string]>>> = [];
+    let failed: CheckProblem | undefined;
+    for (const r of ranges) {
+      await slots.acquire();
+      let bytes: Buffer;
+      try {
+        bytes = await load(r.start, r.end - r.start);
+      } catch (err) {
+        slots.release();
+        failed = cannotRead(err);
+        break;
+      }
+      hash.update(bytes);
+      if (r.end === size) {
+        let header = checkHeader(repo.master, pack, bytes, size, indexed);
+        if (!Array.isArray(header)) {
+          try {
+            header = checkHeader(repo.master, pack, await load(size - header.need, header.need), size, indexed);
+          } catch (err) {
+            slots.release();
+            failed = cannotRead(err);
+            break;
+          }
+        }
+        if (Array.isArray(header)) reasons.push(...header);
+      }
+      if (r.blobs.length === 0) {
+        slots.release();
+        continue;
+      }
+      const req: VerifyReq = { t: 'blobs', pack, start: r.start, bytes, blobs: r.blobs };
+      const p = pool ? pool.run(req, transferable(bytes)).then((x) => x.damaged) : Promise.resolve(verifyBlobs(repo.master, pack, r.start, bytes, r.blobs));
+      verdicts.push(p.finally(() => slots.release()));
+    }
+    const found = (await Promise.all(verdicts)).flat();
+    if (failed) return failed;
+    if (hash.digest('hex') !== pack) reasons.unshift('contents do not match its name (SHA-256)');
+    if (found.length) reasons.push(`${found.length} of ${indexed.length} blobs are damaged`);
+    v = { reasons, damaged: found };
   }
-  const v = pool ? await pool.run({ pack, bytes, indexed, size }, transferable(bytes)) : verifyPack(repo.master, pack, bytes, indexed, size);
   for (const [id, why] of v.damaged) damaged.set(id, why);
   if (v.reasons.length === 0) return undefined;
   return { kind: 'pack', id: pack, message: `pack ${pack} is damaged: ${v.reasons.join('; ')}` };
-}
-
-interface VerifyReq {
-  pack: string;
-  bytes: Uint8Array;
-  indexed: PackedBlob[];
-  size: number;
 }

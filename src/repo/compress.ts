@@ -5,8 +5,48 @@
  * a full pass: if the first `defaults.compressSample` bytes do not shrink below `incompressibleRatio`, the
  * blob is stored raw. The chosen mode is recorded per blob (pack header and index), so readers never guess.
  */
+import { createRequire } from 'node:module';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
+import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { defaults, IntegrityError } from '../core/index.ts';
+
+/** zstd-napi's native binding: compression and decompression into buffers we own. */
+const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
+
+/**
+ * A reusable output buffer, owned by one thread. Functions that take one return views into it that stay
+ * valid until its next use. The hot loops (backup workers compressing, restore and check workers
+ * decompressing) used to get a new buffer per blob: compressBound-sized plus a trimmed copy per compressed
+ * chunk, the plaintext per decompressed chunk. Dead buffers outside the V8 heap wait for a GC, and in the
+ * bench each worker held tens of MiB of them (bench, 2026-11-30).
+ */
+export interface Scratch {
+  buf: Buffer;
+}
+
+export function newScratch(): Scratch {
+  return { buf: Buffer.alloc(0) };
+}
+
+function scratchOf(s: Scratch, n: number): Buffer {
+  if (s.buf.length < n) s.buf = Buffer.allocUnsafe(Math.max(n, Math.min(2 * s.buf.length, 64 << 20)));
+  return s.buf;
+}
+
+/** Per-thread zstd contexts: one at level 1 for samples, one per level for whole blobs (no re-sizing between). */
+const cctxs = new Map<number, InstanceType<typeof zstdBinding.CCtx>>();
+let dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
+
+function zstdInto(data: Uint8Array, level: number, scratch: Scratch): Buffer {
+  let c = cctxs.get(level);
+  if (!c) {
+    c = new zstdBinding.CCtx();
+    c.setParameter(zstdBinding.CParameter.compressionLevel, level);
+    cctxs.set(level, c);
+  }
+  const out = scratchOf(scratch, zstdBinding.compressBound(data.length));
+  return out.subarray(0, c.compress2(out, data));
+}
 
 export const Compression = { None: 0, Zstd: 1 } as const;
 export type Compression = (typeof Compression)[keyof typeof Compression];
@@ -16,14 +56,15 @@ export interface Compressed {
   compression: Compression;
 }
 
-export function compressBlob(data: Uint8Array, level: number = defaults.zstdLevel): Compressed {
+/** With `scratch`, compressed data is a view into it (valid until its next use). */
+export function compressBlob(data: Uint8Array, level: number = defaults.zstdLevel, scratch?: Scratch): Compressed {
   if (data.length < 64) return { data, compression: Compression.None };
   if (data.length > defaults.compressSample * 2) {
     const sample = data.subarray(0, defaults.compressSample);
-    const s = zstdCompress(sample, { compressionLevel: 1 });
-    if (s.length >= sample.length * defaults.incompressibleRatio) return { data, compression: Compression.None };
+    const n = scratch ? zstdInto(sample, 1, scratch).length : zstdCompress(sample, { compressionLevel: 1 }).length;
+    if (n >= sample.length * defaults.incompressibleRatio) return { data, compression: Compression.None };
   }
-  const out = zstdCompress(data, { compressionLevel: level });
+  const out = scratch ? zstdInto(data, level, scratch) : zstdCompress(data, { compressionLevel: level });
   if (out.length >= data.length * defaults.incompressibleRatio) return { data, compression: Compression.None };
   return { data: out, compression: Compression.Zstd };
 }
@@ -31,8 +72,9 @@ export function compressBlob(data: Uint8Array, level: number = defaults.zstdLeve
 /**
  * `rawLength` -1: unknown (documents), bounded by `maxLength` instead. The frame's declared content size is
  * checked before decompressing, so a damaged frame cannot make us allocate more than the caller expects.
+ * With `scratch`, zstd output is a view into it (valid until its next use); raw data is returned as given.
  */
-export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: string, maxLength = rawLength): Buffer {
+export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: string, maxLength = rawLength, scratch?: Scratch): Buffer {
   if (compression === Compression.None) {
     if (data.length !== rawLength) throw new IntegrityError(`${what}: length ${data.length}, index says ${rawLength}`);
     return data;
@@ -44,7 +86,13 @@ export function decompressBlob(data: Buffer, compression: number, rawLength: num
   }
   let out: Buffer;
   try {
-    out = zstdDecompress(data);
+    if (scratch) {
+      const buf = scratchOf(scratch, declared);
+      dctx ??= new zstdBinding.DCtx();
+      out = buf.subarray(0, dctx.decompress(buf.subarray(0, declared), data));
+    } else {
+      out = zstdDecompress(data);
+    }
   } catch (cause) {
     throw new IntegrityError(`${what}: zstd frame is damaged`, { cause });
   }

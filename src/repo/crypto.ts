@@ -40,18 +40,28 @@ function iv(nonce: Uint8Array): Buffer {
   return out;
 }
 
-/** Encrypt and authenticate `plaintext`. `aad` (optional) is authenticated but not stored. */
-export function seal(key: Pick<MasterKey, 'encryption'>, plaintext: Uint8Array, aad?: Uint8Array): Buffer {
+/**
+ * Encrypt and authenticate `plaintext`. `aad` (optional) is authenticated but not stored. With `out`, the
+ * sealed object is written there at `offset` (SEAL_OVERHEAD + plaintext.length bytes must be free) and a
+ * view of it is returned: backup workers seal a batch of blobs into one buffer the main thread hands back.
+ */
+export function seal(key: Pick<MasterKey, 'encryption'>, plaintext: Uint8Array, aad?: Uint8Array, out?: Buffer, offset = 0): Buffer {
+  const len = NONCE_SIZE + plaintext.length + TAG_SIZE;
+  if (!out) {
+    out = Buffer.allocUnsafe(len);
+    offset = 0;
+  } else if (out.length - offset < len) {
+    throw new RangeError(`seal: ${out.length - offset} bytes free, ${len} needed`);
+  }
   const nonce = randomBytes(NONCE_SIZE);
   const cipher = createCipheriv('aes-256-gcm', subkey(key.encryption, nonce), iv(nonce));
   if (aad) cipher.setAAD(aad);
-  const out = Buffer.allocUnsafe(NONCE_SIZE + plaintext.length + TAG_SIZE);
-  nonce.copy(out, 0);
-  let n = NONCE_SIZE;
+  nonce.copy(out, offset);
+  let n = offset + NONCE_SIZE;
   n += cipher.update(plaintext).copy(out, n);
   n += cipher.final().copy(out, n);
   cipher.getAuthTag().copy(out, n);
-  return out;
+  return offset === 0 && len === out.length ? out : out.subarray(offset, offset + len);
 }
 
 /** Decrypt and verify. Throws IntegrityError (with `what` in the message) if anything was changed. */

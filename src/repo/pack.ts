@@ -35,9 +35,14 @@ export class PackBuilder {
   #size = 0;
   readonly #hash = createHash('sha256');
 
-  /** `capacity`: expected final size (grows if exceeded). */
-  constructor(capacity = 1 << 20) {
-    this.#buf = Buffer.allocUnsafe(capacity);
+  /** `capacity`: expected final size (grows if exceeded), or a buffer to build in (reused from a saved pack). */
+  constructor(capacity: number | Buffer = 1 << 20) {
+    this.#buf = typeof capacity === 'number' ? Buffer.allocUnsafe(capacity) : capacity;
+  }
+
+  /** The whole buffer the pack is built in (to reuse once the finished pack is saved). */
+  get buffer(): Buffer {
+    return this.#buf;
   }
 
   get size(): number {

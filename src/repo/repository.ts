@@ -11,7 +11,7 @@ import { defaults, IntegrityError, LifeboatError, systemClock, type Clock } from
 import type { Backend, FileType } from './backend/index.ts';
 import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
-import { Compression, compressBlob, decompressBlob } from './compress.ts';
+import { Compression, compressBlob, decompressBlob, type Scratch } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { addKey, defaultKdf, unlock, type KdfParams } from './keys.ts';
@@ -267,10 +267,12 @@ export function decodeDocument<T>(plain: Buffer, what: string): T {
 /**
  * Decrypt, decompress and verify one blob: the authentication tag, the raw length, and the id recomputed
  * from the plaintext. A free function so worker threads (which hold the key, not a Repository) use it too.
+ * With `scratch` (a `{ buf }` the caller keeps), compressed blobs decompress into it: the result is then
+ * valid only until the next use of `scratch`.
  */
-export function decodeBlob(master: MasterKey, loc: BlobLocation, sealed: Buffer): Buffer {
+export function decodeBlob(master: MasterKey, loc: BlobLocation, sealed: Buffer, scratch?: Scratch): Buffer {
   const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
-  const plain = decompressBlob(open(master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what);
+  const plain = decompressBlob(open(master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what, loc.rawLength, scratch);
   if (blobId(master, plain, loc.type).toString('hex') !== loc.id) {
     throw new IntegrityError(`${what}: contents do not match the id`);
   }

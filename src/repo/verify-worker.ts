@@ -1,12 +1,15 @@
-/** Worker thread entry for verifyPack (check --read-data). The key arrives in workerData. */
+/** Worker thread entry for verifyPack and verifyBlobs (check --read-data). The key arrives in workerData. */
 import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../core/index.ts';
-import type { PackedBlob } from './pack.ts';
-import { verifyPack, type PackVerdict } from './verify-pack.ts';
+import { verifyBlobs, verifyPack, type PackVerdict, type VerifyReq } from './verify-pack.ts';
 
 const k = workerData as { encryption: Uint8Array; mac: Uint8Array };
 const master = { encryption: Buffer.from(k.encryption), mac: Buffer.from(k.mac) };
+/** Decompressed blobs land here, one after another, instead of in a new buffer each. */
+const scratch = { buf: Buffer.alloc(0) };
 
-serveRequests((req: { pack: string; bytes: Uint8Array; indexed: PackedBlob[]; size: number }): PackVerdict =>
-  verifyPack(master, req.pack, Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength), req.indexed, req.size),
-);
+serveRequests((req: VerifyReq): PackVerdict => {
+  const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
+  if (req.t === 'pack') return verifyPack(master, req.pack, bytes, req.indexed, req.size, scratch);
+  return { reasons: [], damaged: verifyBlobs(master, req.pack, req.start, bytes, req.blobs, scratch) };
+});

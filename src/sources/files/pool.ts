@@ -9,7 +9,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { LifeboatError, siblingModule, startWorker } from '../../core/index.ts';
+import { LifeboatError, siblingModule, startWorker, transferable } from '../../core/index.ts';
 import type { BlobWriter } from '../../repo/index.ts';
 import { ChunkWork, type FileJob, type FileResult, type SealedBlob, type WorkEnv, type WorkKeys } from './chunk-work.ts';
 
@@ -140,7 +140,10 @@ export class ChunkPool {
         const batch = this.#take();
         const env: WorkEnv = {
           ask: async (ids) => ids.map((id) => this.#writer.reserve(id)),
-          emit: async (blobs) => this.#accept(blobs),
+          emit: async (buf, blobs) => {
+            await this.#accept(buf, blobs);
+            return buf;
+          },
         };
         try {
           const results = await this.#inline!.processBatch(batch.map((p) => p.job), env);
@@ -155,9 +158,10 @@ export class ChunkPool {
     }
   }
 
-  async #accept(blobs: SealedBlob[]): Promise<void> {
+  /** The writer copies each blob into its pack at once, so `buf` is free again when this resolves. */
+  async #accept(buf: Buffer, blobs: SealedBlob[]): Promise<void> {
     for (const b of blobs) {
-      await this.#writer.add('data', b.id, b.sealed, b.rawLength, b.compression);
+      await this.#writer.add('data', b.id, buf.subarray(b.offset, b.offset + b.length), b.rawLength, b.compression);
       this.onBlob?.(b.rawLength, true);
     }
   }
@@ -167,12 +171,15 @@ export class ChunkPool {
       case 'ask':
         slot.worker!.postMessage({ t: 'need', seq: m.seq, need: m.ids.map((id) => this.#writer.reserve(id)) });
         return;
-      case 'blobs':
-        this.#accept(m.blobs.map((b) => ({ ...b, sealed: Buffer.from(b.sealed.buffer, b.sealed.byteOffset, b.sealed.byteLength) }))).then(
-          () => slot.worker!.postMessage({ t: 'ack', seq: m.seq }),
+      case 'blobs': {
+        // The buffer goes back to the worker with the answer, to be filled again (see EMIT_BYTES).
+        const buf = Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength);
+        this.#accept(buf, m.blobs).then(
+          () => slot.worker!.postMessage({ t: 'ack', seq: m.seq, buf: m.buf }, transferable(m.buf)),
           (err: unknown) => this.#fail(err),
         );
         return;
+      }
       case 'done': {
         const batch = slot.batches.get(m.bid);
         slot.batches.delete(m.bid);
@@ -209,7 +216,7 @@ export class ChunkPool {
 
 type WorkerMsg =
   | { t: 'ask'; seq: number; ids: string[] }
-  | { t: 'blobs'; seq: number; blobs: SealedBlob[] }
+  | { t: 'blobs'; seq: number; buf: Uint8Array; blobs: SealedBlob[] }
   | { t: 'done'; bid: number; results: FileResult[] }
   | { t: 'fail'; bid: number; message: string };
 

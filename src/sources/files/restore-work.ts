@@ -40,6 +40,8 @@ export class RestoreWork {
   readonly #master: MasterKey;
   readonly #fds = new Map<string, number>();
   readonly #zero = Buffer.alloc(SPARSE_BLOCK);
+  /** Compressed chunks decompress into this one buffer (written out before the next), not a new one each. */
+  readonly #scratch = { buf: Buffer.alloc(0) };
 
   constructor(master: { encryption: Uint8Array; mac: Uint8Array }) {
     this.#master = { encryption: Buffer.from(master.encryption), mac: Buffer.from(master.mac) };
@@ -51,7 +53,7 @@ export class RestoreWork {
     for (const { loc, targets } of job.blobs) {
       let plain: Buffer;
       try {
-        plain = decodeBlob(this.#master, loc, bytes.subarray(loc.offset - job.start, loc.offset - job.start + loc.length));
+        plain = decodeBlob(this.#master, loc, bytes.subarray(loc.offset - job.start, loc.offset - job.start + loc.length), this.#scratch);
       } catch (err) {
         for (const t of targets) result.failed.push({ path: t.path, message: (err as Error).message });
         continue;

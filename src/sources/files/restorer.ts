@@ -16,8 +16,8 @@
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
-import { blobId, Lock, loadTree, mapLimit, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { blobId, Lock, loadTree, mapLimit, validName, type BlobLocation, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
 import { RestorePool } from './restore-pool.ts';
@@ -383,13 +383,25 @@ class Restorer {
     }
     const pool = new RestorePool(this.#repo.master, this.#opts.workers === undefined ? {} : { workers: this.#opts.workers });
     try {
-      // Packs in name order (the order a listing gives), each read once with one ranged read covering its
-      // needed blobs, while the workers decode and write the packs read before.
-      const packs = [...byPack.keys()].sort();
-      await mapLimit(packs, pool.parallelism, async (pack) => {
+      // Packs in name order (the order a listing gives), each read once, front to back, in ranged reads of
+      // at most defaults.restoreReadSize covering its needed blobs, while the workers decode and write the
+      // ranges read before.
+      const reads: Array<{ pack: string; locs: BlobLocation[] }> = [];
+      for (const pack of [...byPack.keys()].sort()) {
+        const locs = [...byPack.get(pack)!.keys()].map((id) => this.#repo.index.get(id)!).sort((a, b) => a.offset - b.offset);
+        let group: BlobLocation[] = [];
+        for (const l of locs) {
+          if (group.length > 0 && l.offset + l.length - group[0]!.offset > defaults.restoreReadSize) {
+            reads.push({ pack, locs: group });
+            group = [];
+          }
+          group.push(l);
+        }
+        reads.push({ pack, locs: group });
+      }
+      await mapLimit(reads, pool.parallelism, async ({ pack, locs }) => {
         throwIfAborted(this.#opts.signal);
         const blobs = byPack.get(pack)!;
-        const locs = [...blobs.keys()].map((id) => this.#repo.index.get(id)!).sort((a, b) => a.offset - b.offset);
         const start = locs[0]!.offset;
         const end = Math.max(...locs.map((l) => l.offset + l.length));
         let bytes: Buffer;
