@@ -5,6 +5,11 @@ need=()
 command -v getfattr >/dev/null || need+=(attr)
 command -v getcap >/dev/null || need+=(libcap2-bin)
 command -v mkfifo >/dev/null || need+=(coreutils)
+# Real DNS peers (BIND 9, dig, nsupdate), network namespaces and gratuitous ARP for the discovery tests.
+command -v named >/dev/null || need+=(bind9)
+command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v ip >/dev/null || need+=(iproute2)
+command -v arping >/dev/null || need+=(iputils-arping)
 # PostgreSQL server binaries (the tests make their own clusters in temp folders, run as the postgres user).
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql postgresql-contrib)
 if [ ${#need[@]} -gt 0 ]; then
