@@ -1,9 +1,9 @@
 // Lint: type-aware rules (no floating promises) and the one-way layering of docs/architecture.md:
-//   core ← repo/backend ← repo ← sources ← replication ← dr ← daemon, cli   (discovery stands beside, on core)
+//   core ← repo/backend ← repo ← sources ← replication ← dr ← daemon, cli   (discovery and config stand beside, on core)
 // A layer may import only layers to its left, and another module only through its index.ts.
 import tseslint from 'typescript-eslint';
 
-const layers = ['core', 'repo/backend', 'repo', 'sources', 'replication', 'dr', 'discovery', 'daemon', 'cli'];
+const layers = ['core', 'repo/backend', 'repo', 'sources', 'replication', 'dr', 'discovery', 'config', 'daemon', 'cli'];
 /** What each layer may NOT import (by folder name under src/). */
 const forbidden = {
   core: ['repo', 'sources', 'replication', 'dr', 'discovery', 'daemon', 'cli'],
@@ -12,7 +12,8 @@ const forbidden = {
   sources: ['replication', 'dr', 'discovery', 'daemon', 'cli'],
   replication: ['dr', 'discovery', 'daemon', 'cli'],
   dr: ['daemon', 'cli'],
-  discovery: ['repo', 'sources', 'replication', 'dr', 'daemon', 'cli'],
+  discovery: ['repo', 'sources', 'replication', 'dr', 'config', 'daemon', 'cli'],
+  config: ['repo', 'sources', 'replication', 'dr', 'discovery', 'daemon', 'cli'],
   daemon: ['cli'],
   cli: [],
 };
@@ -28,7 +29,7 @@ function layerRule(layer) {
   }
   // Reaching into another module's files instead of its index.ts.
   groups.push({
-    regex: '^(\\.\\./)+(core|repo|repo/backend|sources/[a-z]+|replication|dr|discovery|daemon)/(?!index\\.ts$)[a-z-]+\\.ts$',
+    regex: '^(\\.\\./)+(core|repo|repo/backend|sources/[a-z]+|replication|dr|discovery|config|daemon)/(?!index\\.ts$)[a-z-]+\\.ts$',
     message: 'import another module through its index.ts only.',
   });
   return { 'no-restricted-imports': ['error', { patterns: groups }] };

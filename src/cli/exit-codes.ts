@@ -34,6 +34,7 @@ const byErrorCode: Partial<Record<ErrorCode, ExitCodeValue>> = {
   CORRUPT: ExitCode.integrity,
   ABORTED: ExitCode.interrupted,
   SOURCE: ExitCode.source,
+  CONFIG: ExitCode.usage,
   EXISTS: ExitCode.usage,
   OUT_OF_RANGE: ExitCode.usage,
 };
@@ -47,7 +48,7 @@ export const exitCodeHelp = `
 EXIT STATUS
   0    success
   1    fatal error (anything not listed below)
-  2    usage error: bad arguments or options; a restore that would overwrite an existing
+  2    usage or configuration error; a restore that would overwrite an existing
        table without --replace; a point-in-time target outside the available range
   3    partial success: the backup was saved but some files could not be read,
        or the restore finished but some files failed

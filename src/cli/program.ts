@@ -21,6 +21,7 @@ import { registerSnapshots } from './commands/snapshots.ts';
 import { registerStats } from './commands/stats.ts';
 import { registerUnlock } from './commands/unlock.ts';
 import { registerWal } from './commands/wal.ts';
+import { registerDns } from './commands/dns.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode, exitCodeFor, exitCodeHelp, type ExitCodeValue } from './exit-codes.ts';
 
@@ -67,6 +68,7 @@ export function buildProgram(rt: Runtime): Command {
   registerKey(program, rt);
   registerUnlock(program, rt);
   registerWal(program, rt);
+  registerDns(program, rt);
   return program;
 }
 

@@ -29,6 +29,8 @@ export interface LiveState {
   site: string | undefined;
   epoch: number;
   ttl?: number;
+  /** The longest a client may still answer from its cache, in seconds from now. */
+  max_cached?: number;
   /** Per server, when several are asked: they should agree. */
   servers?: Array<{ server: string; site?: string; epoch?: number; error?: string }>;
 }
@@ -44,12 +46,13 @@ export function endpointName(e: Endpoint): string {
 }
 
 /** `_epoch.<service>` TXT as served by a Lifeboat server (or written next to a service in BIND). */
-export function parseEpochTxt(strings: string[]): { site?: string; epoch?: number; ttl?: number } {
+export function parseEpochTxt(strings: string[]): { site?: string; epoch?: number; ttl?: number; max_cached?: number } {
   const kv = Object.fromEntries(strings.map((s) => s.split('=', 2) as [string, string]));
   return {
     ...(kv['site'] ? { site: kv['site'] } : {}),
     ...(kv['epoch'] !== undefined && Number.isSafeInteger(Number(kv['epoch'])) ? { epoch: Number(kv['epoch']) } : {}),
     ...(kv['ttl'] !== undefined ? { ttl: Number(kv['ttl']) } : {}),
+    ...(kv['max_cached'] !== undefined ? { max_cached: Number(kv['max_cached']) } : {}),
   };
 }
 
@@ -95,9 +98,43 @@ export class BuiltinPublisher implements Publisher {
       }),
     );
     const best = servers.filter((s) => 'epoch' in s && s.epoch !== undefined).sort((a, b) => ((b as { epoch: number }).epoch - (a as { epoch: number }).epoch))[0] as
-      | { site?: string; epoch: number; ttl?: number }
+      | { site?: string; epoch: number; ttl?: number; max_cached?: number }
       | undefined;
-    return { service: name, site: best?.site, epoch: best?.epoch ?? -1, ...(best?.ttl !== undefined ? { ttl: best.ttl } : {}), servers };
+    return {
+      service: name,
+      site: best?.site,
+      epoch: best?.epoch ?? -1,
+      ...(best?.ttl !== undefined ? { ttl: best.ttl } : {}),
+      ...(best?.max_cached !== undefined ? { max_cached: best.max_cached } : {}),
+      servers,
+    };
+  }
+
+  /** Lower (or, with undefined, restore) a service's TTL ahead of a planned move. */
+  async setTtl(service: string, ttl: number | undefined): Promise<LiveState> {
+    const name = normalizeName(service);
+    const msg = dnsPacket.encode({
+      type: 'query',
+      id: randomInt(0, 65536),
+      flags: 5 << 11,
+      questions: [{ name: this.#zoneOf(name), type: 'SOA', class: 'IN' }],
+      authorities: [{ name: `_lifeboat-ttl.${name}`, type: 'TXT', class: 'IN', ttl: 0, data: [`ttl=${ttl ?? 'default'}`] }],
+    });
+    let done = false;
+    let last = '';
+    for (const ep of this.#servers) {
+      try {
+        const r = await exchange(ep, msg, { key: this.#key, tcp: true, timeoutMs: 3000 });
+        if (r.rcode !== 0) throw new LifeboatError('SOURCE', `changing the TTL of ${name} was refused by ${endpointName(ep)}: ${r.rcodeName}`);
+        done = true;
+        break;
+      } catch (err) {
+        if (err instanceof LifeboatError && /refused by/.test(err.message)) throw err;
+        last = (err as Error).message;
+      }
+    }
+    if (!done) throw new LifeboatError('SOURCE', `no built-in DNS server took the change (${last})`);
+    return this.current(name);
   }
 
   async publish(service: string, site: string, opts: { epoch?: number; signal?: AbortSignal } = {}): Promise<PublishResult> {
@@ -153,7 +190,7 @@ export class BuiltinPublisher implements Publisher {
         ),
       ),
     );
-    return { service: name, site, epoch, verified, max_cached_ttl: now.ttl ?? 0 };
+    return { service: name, site, epoch, verified, max_cached_ttl: Math.max(now.ttl ?? 0, now.max_cached ?? 0) };
   }
 }
 

@@ -104,6 +104,7 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
     // Updates (RFC 2136 §3.4): checked first, then applied to a copy.
     let dynamic = [...server.store.dynamic(zone.name).records];
     const publishes: Array<{ service: string; site: string; epoch?: number }> = [];
+    const ttls: Array<{ service: string; ttl: number | undefined }> = [];
     for (const r of raw.ns) {
       if (!inZone(r.name, zone.name)) throw new UpdateFailure(Rcode.NOTZONE, `${r.name} is outside ${zone.name}`);
       const type = typeNames[r.type];
@@ -114,6 +115,14 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
         const epoch = kv['epoch'] === undefined ? undefined : Number(kv['epoch']);
         if (!kv['site'] || (epoch !== undefined && !Number.isSafeInteger(epoch))) throw new UpdateFailure(Rcode.FORMERR, 'publish needs site=NAME');
         publishes.push({ service: r.name.slice('_lifeboat-publish.'.length), site: kv['site'], ...(epoch !== undefined ? { epoch } : {}) });
+        continue;
+      }
+      if (r.name.startsWith('_lifeboat-ttl.') && r.klass === CLASS_IN && type === 'TXT') {
+        if (!isControl) throw new UpdateFailure(Rcode.REFUSED, `key ${key.name} may not change TTLs`);
+        const v = (decodeData(msg, r, 'TXT') as string[]).join('').replace(/^ttl=/, '');
+        const ttl = v === 'default' ? undefined : Number(v);
+        if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > 86400)) throw new UpdateFailure(Rcode.FORMERR, 'ttl=N (0..86400) or ttl=default');
+        ttls.push({ service: r.name.slice('_lifeboat-ttl.'.length), ttl });
         continue;
       }
       if (!mayUpdate) throw new UpdateFailure(Rcode.REFUSED, `key ${key.name} may not update ${zone.name}`);
@@ -140,6 +149,7 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
       } else throw new UpdateFailure(Rcode.FORMERR, `update class ${r.klass}`);
     }
     for (const p of publishes) server.store.publish(p.service, p.site, p.epoch);
+    for (const x of ttls) server.store.setTtl(x.service, x.ttl);
     const before = JSON.stringify(server.store.dynamic(zone.name).records);
     if (JSON.stringify(dynamic) !== before) server.store.setDynamic(zone.name, dynamic);
     server.log({ event: 'update', zone: zone.name, key: key.name, changes: raw.ns.length });

@@ -225,7 +225,12 @@ export class ZoneStore {
         for (const s of ans.srv ?? []) out.push({ name: def.name, type: 'SRV', ttl, data: { ...s, target: normalizeName(s.target) } });
         for (const t of ans.txt ?? []) out.push({ name: def.name, type: 'TXT', ttl, data: t });
       }
-      out.push({ name: `_epoch.${def.name}`, type: 'TXT', ttl: 0, data: [`site=${st.site}`, `epoch=${st.epoch}`, `changed=${st.changed}`, `ttl=${ttl}`] });
+      out.push({
+        name: `_epoch.${def.name}`,
+        type: 'TXT',
+        ttl: 0,
+        data: [`site=${st.site}`, `epoch=${st.epoch}`, `changed=${st.changed}`, `ttl=${ttl}`, `max_cached=${this.maxCachedSeconds(def.name)}`],
+      });
     }
     out.push(...this.dynamic(zone.name).records);
     return out;

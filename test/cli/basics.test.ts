@@ -28,6 +28,11 @@ const commands = [
   ['wal', 'push'],
   ['wal', 'fetch'],
   ['wal', 'list'],
+  ['dns'],
+  ['dns', 'serve'],
+  ['dns', 'publish'],
+  ['dns', 'status'],
+  ['dns', 'ttl'],
 ];
 
 void test('lifeboat --help lists every command and documents the exit codes', async () => {
