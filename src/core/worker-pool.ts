@@ -27,7 +27,10 @@ export function siblingModule(base: string, name: string): URL {
 
 export function startWorker(module: URL, workerData: unknown): Worker {
   if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData, resourceLimits: WORKER_LIMITS });
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(module.href)}); })`;
+  // tsx resolved here, from this module: an eval'd worker resolves bare names from the current folder,
+  // which need not be the project's (bin/lifeboat.js runs the sources through tsx from anywhere).
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(module.href)}); })`;
   return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
 }
 
