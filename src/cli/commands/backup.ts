@@ -15,7 +15,6 @@ import {
 } from '../../sources/files/index.ts';
 import { postHookFailed, withHooks } from '../../sources/hooks/index.ts';
 import { backupPostgresLogical, backupPostgresPhysical, type LogicalSource } from '../../sources/postgres/index.ts';
-import { backupSqlite } from '../../sources/sqlite/index.ts';
 import { collect, collectList, Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { backupProgressView, formatBytes, formatClock, withProgress } from '../output.ts';
@@ -157,7 +156,10 @@ EXIT STATUS
               backupPostgresLogical(repo, { conn: o.postgres!, ...(jobs ? { jobs } : {}), ...(o.spool ? { spool: o.spool } : {}), ...common, finalize }),
             );
           }
-          if (o.sqlite !== undefined) return backupSqlite(repo, { file: o.sqlite, ...common, finalize });
+          if (o.sqlite !== undefined) {
+            const { backupSqlite } = await import('../../sources/sqlite/index.ts'); // a native module: loaded when used
+            return backupSqlite(repo, { file: o.sqlite, ...common, finalize });
+          }
           return backupPaths(s, repo, paths, o, excludes, progress, common, finalize);
         };
         const { result, ran } = await withHooks(

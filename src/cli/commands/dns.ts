@@ -1,19 +1,9 @@
 /** `lifeboat dns serve|publish|status|ttl`: service discovery from the `dns` section of lifeboat.yaml. */
 import { Option, type Command } from 'commander';
-import { loadConfig, type Config } from '../../config/index.ts';
+import type { Config } from '../../config/index.ts';
 import { LifeboatError } from '../../core/index.ts';
-import {
-  BuiltinPublisher,
-  DnsServer,
-  PeerSync,
-  publishers,
-  serverKeys,
-  tsigKeys,
-  zoneStore,
-  endpointName,
-  type DiscoverySettings,
-  type LiveState,
-} from '../../discovery/index.ts';
+import type * as Discovery from '../../discovery/index.ts';
+import type { DiscoverySettings, LiveState } from '../../discovery/index.ts';
 import { Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatTable } from '../output.ts';
@@ -23,9 +13,14 @@ interface DnsFlags {
   site?: string;
 }
 
-function settings(o: DnsFlags, rt: Runtime): { cfg: Config; dns: DiscoverySettings } {
+// The YAML parser and the DNS code load only when a dns command runs (~90 ms that every other command
+// would pay at start otherwise).
+const discovery = (): Promise<typeof Discovery> => import('../../discovery/index.ts');
+
+async function settings(o: DnsFlags, rt: Runtime): Promise<{ cfg: Config; dns: DiscoverySettings }> {
   const file = o.config ?? rt.env['LIFEBOAT_CONFIG'];
   if (!file) throw new LifeboatError('USAGE', 'no configuration given', { hint: 'pass --config FILE (or set LIFEBOAT_CONFIG); `lifeboat dns --help` shows an example' });
+  const { loadConfig } = await import('../../config/index.ts');
   const cfg = loadConfig(file);
   if (!cfg.dns) throw new LifeboatError('CONFIG', `${file} has no dns section`, { hint: '`lifeboat dns --help` shows an example' });
   return { cfg, dns: cfg.dns };
@@ -85,7 +80,8 @@ export function registerDns(program: Command, rt: Runtime): void {
     .addHelpText('after', '\nEXAMPLES\n  lifeboat dns serve -c /etc/lifeboat/lifeboat.yaml\n  lifeboat --json dns serve -c lifeboat.yaml | jq .\n\nEXIT STATUS\n  0   stopped by SIGINT or SIGTERM\n  1   could not start (address in use, no permission for port 53)\n  2   configuration error (file, line and field named)')
     .action(async (o: DnsFlags, c: Command) => {
       const s = Session.of(rt, c);
-      const { dns: d } = settings(o, rt);
+      const { dns: d } = await settings(o, rt);
+      const { DnsServer, PeerSync, endpointName, serverKeys, tsigKeys, zoneStore } = await discovery();
       const store = zoneStore(d);
       const log = (e: Record<string, unknown>): void => {
         if (s.opts.json) s.out.emit({ time: new Date().toISOString(), ...e });
@@ -93,7 +89,7 @@ export function registerDns(program: Command, rt: Runtime): void {
       };
       const servers = d.listen.map((ep) => new DnsServer(store, { host: ep.host, port: ep.port, keys: serverKeys(d), log }));
       for (const srv of servers) await srv.start();
-      let sync: PeerSync | undefined;
+      let sync: InstanceType<typeof PeerSync> | undefined;
       if (d.peers.length) {
         if (!d.transfer_key) throw new LifeboatError('CONFIG', 'dns.peers needs dns.transfer_key: peers sign their pulls');
         sync = new PeerSync(servers[0]!, d.peers, tsigKeys(d).get(d.transfer_key)!, { intervalMs: d.sync_interval_ms });
@@ -124,7 +120,8 @@ export function registerDns(program: Command, rt: Runtime): void {
     .addHelpText('after', '\nEXAMPLES\n  lifeboat dns publish www.app.example --site hotsite\n  lifeboat --json dns publish www.app.example --site primary --epoch 42\n\nEXIT STATUS\n  0   visible everywhere\n  1   a publisher failed (the others may have changed: see dns status)\n  2   the epoch is stale, or the service or site is unknown; configuration error')
     .action(async (service: string, o: DnsFlags & { epoch?: string }, c: Command) => {
       const s = Session.of(rt, c);
-      const { cfg, dns: d } = settings(o, rt);
+      const { cfg, dns: d } = await settings(o, rt);
+      const { publishers } = await discovery();
       const epoch = o.epoch === undefined ? undefined : Number(o.epoch);
       if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1)) throw new LifeboatError('USAGE', `--epoch takes a whole number, not ${o.epoch}`);
       const results = [];
@@ -149,7 +146,8 @@ export function registerDns(program: Command, rt: Runtime): void {
     .addHelpText('after', '\nEXAMPLES\n  lifeboat dns status -c lifeboat.yaml\n  lifeboat --json dns status www.app.example\n\nEXIT STATUS\n  0   all servers agree\n  1   fatal error\n  13  servers disagree (drift) or a server does not answer')
     .action(async (services: string[], o: DnsFlags, c: Command) => {
       const s = Session.of(rt, c);
-      const { cfg, dns: d } = settings(o, rt);
+      const { cfg, dns: d } = await settings(o, rt);
+      const { publishers } = await discovery();
       const names = services.length ? services : d.services.map((x) => x.name);
       const rows: string[][] = [];
       const out: Array<LiveState & { publisher: string; drift: boolean }> = [];
@@ -194,11 +192,12 @@ export function registerDns(program: Command, rt: Runtime): void {
     .addHelpText('after', '\nEXAMPLES\n  lifeboat dns ttl www.app.example --set 5      # a day before the move\n  lifeboat dns ttl www.app.example --default    # after it\n\nEXIT STATUS\n  0   changed\n  1   failed\n  2   usage or configuration error')
     .action(async (service: string, o: DnsFlags & { set?: string; default?: boolean }, c: Command) => {
       const s = Session.of(rt, c);
-      const { cfg, dns: d } = settings(o, rt);
+      const { cfg, dns: d } = await settings(o, rt);
+      const { BuiltinPublisher, publishers } = await discovery();
       if (o.set === undefined && !o.default) throw new LifeboatError('USAGE', 'give --set SECONDS or --default');
       const ttl = o.set === undefined ? undefined : Number(o.set);
       if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > 86400)) throw new LifeboatError('USAGE', `--set takes 0 to 86400 seconds, not ${o.set}`);
-      const builtin = publishers(d, o.site ?? cfg.site).filter((p): p is BuiltinPublisher => p instanceof BuiltinPublisher);
+      const builtin = publishers(d, o.site ?? cfg.site).filter((p): p is InstanceType<typeof BuiltinPublisher> => p instanceof BuiltinPublisher);
       if (!builtin.length) throw new LifeboatError('CONFIG', 'TTL changes go to the built-in servers, and none is configured');
       for (const p of builtin) {
         const st = await p.setTtl(service, ttl);

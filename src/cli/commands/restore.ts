@@ -7,7 +7,6 @@ import { LifeboatError } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { newRestoreProgress, restoreFiles } from '../../sources/files/index.ts';
 import { physicalSource, restorePostgresCluster, restorePostgresLogical } from '../../sources/postgres/index.ts';
-import { restoreSqlite, sqliteSource } from '../../sources/sqlite/index.ts';
 import { collect, Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { formatBytes, formatDuration, restoreProgressView, withProgress } from '../output.ts';
@@ -125,6 +124,7 @@ EXIT STATUS
         if (!snap) return;
         if (o.postgres !== undefined) return restoreDump(s, repo, snap, o);
         if (o.sqlite !== undefined) {
+          const { restoreSqlite, sqliteSource } = await import('../../sources/sqlite/index.ts'); // native: loaded when used
           if (!sqliteSource(snap)) throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is not an SQLite backup`);
           const r = await restoreSqlite(repo, snap, { dest: o.sqlite, ...(o.replace ? { replace: true } : {}), signal: s.signal });
           s.out.emit({ message_type: 'summary', snapshot_id: snap.id, path: r.path, integrity: r.integrity, tables: r.tables });
