@@ -6,7 +6,11 @@
 import { errnoCode } from '../core/index.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode } from './exit-codes.ts';
-import { run } from './program.ts';
+import { prewarm } from './prewarm.ts';
+
+// Before the commands load: start deriving the repository key (see prewarm.ts).
+prewarm(process.argv.slice(2), process.env);
+const { run } = await import('./program.ts');
 
 const controller = new AbortController();
 const rt: Runtime = { signal: controller.signal, env: process.env, exitCode: ExitCode.ok, stdoutClosed: false };

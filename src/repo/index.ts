@@ -14,7 +14,7 @@ export type { ChunkerParams } from './chunker.ts';
 export { compressBlob, decompressBlob, Compression } from './compress.ts';
 export { seal, open, blobId, aad, newMasterKey, SEAL_OVERHEAD } from './crypto.ts';
 export type { MasterKey } from './crypto.ts';
-export { listKeys, removeKey, defaultKdf } from './keys.ts';
+export { listKeys, removeKey, defaultKdf, prederive } from './keys.ts';
 export type { KdfParams, KeyInfo } from './keys.ts';
 export type { BlobType, PackedBlob } from './pack.ts';
 export { encodeTree, decodeTree, loadTree, validName, walkTree, findNode } from './tree.ts';
