@@ -8,10 +8,9 @@
  * Needs CAP_NET_ADMIN (root). The commands run in a network namespace when one is configured (tests,
  * or a host that keeps services in a namespace).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { LifeboatError, run, stderrTail, type RunResult } from '../core/index.ts';
 import { normalizeName } from './records.ts';
+import { readState, writeState } from './state-file.ts';
 import type { LiveState, PublishResult, Publisher } from './publisher.ts';
 
 export interface ServiceAddress {
@@ -66,18 +65,7 @@ export class AddressPublisher implements Publisher {
   }
 
   #load(): State {
-    try {
-      return this.#o.stateFile ? (JSON.parse(readFileSync(this.#o.stateFile, 'utf8')) as State) : {};
-    } catch {
-      return {};
-    }
-  }
-
-  #save(s: State): void {
-    if (!this.#o.stateFile) return;
-    mkdirSync(dirname(this.#o.stateFile), { recursive: true, mode: 0o700 });
-    writeFileSync(this.#o.stateFile + '.tmp', JSON.stringify(s, null, 1), { mode: 0o600 });
-    renameSync(this.#o.stateFile + '.tmp', this.#o.stateFile);
+    return readState<State>(this.#o.stateFile, {});
   }
 
   /** Is the address configured on this host's interface? */
@@ -135,7 +123,7 @@ export class AddressPublisher implements Publisher {
     const garp = await this.#cmd('arping', ['-U', '-c', '2', '-w', '2', '-I', this.#o.interface, ip]);
     if (garp.code !== 0 && garp.code !== 1) throw new LifeboatError('SOURCE', `gratuitous ARP for ${ip} failed: ${stderrTail(garp.stderr)}`);
     state[name] = { site, epoch, changed: new Date().toISOString() };
-    this.#save(state);
+    if (this.#o.stateFile) writeState(this.#o.stateFile, state);
     return { service: name, site, epoch, verified: [{ server: `${this.#o.interface}${this.#o.netns ? '@' + this.#o.netns : ''}`, at: new Date().toISOString() }], max_cached_ttl: 0 };
   }
 

@@ -12,7 +12,6 @@ import { LifeboatError } from '../core/index.ts';
 import { exchange, query, txtStrings, type Endpoint } from './client.ts';
 import { normalizeName } from './records.ts';
 import type { TsigKey } from './tsig.ts';
-import { rcodeNames } from './wire.ts';
 
 export interface PublishResult {
   service: string;
@@ -192,8 +191,4 @@ export class BuiltinPublisher implements Publisher {
     );
     return { service: name, site, epoch, verified, max_cached_ttl: Math.max(now.ttl ?? 0, now.max_cached ?? 0) };
   }
-}
-
-export function rcodeText(rcode: number): string {
-  return rcodeNames[rcode] ?? String(rcode);
 }

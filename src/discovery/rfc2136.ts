@@ -7,14 +7,13 @@
  * What Lifeboat last wrote is kept in a state file; without one (the first publish), the server's current
  * records are read and become the prerequisites, so a change between reading and updating is still caught.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { randomInt } from 'node:crypto';
 import dnsPacket from 'dns-packet';
 import { LifeboatError } from '../core/index.ts';
 import { exchange, query, txtStrings, type Endpoint } from './client.ts';
 import { endpointName, parseEpochTxt, type LiveState, type PublishResult, type Publisher } from './publisher.ts';
 import { normalizeName, type ServiceDef, type SiteAnswers } from './records.ts';
+import { readState, writeState } from './state-file.ts';
 import { tsigErrorNames, type TsigKey } from './tsig.ts';
 import { CLASS_ANY, CLASS_IN, CLASS_NONE, encodeName, rcodeNames, TYPE_SOA, typeNumbers } from './wire.ts';
 
@@ -96,22 +95,6 @@ export class Rfc2136Publisher implements Publisher {
     this.#services = new Map(opts.services.map((s) => [normalizeName(s.name), s]));
   }
 
-  #load(): Record<string, Written> {
-    if (!this.#o.stateFile) return {};
-    try {
-      return JSON.parse(readFileSync(this.#o.stateFile, 'utf8')) as Record<string, Written>;
-    } catch {
-      return {};
-    }
-  }
-
-  #save(all: Record<string, Written>): void {
-    if (!this.#o.stateFile) return;
-    mkdirSync(dirname(this.#o.stateFile), { recursive: true, mode: 0o700 });
-    const tmp = `${this.#o.stateFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(all, null, 1), { mode: 0o600 });
-    renameSync(tmp, this.#o.stateFile);
-  }
 
   /** The records the server holds now for a service (and its epoch record). */
   async #read(name: string): Promise<Omit<Written, 'site' | 'epoch'> & { site?: string; epoch: number }> {
@@ -144,7 +127,7 @@ export class Rfc2136Publisher implements Publisher {
     const answers = def.sites[site];
     if (!answers) throw new LifeboatError('NOT_FOUND', `service ${name} has no answers for site ${site}`, { hint: `its sites: ${Object.keys(def.sites).join(', ')}` });
     if (!(name === this.#zone || name.endsWith('.' + this.#zone))) throw new LifeboatError('CONFIG', `service ${name} is not in zone ${this.#zone}`);
-    const all = this.#load();
+    const all = readState<Record<string, Written>>(this.#o.stateFile, {});
     const last: Written = all[name] ?? { ...(await this.#read(name)), site: '' };
     const epoch = opts.epoch ?? last.epoch + 1;
     if (epoch <= last.epoch) {
@@ -193,7 +176,7 @@ export class Rfc2136Publisher implements Publisher {
       }
     }
     all[name] = { site, epoch, records: want, epochTxt };
-    this.#save(all);
+    if (this.#o.stateFile) writeState(this.#o.stateFile, all);
     return { service: name, site, epoch, verified: [{ server, at: new Date().toISOString() }], max_cached_ttl: ttl };
   }
 

@@ -7,9 +7,9 @@
  * The SOA serial is derived from the state (a base plus every service's epoch plus the version of the
  * updated records), so it grows with every change and servers that hold the same state give the same serial.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { LifeboatError, systemClock, type Clock } from '../core/index.ts';
+import { writeState } from './state-file.ts';
 import { inZone, newer, normalizeName, staleEpoch, DEFAULT_TTL, type ServiceDef, type ServiceState, type ZoneDef } from './records.ts';
 
 /** A resource record as dns-packet encodes it. */
@@ -23,9 +23,8 @@ export interface Rr {
 }
 
 export interface DynamicRecords {
-  /** Grows with every applied update; the highest version wins when servers merge. */
+  /** Grows with every applied update; the highest version wins when servers merge (ties: by content). */
   version: number;
-  /** Tie-break between equal versions: a digest of the records. */
   records: Rr[];
 }
 
@@ -237,12 +236,7 @@ export class ZoneStore {
   }
 
   #changed(): void {
-    if (this.#stateFile) {
-      mkdirSync(dirname(this.#stateFile), { recursive: true, mode: 0o700 });
-      const tmp = `${this.#stateFile}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(this.#state, null, 1), { mode: 0o600 });
-      renameSync(tmp, this.#stateFile);
-    }
+    if (this.#stateFile) writeState(this.#stateFile, this.#state);
     this.onChange?.();
   }
 }

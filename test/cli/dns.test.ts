@@ -2,26 +2,16 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { query } from '../../src/discovery/client.ts';
 import { dig } from '../discovery/helpers.ts';
 import { tempDir } from '../helpers/repo.ts';
+import { freePort } from '../helpers/wait.ts';
 import { lifeboat, show } from './run-cli.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 function config(dir: string, me: number, peer: number, name: string): string {
   const file = join(dir, `${name}.yaml`);

@@ -9,6 +9,7 @@ import { LifeboatError } from '../../src/core/index.ts';
 import { AddressPublisher } from '../../src/discovery/address.ts';
 import { makeHosts } from '../helpers/netns.ts';
 import { tempDir } from '../helpers/repo.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const VIP = '198.51.100.100';
 /** A TCP server that answers every connection with its host's name. */
@@ -18,15 +19,6 @@ async function ask(hosts: ReturnType<typeof makeHosts>): Promise<string> {
   // Connect from the client's namespace; a fresh process each time, so nothing but ARP is cached.
   const script = `const s = require('net').connect({ host: '${VIP}', port: 8080, timeout: 3000 }); let d = ''; s.on('data', (b) => (d += b)); s.on('end', () => { process.stdout.write(d); }); s.on('timeout', () => { process.stdout.write('timeout'); s.destroy(); }); s.on('error', (e) => process.stdout.write('error ' + e.code));`;
   return hosts.exec('cl', [process.execPath, '-e', script]).trim();
-}
-
-async function until(what: string, cond: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 test('address publisher: the address moves from A to B and a client reaches B; taking an address still answered is refused', async (t) => {
@@ -40,7 +32,7 @@ test('address publisher: the address moves from A to B and a client reaches B; t
 
   await a.publish('www.app.test', 'a');
   assert.equal(await a.holds('www.app.test'), true);
-  await until('site A to answer on the address', async () => (await ask(hosts)) === 'site-a');
+  await waitFor('site A to answer on the address', async () => (await ask(hosts)) === 'site-a', 20_000, 200);
 
   // B may not take the address while A still answers on it.
   await assert.rejects(b.publish('www.app.test', 'b'), (e: unknown) => {
@@ -56,7 +48,7 @@ test('address publisher: the address moves from A to B and a client reaches B; t
   assert.equal(await a.release('www.app.test'), true);
   const r = await b.publish('www.app.test', 'b');
   assert.equal(r.site, 'b');
-  await until('the client to reach site B', async () => (await ask(hosts)) === 'site-b');
+  await waitFor('the client to reach site B', async () => (await ask(hosts)) === 'site-b', 20_000, 200);
   assert.equal((await b.current('www.app.test')).site, 'b');
   await assert.rejects(b.publish('www.app.test', 'b', { epoch: 1 }), (e: unknown) => e instanceof LifeboatError && e.code === 'OUT_OF_RANGE');
   await assert.rejects(a.publish('www.app.test', 'b'), /this host is site a/);

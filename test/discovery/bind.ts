@@ -5,22 +5,11 @@
  */
 import { spawn } from 'node:child_process';
 import { chownSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { query } from '../../src/discovery/client.ts';
 import type { TsigKey } from '../../src/discovery/tsig.ts';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+import { freePort } from '../helpers/wait.ts';
 
 export interface Bind {
   port: number;

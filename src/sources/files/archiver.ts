@@ -93,6 +93,18 @@ export interface BackupOptions {
   finalize?: (snapshot: Snapshot) => Promise<void>;
 }
 
+/** What every source hands on to the archiver unchanged (database sources store through it). */
+export type CaptureOptions = Pick<BackupOptions, 'tags' | 'hostname' | 'signal' | 'progress' | 'onWarning' | 'finalize'>;
+
+/** The capture options that are set, ready to spread into BackupOptions. */
+export function captureOptions(o: CaptureOptions): CaptureOptions {
+  const out: CaptureOptions = {};
+  for (const k of ['tags', 'hostname', 'signal', 'progress', 'onWarning', 'finalize'] as const) {
+    if (o[k] !== undefined) (out as Record<string, unknown>)[k] = o[k];
+  }
+  return out;
+}
+
 export interface BackupResult {
   id: string;
   snapshot: Snapshot;

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LifeboatError, throwIfAborted } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
-import { backupFiles, restoreFiles, type BackupProgress, type BackupResult, type BackupWarning } from '../files/index.ts';
+import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
 import { describeDatabase, parseTableName, type DatabaseInfo, type TableInfo } from './catalog.ts';
 import { asJsonArray, ident, literal, PsqlSession, queryJson, redactConn, runTool, withDatabase } from './pgtools.ts';
 import { columnComments, parseToc, selectEntries, tableKeys, type TablePart, type TocEntry } from './toc.ts';
@@ -34,19 +34,12 @@ export interface LogicalSource {
   [k: string]: unknown;
 }
 
-export interface LogicalBackupOptions {
+export interface LogicalBackupOptions extends CaptureOptions {
   conn: string;
   /** pg_dump parallel jobs. Default 2 (one per core here; more rarely helps a 2-core machine). */
   jobs?: number;
   /** Folder for the dump while it is stored (default: the system temp folder). Needs room for one dump. */
   spool?: string;
-  tags?: string[];
-  hostname?: string;
-  signal?: AbortSignal;
-  progress?: BackupProgress;
-  onWarning?: (w: BackupWarning) => void;
-  /** Runs after the dump is stored, before the snapshot is saved (post hooks). */
-  finalize?: (snapshot: BackupResult['snapshot']) => Promise<void>;
 }
 
 /** The snapshot folder that holds a database's dump. */
@@ -82,12 +75,7 @@ export async function backupPostgresLogical(repo: Repository, opts: LogicalBacku
       parent: false, // every file of a dump is new; deduplication happens by content
       source,
       consistency: 'application',
-      ...(opts.tags ? { tags: opts.tags } : {}),
-      ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.progress ? { progress: opts.progress } : {}),
-      ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
-      ...(opts.finalize ? { finalize: opts.finalize } : {}),
+      ...captureOptions(opts),
     });
   } finally {
     await session?.close().catch(() => undefined);

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifeboatError } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
-import { backupFiles, type BackupProgress, type BackupResult, type BackupWarning } from '../files/index.ts';
+import { backupFiles, captureOptions, type BackupResult, type CaptureOptions } from '../files/index.ts';
 import { PsqlSession, redactConn } from './pgtools.ts';
 import { parseLsn, segmentOf, systemIdentifier } from './wal.ts';
 
@@ -36,14 +36,8 @@ export interface PhysicalSource {
   [k: string]: unknown;
 }
 
-export interface PhysicalBackupOptions {
+export interface PhysicalBackupOptions extends CaptureOptions {
   conn: string;
-  tags?: string[];
-  hostname?: string;
-  signal?: AbortSignal;
-  progress?: BackupProgress;
-  onWarning?: (w: BackupWarning) => void;
-  finalize?: (snapshot: BackupResult['snapshot']) => Promise<void>;
   /** How long pg_backup_stop may wait for the archive to take the last WAL. Default 10 minutes. */
   archiveTimeoutMs?: number;
 }
@@ -120,10 +114,7 @@ export async function backupPostgresPhysical(repo: Repository, opts: PhysicalBac
       excludes: dataDirExcludes(dir),
       source,
       consistency: 'application',
-      ...(opts.tags ? { tags: opts.tags } : {}),
-      ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.progress ? { progress: opts.progress } : {}),
+      ...captureOptions(opts),
       // Files that change or vanish while copied are expected here: WAL replay from the start position
       // repairs them. Only unreadable files are reported.
       onWarning: (w) => {

@@ -13,8 +13,8 @@ import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } f
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../../core/index.ts';
-import type { Repository, Snapshot, SnapshotEntry } from '../../repo/index.ts';
-import { backupFiles, restoreFiles, type BackupProgress, type BackupResult, type BackupWarning } from '../files/index.ts';
+import type { Repository, SnapshotEntry } from '../../repo/index.ts';
+import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
 
 interface SqliteInfo {
   sqlite_version: string;
@@ -30,15 +30,9 @@ export interface SqliteSource extends SqliteInfo {
   [k: string]: unknown;
 }
 
-export interface SqliteBackupOptions {
+export interface SqliteBackupOptions extends CaptureOptions {
   file: string;
   spool?: string;
-  tags?: string[];
-  hostname?: string;
-  signal?: AbortSignal;
-  progress?: BackupProgress;
-  onWarning?: (w: BackupWarning) => void;
-  finalize?: (snap: Snapshot) => Promise<void>;
   /** How long to wait for a writer's lock before giving up. Default 60 s. */
   busyTimeoutMs?: number;
 }
@@ -100,12 +94,7 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
       parent: false,
       source,
       consistency: 'application',
-      ...(opts.tags ? { tags: opts.tags } : {}),
-      ...(opts.hostname ? { hostname: opts.hostname } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.progress ? { progress: opts.progress } : {}),
-      ...(opts.onWarning ? { onWarning: opts.onWarning } : {}),
-      ...(opts.finalize ? { finalize: opts.finalize } : {}),
+      ...captureOptions(opts),
     });
   } finally {
     rmSync(spool, { recursive: true, force: true });

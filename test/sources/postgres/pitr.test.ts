@@ -18,6 +18,7 @@ import {
 } from '../../../src/sources/postgres/index.ts';
 import { giveToPostgres, PgCluster, postgresIds } from '../../helpers/postgres.ts';
 import { newRepo, PASSWORD, tempDir } from '../../helpers/repo.ts';
+import { waitFor } from '../../helpers/wait.ts';
 import { lifeboat, show } from '../../cli/run-cli.ts';
 import type { Repository } from '../../../src/repo/index.ts';
 
@@ -35,19 +36,10 @@ async function archiveSetup(dir: string): Promise<{ repo: Repository; push: stri
   return { repo, push: `${base} wal push %p`, fetch: `${base} wal fetch %f "%p"` };
 }
 
-async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 /** Switch to a new WAL segment and wait until the archive has taken the one just finished. */
 async function switchAndArchive(pg: PgCluster): Promise<string> {
   const seg = await pg.sql('SELECT pg_walfile_name(pg_switch_wal())');
-  await waitFor(`archiving of ${seg}`, async () => (await pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= seg);
+  await waitFor(`archiving of ${seg}`, async () => (await pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) >= seg, 120_000);
   return seg;
 }
 
@@ -110,7 +102,7 @@ test('point in time: a destroyed cluster comes back holding exactly the rows com
 
   const restored = await PgCluster.adopt(t, join(dir, 'restored', 'run'), target);
   await restored.start();
-  await waitFor('promotion after recovery', async () => (await restored.sql('SELECT pg_is_in_recovery()')) === 'f');
+  await waitFor('promotion after recovery', async () => (await restored.sql('SELECT pg_is_in_recovery()')) === 'f', 120_000);
   assert.equal(await restored.sql('SELECT count(*) || \' \' || max(id) FROM ticks'), `${before} ${before}`);
   // No corruption, by PostgreSQL's own checker (heap and B-tree).
   const check = await restored.asPostgres('pg_amcheck', ['-h', restored.dir, '-p', String(restored.port), '-U', 'postgres', '--all', '--install-missing', '--heapallindexed'], { check: false });
@@ -128,7 +120,7 @@ test('point in time: a destroyed cluster comes back holding exactly the rows com
   assert.equal(summary.settings['recovery_target_name'], 'before_last_batch');
   const second = await PgCluster.adopt(t, join(dir, 'restored2', 'run'), target2);
   await second.start();
-  await waitFor('promotion at the restore point', async () => (await second.sql('SELECT pg_is_in_recovery()')) === 'f');
+  await waitFor('promotion at the restore point', async () => (await second.sql('SELECT pg_is_in_recovery()')) === 'f', 120_000);
   assert.equal(await second.sql('SELECT max(id) FROM ticks'), String(atPoint));
 });
 
@@ -148,7 +140,7 @@ test('the WAL archive survives the repository being away: PostgreSQL retries and
     await pg.sql("INSERT INTO t (v) SELECT repeat('y', 200) FROM generate_series(1, 2000)");
     switched.push(await pg.sql('SELECT pg_walfile_name(pg_switch_wal())'));
   }
-  await waitFor('a failed archive attempt', async () => Number(await pg.sql('SELECT failed_count FROM pg_stat_archiver')) > 0);
+  await waitFor('a failed archive attempt', async () => Number(await pg.sql('SELECT failed_count FROM pg_stat_archiver')) > 0, 120_000);
   assert.ok((await pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver")) < switched[0]!);
 
   // It comes back: PostgreSQL retries and catches up, in order.

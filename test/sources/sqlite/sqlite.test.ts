@@ -12,6 +12,7 @@ import { LifeboatError } from '../../../src/core/index.ts';
 import { loadSnapshots } from '../../../src/repo/index.ts';
 import { backupSqlite, restoreSqlite, type SqliteSource } from '../../../src/sources/sqlite/index.ts';
 import { newRepo, tempDir } from '../../helpers/repo.ts';
+import { waitFor } from '../../helpers/wait.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
 
@@ -25,15 +26,6 @@ const tx = db.transaction((i) => { add.run(i, 'item ' + i + ' ' + 'z'.repeat(200
 let i = db.prepare('SELECT n FROM counter').pluck().get();
 for (;;) tx(++i);
 `;
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 for (const mode of ['wal', 'delete'] as const) {
   test(`sqlite (${mode} journal): a backup during concurrent writes is consistent and passes integrity_check`, async (t) => {
