@@ -17,7 +17,7 @@ export type { MasterKey } from './crypto.ts';
 export { listKeys, removeKey, defaultKdf, prederive } from './keys.ts';
 export type { KdfParams, KeyInfo } from './keys.ts';
 export type { BlobType, PackedBlob } from './pack.ts';
-export { encodeTree, decodeTree, loadTree, validName, walkTree, findNode } from './tree.ts';
+export { encodeTree, compareUtf8, decodeTree, loadTree, validName, walkTree, findNode } from './tree.ts';
 export type { Tree, TreeNode, NodeType, WalkEntry } from './tree.ts';
 export { saveSnapshot, loadSnapshots, resolveSnapshot, matchesFilter, shortId } from './snapshot.ts';
 export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter, HookRun } from './snapshot.ts';

@@ -44,8 +44,29 @@ export interface Tree {
 }
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  nodes.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
+  nodes.sort((a, b) => compareUtf8(a.name, b.name));
   return Buffer.from(JSON.stringify({ nodes }));
+}
+
+/**
+ * Byte order of the UTF-8 encodings of two strings, without encoding them (the sort used to make two
+ * Buffers per comparison). UTF-8 byte order is code point order; UTF-16 code unit order differs from it
+ * only where a surrogate (a code point above U+FFFF) meets a unit in U+E000..U+FFFF, so those are moved
+ * above every other unit before comparing.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x += x >= 0xe000 ? -0x800 : 0x2000;
+      y += y >= 0xe000 ? -0x800 : 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 export function decodeTree(plain: Buffer, id: string): Tree {

@@ -4,12 +4,26 @@ import { mkdirSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LocalBackend } from '../../src/repo/backend/index.ts';
-import { checkRepository, loadSnapshots, Repository } from '../../src/repo/index.ts';
+import { checkRepository, compareUtf8, encodeTree, loadSnapshots, Repository } from '../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
 import { newRepo, openRepo, PASSWORD, TEST_KDF, tempDir } from '../helpers/repo.ts';
 import { listTree } from '../helpers/tree.ts';
 
 describe('format edge cases', () => {
+  it('tree nodes sort in UTF-8 byte order, also where UTF-16 order differs', () => {
+    const pick = ['a', 'Z', '_', '\u00e9', '\u4e2d', '\ud7ff', '\ue000', '\uffee', '\ud83d\ude00', '\ud800\udc00', '\udbff\udfff'];
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % n);
+    const names = Array.from({ length: 400 }, () => Array.from({ length: 1 + rnd(4) }, () => pick[rnd(pick.length)]).join(''));
+    const expected = [...new Set(names)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const tree = JSON.parse(encodeTree(expected.map((name) => ({ name, type: 'file' as const })).reverse()).toString()) as { nodes: Array<{ name: string }> };
+    assert.deepEqual(tree.nodes.map((n) => n.name), expected);
+    for (let i = 0; i < 2000; i++) {
+      const [a, b] = [names[rnd(names.length)]!, names[rnd(names.length)]!];
+      assert.equal(Math.sign(compareUtf8(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`);
+    }
+  });
+
   it('a file whose bytes equal an empty tree does not collide with empty folders', async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, 'src');

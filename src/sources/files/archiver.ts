@@ -22,7 +22,7 @@ import {
   BlobWriter,
   encodeTree,
   loadSnapshots,
-  loadTree,
+  decodeTree,
   Lock,
   saveSnapshot,
   type Repository,
@@ -35,6 +35,7 @@ import { compileExcludes, type Excluder } from './exclude.ts';
 import { readMeta } from './fsmeta.ts';
 import { metaToNode } from './node.ts';
 import { ChunkPool } from './pool.ts';
+import { MetaPrefetch } from './prefetch.ts';
 import type { FileJob, FileResult } from './chunk-work.ts';
 
 export const PROGRAM_VERSION = 'lifeboat 0.1.0';
@@ -137,6 +138,8 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
   }
   const host = opts.hostname ?? osHostname();
   const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: false, purpose: 'backup' });
+  // Started first, so that it also overlaps loading the index and the parent snapshot.
+  const prefetch = MetaPrefetch.start(realPaths, { excludes: opts.excludes ?? [], oneFileSystem: opts.oneFileSystem });
   try {
     await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
     // Data stored by an interrupted backup (packs without an index) is indexed now and reused.
@@ -163,6 +166,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
     try {
       const start = new Date(repo.clock.now()).toISOString();
       const root = await arch.archiveRoots(paths, realPaths);
+      await prefetch.stop();
       await writer.flush();
       throwIfAborted(opts.signal);
       const s = arch.counters.summary;
@@ -197,6 +201,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
       await pool.close();
     }
   } finally {
+    await prefetch.stop();
     await lock?.release();
   }
 }
@@ -302,7 +307,7 @@ class Archiver {
     if (root.leaf) return (await this.#dir('/', '', undefined, 0)).subtree!;
     const parentRoot = this.#parent?.tree;
     const build = async (abs: string, t: Trie, parentTree: string | undefined): Promise<TreeNode[]> => {
-      const prev = parentTree ? await this.#parentNodes(parentTree) : undefined;
+      const prev = parentTree ? (await this.#parentTree(parentTree))?.nodes : undefined;
       const nodes: TreeNode[] = [];
       for (const [name, child] of [...t.children].sort(([a], [b]) => (a < b ? -1 : 1))) {
         const path = abs === '/' ? `/${name}` : `${abs}/${name}`;
@@ -331,10 +336,12 @@ class Archiver {
     return this.#writer.store('tree', encodeTree(await build('/', root, parentRoot)));
   }
 
-  async #parentNodes(treeId: string): Promise<Map<string, TreeNode> | undefined> {
+  /** A folder's tree in the parent snapshot: its nodes by name, and its bytes (see `#dir`). */
+  async #parentTree(treeId: string): Promise<{ nodes: Map<string, TreeNode>; plain: Buffer } | undefined> {
     try {
-      const t = await loadTree(this.#repo, treeId, this.#opts.signal);
-      return new Map(t.nodes.map((n) => [n.name, n]));
+      const plain = await this.#repo.loadBlob('tree', treeId, this.#opts.signal);
+      const t = decodeTree(plain, treeId);
+      return { nodes: new Map(t.nodes.map((n) => [n.name, n])), plain };
     } catch {
       return undefined; // a damaged parent only costs re-reading
     }
@@ -354,7 +361,7 @@ class Archiver {
     }
     let meta;
     try {
-      meta = readMeta(path, st);
+      meta = readMeta(path, st, undefined, prev);
     } catch (err) {
       const code = err instanceof LifeboatError ? err.context['errno'] : errnoCode(err);
       this.#warn({ path, kind: code === 'ENOENT' ? 'vanished' : 'unreadable', message: (err as Error).message });
@@ -448,6 +455,7 @@ class Archiver {
     const node = metaToNode(name, meta);
     const s = this.counters.summary;
     let children: Array<Promise<TreeNode | undefined>>;
+    let prevTree: { nodes: Map<string, TreeNode>; plain: Buffer } | undefined;
     // One folder is expanded at a time (a turn), and only while the workers' queue has room: every queued
     // file holds its stat and node, and without turns all folders would pass the room check at once (the
     // 100,000-file bench backup peaked at 384 MiB of heap that way). 4,096 queued files is 16 full batches.
@@ -465,7 +473,8 @@ class Archiver {
         }
       }
       names.sort();
-      const prevNodes = prev?.type === 'dir' && prev.subtree ? await this.#parentNodes(prev.subtree) : undefined;
+      prevTree = prev?.type === 'dir' && prev.subtree ? await this.#parentTree(prev.subtree) : undefined;
+      const prevNodes = prevTree?.nodes;
       // Start every child before awaiting any, so this folder's files queue for the workers while the
       // walk goes on to the next folder.
       children = names.map((n) => {
@@ -477,7 +486,10 @@ class Archiver {
     }
     const nodes: TreeNode[] = [];
     for (const c of await Promise.all(children)) if (c) nodes.push(c);
-    node.subtree = await this.#writer.store('tree', encodeTree(nodes));
+    const plain = encodeTree(nodes);
+    // The same bytes as in the parent snapshot are the same blob: skip naming it (an HMAC) and the lookup.
+    const same = prevTree !== undefined && prev?.subtree !== undefined && plain.equals(prevTree.plain) && this.#writer.known(prev.subtree);
+    node.subtree = same ? prev.subtree! : await this.#writer.store('tree', plain);
     s.tree_blobs++;
     if (!prev) s.dirs_new++;
     else if (prev.subtree === node.subtree) s.dirs_unmodified++;

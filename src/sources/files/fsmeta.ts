@@ -3,7 +3,8 @@
  *
  * Backup calls `readMeta` once for every entry, so it is synchronous (worker threads call it for speed)
  * and cheap: one lstat (skipped when the walker already has it), one listxattr, two getxattr per attribute,
- * a readlink for symlinks. Restore creates the entry (file contents and directories by the caller,
+ * a readlink for symlinks. The xattr calls are skipped when the caller passes what an earlier backup
+ * recorded and the inode and ctime are unchanged (see `readMeta`). Restore creates the entry (file contents and directories by the caller,
  * everything else with `createSpecial`) and then calls `applyMeta`.
  *
  * Times are kept as ISO-8601 UTC strings with nine fraction digits ("2024-01-02T03:04:05.123456789Z"), as
@@ -282,12 +283,25 @@ function ioError(path: string, what: string, err: unknown): LifeboatError {
   return new LifeboatError('IO', `${path}: ${what}: ${msg}`, { cause: err, context: { path, errno: code } });
 }
 
+/** What an earlier backup recorded for an entry, enough to tell whether its attributes can have changed. */
+export interface KnownMeta {
+  ctime?: string | undefined;
+  inode?: number | undefined;
+  xattrs?: Record<string, string> | undefined;
+}
+
 /**
  * The metadata of `path` itself (symlinks are not followed). Pass `st` when the walker already has it
  * (it must come from lstat with `bigint: true`). Failures throw LifeboatError('IO') whose context carries
  * `errno`, so a walker can tell an entry that vanished meanwhile (ENOENT) from a real error.
+ *
+ * `known`: what the previous backup recorded for this path. When its inode and ctime (nanoseconds) are
+ * the ones lstat gives now, its extended attributes are taken instead of read: setting or removing an
+ * attribute updates ctime, the same test that lets unchanged file content be carried over. The listxattr
+ * it saves was the largest single cost of a no-change backup of 100,000 small files (0.83 of 6.5 s warm,
+ * 2026-11-30).
  */
-export function readMeta(path: string, st?: BigIntStats, names: NameCache = defaultNames): EntryMeta {
+export function readMeta(path: string, st?: BigIntStats, names: NameCache = defaultNames, known?: KnownMeta): EntryMeta {
   if (st === undefined) {
     try {
       st = fs.lstatSync(path, { bigint: true });
@@ -337,7 +351,8 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
     }
   } else {
     // Not for symlinks: fs-xattr would follow the link (see the module header).
-    const xattrs = readXattrs(path);
+    const same = known !== undefined && known.inode === meta.inode && known.ctime === meta.ctime;
+    const xattrs = same ? known.xattrs : readXattrs(path);
     if (xattrs !== undefined) meta.xattrs = xattrs;
   }
   return meta;

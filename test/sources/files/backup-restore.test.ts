@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, linkSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { getAttributeSync, listAttributesSync, removeAttributeSync } from 'fs-xattr';
 import { describe, it } from 'node:test';
 import { loadSnapshots, repoStats, type SnapshotEntry } from '../../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../../src/sources/files/index.ts';
@@ -121,6 +122,36 @@ describe('files: backup and restore', () => {
     assert.ok(added < 4 * 1024 * 1024, `insertion added ${added} bytes`);
     assert.equal(third.snapshot.summary!.files_new, 1);
     assert.equal(third.snapshot.summary!.files_unmodified, 51);
+  });
+
+  it('carries unchanged metadata and trees over from the parent, and still sees every attribute change', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'docs/deep'), { recursive: true });
+    writeFileSync(join(src, 'docs/a.txt'), 'a');
+    writeFileSync(join(src, 'docs/deep/b.txt'), 'b');
+    setXattr(join(src, 'docs/a.txt'), 'user.state', 'draft');
+    setXattr(join(src, 'docs'), 'user.owner', 'ops');
+    const repo = await newRepo(dir);
+    const first = await backupFiles(repo, { paths: [src] });
+    // Nothing changed: the same root tree, every folder unmodified.
+    const second = await backupFiles(await openRepo(dir), { paths: [src] });
+    assert.equal(second.snapshot.tree, first.snapshot.tree);
+    assert.equal(second.snapshot.summary!.dirs_changed, 0);
+    // Attributes changed, added and removed (each updates ctime, not mtime or size).
+    setXattr(join(src, 'docs/a.txt'), 'user.state', 'final');
+    setXattr(join(src, 'docs/deep/b.txt'), 'user.new', 'yes');
+    removeAttributeSync(join(src, 'docs'), 'user.owner');
+    const third = await backupFiles(await openRepo(dir), { paths: [src] });
+    assert.notEqual(third.snapshot.tree, first.snapshot.tree);
+    assert.equal(third.snapshot.summary!.files_changed, 2); // a new ctime: read again (and deduplicated)
+    assert.equal(third.snapshot.summary!.data_blobs, 0);
+    const target = join(dir, 'restore');
+    const snaps = await loadSnapshots(await openRepo(dir));
+    await restoreFiles(await openRepo(dir), snaps[2]!, { target });
+    assert.deepEqual(compareTrees(src, join(target, src)), []);
+    assert.equal(getAttributeSync(join(target, src, 'docs/a.txt'), 'user.state').toString(), 'final');
+    assert.deepEqual(listAttributesSync(join(target, src, 'docs')), []);
   });
 
   it('reads a large file in segments on several workers, and restores it byte for byte', async (t) => {
