@@ -7,10 +7,14 @@
  *
  *     nonce (24 random bytes) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)
  *
- * with a per-object subkey `HMAC-SHA-256(encryption, nonce[0..16])` and GCM IV `nonce[16..24] ‖ 0x00000000`.
- * Deriving a fresh subkey from 128 random bits per object removes GCM's 2^32-messages-per-key limit on random
- * nonces: nonces never need coordinating between hosts writing to one repository. Any change to a sealed
- * object fails the tag check and raises IntegrityError; tampered bytes are never returned.
+ * with a subkey `HMAC-SHA-256(encryption, nonce[0..16])` and GCM IV `nonce[16..24] ‖ 0x00000000`. Each
+ * thread seals under its own random 16-byte prefix and counts in the last 8 bytes, so a subkey never sees
+ * an IV twice, and no two threads or hosts share a subkey (128 random bits): nonces never need coordinating.
+ * Readers keep the last few subkeys, so the blobs of one pack cost one HMAC instead of one each. Any change
+ * to a sealed object fails the tag check and raises IntegrityError; tampered bytes are never returned.
+ *
+ * Measured (2026-11-30, 2 KiB blobs): a random nonce and a subkey per object cost ~14 µs of the ~35 µs it
+ * took to seal one, which for the 100,000 tiny files of the bench was ~1.5 s of worker time per backup.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IntegrityError } from '../core/index.ts';
@@ -34,6 +38,44 @@ function subkey(encryption: Buffer, nonce: Uint8Array): Buffer {
   return createHmac('sha256', encryption).update(nonce.subarray(0, 16)).digest();
 }
 
+/**
+ * This thread's sealing context per key: a random nonce prefix, its subkey, and a counter for the rest of
+ * the nonce. A new prefix is drawn after 2^32 objects, far inside GCM's limits for one key with unique IVs.
+ */
+interface SealContext {
+  nonce: Buffer;
+  subkey: Buffer;
+  count: number;
+}
+
+const sealContexts = new WeakMap<Buffer, SealContext>();
+
+function sealContext(encryption: Buffer): SealContext {
+  let c = sealContexts.get(encryption);
+  if (!c || c.count >= 0x1_0000_0000) {
+    const nonce = randomBytes(NONCE_SIZE);
+    c = { nonce, subkey: subkey(encryption, nonce), count: 0 };
+    sealContexts.set(encryption, c);
+  }
+  return c;
+}
+
+/** Subkeys recently opened with, per key, by nonce prefix: the blobs of one pack share one. */
+const openedSubkeys = new WeakMap<Buffer, Map<string, Buffer>>();
+
+function openSubkey(encryption: Buffer, nonce: Uint8Array): Buffer {
+  let m = openedSubkeys.get(encryption);
+  if (!m) openedSubkeys.set(encryption, (m = new Map()));
+  const prefix = Buffer.from(nonce.buffer, nonce.byteOffset, 16).toString('latin1');
+  let k = m.get(prefix);
+  if (!k) {
+    if (m.size >= 64) m.clear();
+    k = subkey(encryption, nonce);
+    m.set(prefix, k);
+  }
+  return k;
+}
+
 function iv(nonce: Uint8Array): Buffer {
   const out = Buffer.alloc(12);
   out.set(nonce.subarray(16, 24), 0);
@@ -53,8 +95,10 @@ export function seal(key: Pick<MasterKey, 'encryption'>, plaintext: Uint8Array, 
   } else if (out.length - offset < len) {
     throw new RangeError(`seal: ${out.length - offset} bytes free, ${len} needed`);
   }
-  const nonce = randomBytes(NONCE_SIZE);
-  const cipher = createCipheriv('aes-256-gcm', subkey(key.encryption, nonce), iv(nonce));
+  const ctx = sealContext(key.encryption);
+  const nonce = ctx.nonce;
+  nonce.writeUInt32BE(ctx.count++, 20); // bytes 16..19 stay as drawn: the IV counts in bytes 20..23
+  const cipher = createCipheriv('aes-256-gcm', ctx.subkey, iv(nonce));
   if (aad) cipher.setAAD(aad);
   nonce.copy(out, offset);
   let n = offset + NONCE_SIZE;
@@ -71,7 +115,7 @@ export function open(key: Pick<MasterKey, 'encryption'>, sealed: Uint8Array, wha
   }
   const nonce = sealed.subarray(0, NONCE_SIZE);
   const tag = sealed.subarray(sealed.length - TAG_SIZE);
-  const decipher = createDecipheriv('aes-256-gcm', subkey(key.encryption, nonce), iv(nonce));
+  const decipher = createDecipheriv('aes-256-gcm', openSubkey(key.encryption, nonce), iv(nonce));
   decipher.setAuthTag(tag);
   if (aad) decipher.setAAD(aad);
   const body = decipher.update(sealed.subarray(NONCE_SIZE, sealed.length - TAG_SIZE));

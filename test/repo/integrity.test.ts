@@ -51,6 +51,35 @@ describe('integrity and bad input', () => {
     assert.notDeepEqual(seal(key, Buffer.from('a')), seal(key, Buffer.from('a')));
   });
 
+  it('never repeats a nonce: one thread counts under its prefix, each key and thread draws its own', async () => {
+    const key = newMasterKey();
+    const nonces = Array.from({ length: 5000 }, () => seal(key, Buffer.from('x')).subarray(0, 24));
+    assert.equal(new Set(nonces.map((n) => n.toString('hex'))).size, nonces.length);
+    // One context: one subkey prefix, and IVs that differ.
+    assert.equal(new Set(nonces.map((n) => n.subarray(0, 16).toString('hex'))).size, 1);
+    // Another key, and the same key in another thread, get other prefixes.
+    const other = seal(newMasterKey(), Buffer.from('x')).subarray(0, 16);
+    assert.notDeepEqual(other, nonces[0]!.subarray(0, 16));
+    const { Worker } = await import('node:worker_threads');
+    const cryptoUrl = new URL('../../src/repo/crypto.ts', import.meta.url).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const code = `const { workerData, parentPort } = require('node:worker_threads');
+      import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(cryptoUrl)}); })
+        .then((c) => parentPort.postMessage(Buffer.from(c.seal({ encryption: Buffer.from(workerData) }, Buffer.from('x')).subarray(0, 24))));`;
+    const w = new Worker(code, { eval: true, workerData: key.encryption });
+    const fromWorker = await new Promise<Uint8Array>((resolve, reject) => w.once('message', resolve).once('error', reject));
+    await w.terminate();
+    assert.notDeepEqual(Buffer.from(fromWorker).subarray(0, 16), nonces[0]!.subarray(0, 16));
+    // Objects from either opens with the key (readers cache subkeys by prefix; a changed prefix still fails).
+    const a = seal(key, Buffer.from('one'));
+    const b = seal(key, Buffer.from('two'));
+    assert.equal(open(key, a, 'a').toString(), 'one');
+    assert.equal(open(key, b, 'b').toString(), 'two');
+    const moved = Buffer.from(b);
+    moved[3]! ^= 1;
+    assert.throws(() => open(key, moved, 'b'), { code: 'INTEGRITY' });
+  });
+
   it('refuses a wrong password with a clear error and changes nothing', async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, 'src');
