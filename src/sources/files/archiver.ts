@@ -254,6 +254,19 @@ class Archiver {
     return release;
   }
 
+  #lastYield = performance.now();
+
+  /**
+   * Let the event loop run every few milliseconds. Folders are expanded in promise continuations, which
+   * never give way to messages: the workers' dedup questions waited until a cold walk of the bench's mixed
+   * tree was over, and the workers sat idle for 0.75 s of a 3.8 s backup (2026-11-30).
+   */
+  async #yieldNow(): Promise<void> {
+    if (performance.now() - this.#lastYield < 5) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#lastYield = performance.now();
+  }
+
   constructor(repo: Repository, writer: BlobWriter, pool: ChunkPool, opts: BackupOptions, parent: SnapshotEntry | undefined) {
     this.#repo = repo;
     this.#writer = writer;
@@ -461,6 +474,7 @@ class Archiver {
     // 100,000-file bench backup peaked at 384 MiB of heap that way). 4,096 queued files is 16 full batches.
     const release = await this.#turn();
     try {
+      await this.#yieldNow();
       await this.#pool.waitForRoom(4096);
       this.#progress.dirs++;
       let names: string[] = [];

@@ -100,9 +100,16 @@ export class ChunkPool {
     if (this.#failed !== undefined) return Promise.reject(this.#failed);
     return new Promise<FileResult>((resolve, reject) => {
       this.#queue.push({ job, resolve, reject });
-      this.#pump();
+      this.#queuedBytes += job.length ?? job.size;
+      // A full batch goes out at once. The walk runs many folders per turn of the event loop (promise
+      // continuations only), so waiting for the next turn kept the workers idle until a whole cold walk of
+      // the bench's mixed tree was over: the changed database file queued at 0.8 s was read from 1.8 s on.
+      if (!this.#inline && (this.#queue.length >= this.#batchFiles || this.#queuedBytes >= this.#batchBytes)) this.#dispatch();
+      else this.#pump();
     });
   }
+
+  #queuedBytes = 0;
 
   #take(): Pending[] {
     const batch: Pending[] = [];
@@ -110,10 +117,23 @@ export class ChunkPool {
     while (this.#queue.length && batch.length < this.#batchFiles && (batch.length === 0 || bytes + this.#queue.peek()!.job.size <= this.#batchBytes)) {
       const p = this.#queue.shift()!;
       bytes += p.job.size;
+      this.#queuedBytes -= p.job.length ?? p.job.size;
       batch.push(p);
     }
     this.#wakeRoom();
     return batch;
+  }
+
+  /** Give every idle worker a batch. */
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (slot.busy || this.#queue.length === 0) continue;
+      const batch = this.#take();
+      const bid = ++this.#bid;
+      slot.busy = true;
+      slot.batches.set(bid, batch);
+      this.#worker(slot).postMessage({ t: 'batch', bid, jobs: batch.map((p) => p.job) });
+    }
   }
 
   #pumpScheduled = false;
@@ -125,18 +145,8 @@ export class ChunkPool {
     this.#pumpScheduled = true;
     setImmediate(() => {
       this.#pumpScheduled = false;
-      if (this.#inline) {
-        void this.#pumpInline();
-        return;
-      }
-      for (const slot of this.#slots) {
-        if (slot.busy || this.#queue.length === 0) continue;
-        const batch = this.#take();
-        const bid = ++this.#bid;
-        slot.busy = true;
-        slot.batches.set(bid, batch);
-        this.#worker(slot).postMessage({ t: 'batch', bid, jobs: batch.map((p) => p.job) });
-      }
+      if (this.#inline) void this.#pumpInline();
+      else this.#dispatch();
     });
   }
 
@@ -210,6 +220,7 @@ export class ChunkPool {
     if (this.#failed !== undefined) return;
     this.#failed = err;
     for (const p of this.#queue.drain()) p.reject(err);
+    this.#queuedBytes = 0;
     this.#wakeRoom();
     for (const slot of this.#slots) {
       for (const batch of slot.batches.values()) for (const p of batch) p.reject(err);
