@@ -53,10 +53,24 @@ export interface CheckResult {
 const MAX_FILES_LISTED = 500;
 
 export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
+  // Reading everything: the workers start now, booting (~0.3 s each on the project machine) while the
+  // index loads, not after it (2026-11-30). Closing a pool twice is harmless.
+  const early = opts.readData && opts.workers !== 0 ? newVerifyPool(repo, opts.workers) : undefined;
+  try {
+    return await checkWith(repo, opts, early);
+  } finally {
+    await early?.close();
+  }
+}
+
+function newVerifyPool(repo: Repository, workers: number | undefined): WorkerPool<VerifyReq, PackVerdict> {
+  return new WorkerPool<VerifyReq, PackVerdict>(siblingModule(import.meta.url, 'verify-worker'), { encryption: repo.master.encryption, mac: repo.master.mac }, workers);
+}
+
+async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool<VerifyReq, PackVerdict> | undefined): Promise<CheckResult> {
   const problems: CheckProblem[] = [];
   const notes: string[] = [];
   const signal = opts.signal;
-
   // ---- index files and packs ----
   const onBackend = new Map<string, number>();
   for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
@@ -114,7 +128,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
     let n = 0;
     // Reading is I/O, verifying is CPU (SHA-256 of the pack, then decrypt, decompress, HMAC per blob):
     // workers verify while the next packs are read. Tiny jobs stay on this thread.
-    const pool = opts.workers === 0 || packs.length < 2 ? undefined : new WorkerPool<VerifyReq, PackVerdict>(siblingModule(import.meta.url, 'verify-worker'), { encryption: repo.master.encryption, mac: repo.master.mac }, opts.workers);
+    const pool = early ?? (opts.workers === 0 || packs.length < 2 ? undefined : newVerifyPool(repo, opts.workers));
     // Ranges in memory: two per worker keeps each busy while the next is read.
     const slots = new Slots((pool?.size ?? 1) * 2);
     try {
