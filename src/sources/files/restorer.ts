@@ -80,6 +80,9 @@ interface PlannedFile {
   size: number;
   failed?: boolean;
   linkOf?: PlannedFile;
+  /** Chunk writes not yet done; at 0 the file is finished at once (`#finishFile`). */
+  pending?: number;
+  done?: boolean;
 }
 
 interface PlannedDir {
@@ -375,6 +378,7 @@ class Restorer {
     for (const f of this.#files) {
       if (f.failed || f.linkOf) continue;
       byOut.set(this.#out(f.path), f);
+      f.pending = f.node.content?.length ?? 0;
       f.node.content?.forEach((id, i) => {
         const loc = this.#repo.index.get(id);
         if (!loc) {
@@ -418,6 +422,7 @@ class Restorer {
         for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
         return;
       }
+      const sent: PlannedFile[] = [];
       const job: PackJob = {
         pack,
         start,
@@ -427,11 +432,14 @@ class Restorer {
           targets: blobs
             .get(loc.id)!
             .filter((u) => !u.file.failed)
-            .map((u) => ({
-              path: this.#out(u.file.path),
-              offset: u.file.offsets[u.i]!,
-              ...(u.i === u.file.offsets.length - 1 ? { end: u.file.size } : {}),
-            })),
+            .map((u) => {
+              sent.push(u.file);
+              return {
+                path: this.#out(u.file.path),
+                offset: u.file.offsets[u.i]!,
+                ...(u.i === u.file.offsets.length - 1 ? { end: u.file.size } : {}),
+              };
+            }),
         })),
       };
       const r = await pool.run(job);
@@ -440,6 +448,9 @@ class Restorer {
         const file = byOut.get(f.path);
         if (file) this.#failFile(file, f.message);
       }
+      // Files whose last chunk is now written get their metadata while the workers go on: after all the
+      // data, that was 0.6 s of one thread for the 15,000 files of the bench's mixed tree (2026-11-30).
+      for (const f of sent) if (--f.pending! === 0 && !f.failed) this.#finishFile(f);
     });
     await pool.closeFiles();
   }
@@ -481,9 +492,15 @@ class Restorer {
         }
         continue;
       }
-      this.#meta(f.path, f.node);
-      this.#progress.files++;
+      if (!f.done) this.#finishFile(f);
     }
+  }
+
+  /** A file whose every chunk is written: its metadata (owner, attributes, mode, times). */
+  #finishFile(f: PlannedFile): void {
+    this.#meta(f.path, f.node);
+    this.#progress.files++;
+    f.done = true;
   }
 
   #finishDirs(): void {
