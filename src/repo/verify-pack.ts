@@ -18,12 +18,14 @@ export interface PackVerdict {
   reasons: string[];
   /** Damaged blobs: id → reason. */
   damaged: Array<[string, string]>;
+  /** The verified plaintexts of the tree blobs, when asked for (check then need not load them again). */
+  trees?: Array<[string, Uint8Array]>;
 }
 
 /** A request to verify-worker.ts: a whole pack, or the blobs of one range of a pack. */
 export type VerifyReq =
   | { t: 'pack'; pack: string; bytes: Uint8Array; indexed: PackedBlob[]; size: number }
-  | { t: 'blobs'; pack: string; start: number; bytes: Uint8Array; blobs: PackedBlob[] };
+  | { t: 'blobs'; pack: string; start: number; bytes: Uint8Array; blobs: PackedBlob[]; trees?: boolean };
 
 /** A reusable buffer for decompressed blobs (see compress.ts Scratch). */
 type Scratch = { buf: Buffer };
@@ -63,13 +65,25 @@ export function checkHeader(master: MasterKey, pack: string, tail: Buffer, size:
   return reasons;
 }
 
-/** Decode every blob of `blobs` from `bytes`, which holds the pack from offset `start`. Returns the damaged ones. */
-export function verifyBlobs(master: MasterKey, pack: string, start: number, bytes: Buffer, blobs: readonly PackedBlob[], scratch?: Scratch): Array<[string, string]> {
+/**
+ * Decode every blob of `blobs` from `bytes`, which holds the pack from offset `start`. Returns the damaged
+ * ones; with `trees`, also collects a copy of each tree blob's verified plaintext there.
+ */
+export function verifyBlobs(
+  master: MasterKey,
+  pack: string,
+  start: number,
+  bytes: Buffer,
+  blobs: readonly PackedBlob[],
+  scratch?: Scratch,
+  trees?: Array<[string, Uint8Array]>,
+): Array<[string, string]> {
   const damaged: Array<[string, string]> = [];
   for (const b of blobs) {
     try {
       if (b.offset < start || b.offset + b.length > start + bytes.length) throw new Error('blob lies beyond the end of the pack');
-      decodeBlob(master, { ...b, pack }, bytes.subarray(b.offset - start, b.offset - start + b.length), scratch);
+      const plain = decodeBlob(master, { ...b, pack }, bytes.subarray(b.offset - start, b.offset - start + b.length), scratch);
+      if (trees && b.type === 'tree') trees.push([b.id, Uint8Array.prototype.slice.call(plain)]);
     } catch (err) {
       damaged.push([b.id, (err as Error).message]);
     }

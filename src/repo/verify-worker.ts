@@ -11,5 +11,7 @@ const scratch = { buf: Buffer.alloc(0) };
 serveRequests((req: VerifyReq): PackVerdict => {
   const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
   if (req.t === 'pack') return verifyPack(master, req.pack, bytes, req.indexed, req.size, scratch);
-  return { reasons: [], damaged: verifyBlobs(master, req.pack, req.start, bytes, req.blobs, scratch) };
+  const trees: Array<[string, Uint8Array]> | undefined = req.trees ? [] : undefined;
+  const damaged = verifyBlobs(master, req.pack, req.start, bytes, req.blobs, scratch, trees);
+  return trees ? { reasons: [], damaged, trees } : { reasons: [], damaged };
 });
