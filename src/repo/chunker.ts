@@ -59,7 +59,14 @@ export class Chunker {
    */
   arena(size: number): Buffer {
     const pages = Math.ceil((ARENA_OFFSET + size) / WASM_PAGE);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    } catch {
+      // No room for a wasm memory (its address-space reservation, under a tight `ulimit -v`): a plain
+      // buffer, cut by the JavaScript loop.
+      return Buffer.allocUnsafe(size);
+    }
     new Int32Array(memory.buffer, 0, 256).set(this.#gear);
     this.#memory = memory;
     this.#wasmCut = cutModule().instantiate(memory);
