@@ -381,15 +381,14 @@ async function checkPack(
         slots.release();
         continue;
       }
-      const wantTrees = r.blobs.some((b) => b.type === 'tree');
-      const req: VerifyReq = { t: 'blobs', pack, start: r.start, bytes, blobs: r.blobs, ...(wantTrees ? { trees: true } : {}) };
+      const req: VerifyReq = { t: 'blobs', pack, start: r.start, bytes, blobs: r.blobs };
+      const trees: Array<[string, Uint8Array]> = [];
       const p: Promise<PackVerdict> = pool
         ? pool.run(req, transferable(bytes))
-        : Promise.resolve(((trees: Array<[string, Uint8Array]>) => ({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, r.blobs, undefined, trees), trees }))([]));
+        : Promise.resolve({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, r.blobs, undefined, trees), trees });
       verdicts.push(
         p
           .then((x) => {
-            // Parsed now, while the workers go on; one that does not parse is loaded (and reported) later.
             for (const [id, plain] of x.trees ?? []) verifiedTrees.set(id, plain);
             return x.damaged;
           })

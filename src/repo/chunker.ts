@@ -33,8 +33,8 @@ export class Chunker {
   readonly #gear: Int32Array;
   readonly #maskS: number;
   readonly #maskL: number;
-  #memory: WebAssembly.Memory | undefined;
-  #wasmCut: WasmCut | undefined;
+  /** Set by `arena`: the memory it lives in and the wasm loop over it. */
+  #wasm: { memory: WebAssembly.Memory; cut: WasmCut } | undefined;
 
   constructor(seed: Uint8Array, params: ChunkerParams) {
     const bits = Math.log2(params.avg);
@@ -68,8 +68,7 @@ export class Chunker {
       return Buffer.allocUnsafe(size);
     }
     new Int32Array(memory.buffer, 0, 256).set(this.#gear);
-    this.#memory = memory;
-    this.#wasmCut = cutModule().instantiate(memory);
+    this.#wasm = { memory, cut: cutModule().instantiate(memory) };
     return Buffer.from(memory.buffer, ARENA_OFFSET, size);
   }
 
@@ -84,20 +83,16 @@ export class Chunker {
     if (n > max) n = max;
     const normal = n < avg ? n : avg;
     const gear = this.#gear;
-    if (this.#wasmCut !== undefined && buf.buffer === this.#memory!.buffer) {
-      // Positions in the memory; the warm-up (32 bytes) stays in JavaScript.
-      const base = buf.byteOffset + start;
-      const first = base + min;
-      let h = 0;
-      for (let j = start + min - 32; j < start + min; j++) h = ((h << 1) + gear[buf[j]!]!) | 0;
-      return this.#wasmCut(first, base + normal, base + n, h, this.#maskS, this.#maskL) - base;
-    }
     const maskS = this.#maskS;
     const maskL = this.#maskL;
     let h = 0;
     let i = start + min;
     // Warm the hash over the 32 bytes before `min` so the first test after `min` sees a full window.
     for (let j = i - 32; j < i; j++) h = ((h << 1) + gear[buf[j]!]!) | 0;
+    if (this.#wasm !== undefined && buf.buffer === this.#wasm.memory.buffer) {
+      const base = buf.byteOffset + start; // positions in the memory
+      return this.#wasm.cut(base + min, base + normal, base + n, h, maskS, maskL) - base;
+    }
     const mid = start + normal;
     for (; i < mid; i++) {
       h = ((h << 1) + gear[buf[i]!]!) | 0;

@@ -5,7 +5,7 @@
  * chunks by their plaintext without revealing it). Every stored object (blob, pack header, index, snapshot,
  * lock, config) is sealed as
  *
- *     nonce (24 random bytes) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)
+ *     nonce (24 bytes) ‖ AES-256-GCM ciphertext ‖ tag (16 bytes)
  *
  * with a subkey `HMAC-SHA-256(encryption, nonce[0..16])` and GCM IV `nonce[16..24] ‖ 0x00000000`. Each
  * thread seals under its own random 16-byte prefix and counts in the last 8 bytes, so a subkey never sees

@@ -18,14 +18,14 @@ export interface PackVerdict {
   reasons: string[];
   /** Damaged blobs: id → reason. */
   damaged: Array<[string, string]>;
-  /** The verified plaintexts of the tree blobs, when asked for (check then need not load them again). */
+  /** The verified plaintexts of the tree blobs among them (check then need not decode them again). */
   trees?: Array<[string, Uint8Array]>;
 }
 
 /** A request to verify-worker.ts: a whole pack, or the blobs of one range of a pack. */
 export type VerifyReq =
   | { t: 'pack'; pack: string; bytes: Uint8Array; indexed: PackedBlob[]; size: number }
-  | { t: 'blobs'; pack: string; start: number; bytes: Uint8Array; blobs: PackedBlob[]; trees?: boolean };
+  | { t: 'blobs'; pack: string; start: number; bytes: Uint8Array; blobs: PackedBlob[] };
 
 /** A reusable buffer for decompressed blobs (see compress.ts Scratch). */
 type Scratch = { buf: Buffer };

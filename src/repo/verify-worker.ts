@@ -11,7 +11,7 @@ const scratch = { buf: Buffer.alloc(0) };
 serveRequests((req: VerifyReq): PackVerdict => {
   const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
   if (req.t === 'pack') return verifyPack(master, req.pack, bytes, req.indexed, req.size, scratch);
-  const trees: Array<[string, Uint8Array]> | undefined = req.trees ? [] : undefined;
+  const trees: Array<[string, Uint8Array]> = [];
   const damaged = verifyBlobs(master, req.pack, req.start, bytes, req.blobs, scratch, trees);
-  return trees ? { reasons: [], damaged, trees } : { reasons: [], damaged };
+  return trees.length > 0 ? { reasons: [], damaged, trees } : { reasons: [], damaged };
 });

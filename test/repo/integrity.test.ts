@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { startWorker } from '../../src/core/index.ts';
 import { LocalBackend } from '../../src/repo/backend/index.ts';
 import {
   BlobWriter,
@@ -60,13 +61,7 @@ describe('integrity and bad input', () => {
     // Another key, and the same key in another thread, get other prefixes.
     const other = seal(newMasterKey(), Buffer.from('x')).subarray(0, 16);
     assert.notDeepEqual(other, nonces[0]!.subarray(0, 16));
-    const { Worker } = await import('node:worker_threads');
-    const cryptoUrl = new URL('../../src/repo/crypto.ts', import.meta.url).href;
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const code = `const { workerData, parentPort } = require('node:worker_threads');
-      import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(cryptoUrl)}); })
-        .then((c) => parentPort.postMessage(Buffer.from(c.seal({ encryption: Buffer.from(workerData) }, Buffer.from('x')).subarray(0, 24))));`;
-    const w = new Worker(code, { eval: true, workerData: key.encryption });
+    const w = startWorker(new URL('../helpers/seal-worker.ts', import.meta.url), key.encryption);
     const fromWorker = await new Promise<Uint8Array>((resolve, reject) => w.once('message', resolve).once('error', reject));
     await w.terminate();
     assert.notDeepEqual(Buffer.from(fromWorker).subarray(0, 16), nonces[0]!.subarray(0, 16));

@@ -4,8 +4,8 @@
  * Backup calls `readMeta` once for every entry, so it is synchronous (worker threads call it for speed)
  * and cheap: one lstat (skipped when the walker already has it), one listxattr, two getxattr per attribute,
  * a readlink for symlinks. The xattr calls are skipped when the caller passes what an earlier backup
- * recorded and the inode and ctime are unchanged (see `readMeta`). Restore creates the entry (file contents and directories by the caller,
- * everything else with `createSpecial`) and then calls `applyMeta`.
+ * recorded and the inode and ctime are unchanged (see `readMeta`). Restore creates the entry (file
+ * contents and directories by the caller, everything else with `createSpecial`) and then calls `applyMeta`.
  *
  * Times are kept as ISO-8601 UTC strings with nine fraction digits ("2024-01-02T03:04:05.123456789Z"), as
  * restic does, so nothing is lost when reading. Writing them back goes through libuv, which truncates to
