@@ -3,11 +3,12 @@
  * signals become an AbortSignal, a closed stdout pipe ends the run quietly, and the result becomes the
  * exit status.
  */
-import { errnoCode } from '../core/index.ts';
+import { boundHeapGrowth, errnoCode } from '../core/index.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode } from './exit-codes.ts';
 import { prewarm } from './prewarm.ts';
 
+boundHeapGrowth();
 // Before the commands load: start deriving the repository key (see prewarm.ts).
 prewarm(process.argv.slice(2), process.env);
 const { run } = await import('./program.ts');

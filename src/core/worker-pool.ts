@@ -6,10 +6,9 @@
  * loader into worker threads, so a tiny bootstrap registers it first.
  */
 import { availableParallelism } from 'node:os';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { isMainThread, parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
+import { parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
 import { LifeboatError } from './errors.ts';
+import { collectWorkerGarbage } from './heap.ts';
 
 /**
  * V8 young generation of each worker: 6 MiB (semi-spaces of 2 MiB), instead of the default 48 MiB (16 MiB
@@ -32,25 +31,6 @@ export function startWorker(module: URL, workerData: unknown): Worker {
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(module.href)}); })`;
   return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
-}
-
-let gcFn: ((opts?: { type: 'minor' | 'major' }) => void) | undefined;
-
-/**
- * Inside a worker: a young-generation collection now (~0.2 ms on a worker's small heap). The buffers a job
- * allocates outside the V8 heap (decrypted blobs, pack ranges transferred in, sealed output) are freed only
- * when the JS objects holding them are collected, and V8 collects for external memory only after ~64 MiB
- * more of it per isolate: without this, each worker kept up to a pack's worth of dead buffers, and glibc
- * kept the memory after they were freed (bench, 2026-11-30). Call it between jobs, when the job's objects are
- * dead but still young. No-op on the main thread.
- */
-export function collectYoungGarbage(): void {
-  if (isMainThread) return;
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as typeof gcFn;
-  }
-  gcFn!({ type: 'minor' });
 }
 
 interface Slot {
@@ -113,7 +93,7 @@ export class WorkerPool<Req, Res> {
 
 /**
  * Inside a worker: answer every request with `handle`. After the requests that have arrived are answered,
- * the young generation is collected (collectYoungGarbage), so a job's buffers are freed before the next.
+ * the worker's garbage is collected (collectWorkerGarbage), so a job's buffers are freed before the next.
  */
 export function serveRequests<Req, Res>(handle: (req: Req) => Res): void {
   const port = parentPort!;
@@ -129,7 +109,7 @@ export function serveRequests<Req, Res>(handle: (req: Req) => Res): void {
       collect = true;
       setImmediate(() => {
         collect = false;
-        collectYoungGarbage();
+        collectWorkerGarbage();
       });
     }
   });

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../core/index.ts';
-import { aad, open, seal, type MasterKey } from './crypto.ts';
+import { aad, open, seal, SEAL_OVERHEAD, type MasterKey } from './crypto.ts';
 
 export type BlobType = 'data' | 'tree';
 
@@ -35,9 +35,15 @@ export class PackBuilder {
   #size = 0;
   readonly #hash = createHash('sha256');
 
-  /** `capacity`: expected final size (grows if exceeded), or a buffer to build in (reused from a saved pack). */
-  constructor(capacity: number | Buffer = 1 << 20) {
+  readonly #maxCapacity: number;
+
+  /**
+   * `capacity`: expected final size, or a buffer to build in (reused from a saved pack). A full buffer
+   * doubles, but not beyond `maxCapacity` unless a single append needs more.
+   */
+  constructor(capacity: number | Buffer = 1 << 20, maxCapacity = Infinity) {
     this.#buf = typeof capacity === 'number' ? Buffer.allocUnsafe(capacity) : capacity;
+    this.#maxCapacity = maxCapacity;
   }
 
   /** The whole buffer the pack is built in (to reuse once the finished pack is saved). */
@@ -45,8 +51,14 @@ export class PackBuilder {
     return this.#buf;
   }
 
+  /** Bytes of blobs so far. */
   get size(): number {
     return this.#size;
+  }
+
+  /** The size of the pack if it were finished now: blobs, sealed header and its length. */
+  get finishedSize(): number {
+    return this.#size + this.blobs.length * HEADER_ENTRY_SIZE + SEAL_OVERHEAD + 4;
   }
 
   get count(): number {
@@ -60,7 +72,8 @@ export class PackBuilder {
 
   #append(data: Uint8Array): void {
     if (this.#size + data.length > this.#buf.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(this.#buf.length * 2, this.#size + data.length));
+      const need = this.#size + data.length;
+      const bigger = Buffer.allocUnsafe(Math.max(need, Math.min(this.#buf.length * 2, this.#maxCapacity)));
       this.#buf.copy(bigger, 0, 0, this.#size);
       this.#buf = bigger;
     }

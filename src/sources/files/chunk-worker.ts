@@ -5,23 +5,14 @@
  * `blobs` transfers the buffer holding the sealed blobs; `ack` hands it back for the next batch.
  * The keys arrive in workerData; they never leave this process.
  */
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
+import { collectWorkerGarbage, collectYoungGarbage } from '../../core/index.ts';
 import { ChunkWork, type FileJob, type SealedBlob, type WorkKeys } from './chunk-work.ts';
 
 const port = parentPort!;
 const work = new ChunkWork(workerData as WorkKeys);
 const waiting = new Map<number, (v: unknown) => void>();
 let seq = 0;
-
-/**
- * A young-generation collection (~0.2 ms here) after each batch of sealed blobs is accepted: sealing leaves
- * a dead ciphertext buffer per blob outside the V8 heap, which V8 would otherwise free only after ~64 MiB
- * more of them (the same as core's collectYoungGarbage, which this layer cannot import).
- */
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as (opts: { type: 'minor' }) => void;
 
 function call<T>(msg: Record<string, unknown>, transfer: ArrayBuffer[] = []): Promise<T> {
   const s = ++seq;
@@ -37,7 +28,8 @@ const env = {
     const ab = buf.buffer;
     const whole = ab instanceof ArrayBuffer && buf.byteOffset === 0 && buf.byteLength === ab.byteLength;
     const back = await call<Uint8Array | undefined>({ t: 'blobs', buf, blobs }, whole ? [ab] : []);
-    gc({ type: 'minor' });
+    // Sealing leaves a dead ciphertext buffer per blob outside the V8 heap: free them now (see core).
+    collectYoungGarbage();
     if (!whole) return buf;
     return back ? Buffer.from(back.buffer, back.byteOffset, back.byteLength) : undefined;
   },
@@ -59,6 +51,8 @@ port.on('message', (m: { t: string; seq?: number; bid?: number; jobs?: FileJob[]
       try {
         const results = await work.processBatch(jobs, env);
         port.postMessage({ t: 'done', bid, results });
+        // Once this batch's objects are unreachable (after this continuation), collect them.
+        setImmediate(collectWorkerGarbage);
       } catch (err) {
         port.postMessage({ t: 'fail', bid, message: err instanceof Error ? err.message : String(err) });
       }
