@@ -77,6 +77,12 @@ export class BlobIndex {
     return this.#at(id, s);
   }
 
+  /** The blob's plaintext length, without making a BlobLocation (restore planning asks it per chunk). */
+  rawLength(id: string): number | undefined {
+    const s = this.#slots.get(id);
+    return s === undefined ? undefined : this.#raw[s];
+  }
+
   *entries(): Generator<BlobLocation> {
     for (const [id, s] of this.#slots) yield this.#at(id, s);
   }
