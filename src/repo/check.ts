@@ -13,10 +13,10 @@ import { createHash, randomInt } from 'node:crypto';
 import { defaults, LifeboatError, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
 import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import type { PackedBlob } from './pack.ts';
-import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifyReq } from './verify-pack.ts';
+import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
 import { loadSnapshots, type SnapshotEntry } from './snapshot.ts';
-import { decodeTree, validName, type Tree } from './tree.ts';
+import { decodeTree, treeRefs, validName, type Tree, type TreeRefs } from './tree.ts';
 
 export interface CheckProblem {
   kind: 'config' | 'index' | 'pack' | 'snapshot' | 'tree' | 'blob';
@@ -112,11 +112,12 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
 
   // ---- data ----
   const damagedBlobs = new Map<string, string>(); // blob id → reason
-  // Plaintexts of the trees the data check verified (authenticated, decompressed, id recomputed) in its
-  // workers, so the structure check below only parses them instead of decoding them again on this thread.
-  // 100,000-file bench repository, cold: 6.3 -> 5.7 s, for ~70 MiB more peak memory (2026-11-30). Parsing
-  // them as they arrive saved 0.2 s more but held every parsed tree alongside the workers (+140 MiB).
-  const verifiedTrees = new Map<string, Uint8Array>();
+  // What each tree the data check verified (authenticated, decompressed, id recomputed, parsed) in its
+  // workers refers to: the structure check below then neither loads nor parses those trees again. Only the
+  // references are kept, with the chunks missing from the index already picked out, not the trees: the
+  // 100,000-file bench repository held ~70 MiB of tree plaintexts, then every parsed tree, that way
+  // (2026-11-30).
+  const verifiedTrees = new Map<string, CheckedTree | { error: string }>();
   let packsRead = 0;
   if (opts.readData || opts.readDataSubset !== undefined) {
     let packs = [...packBlobs.keys()].filter((p) => onBackend.has(p)).sort();
@@ -156,40 +157,34 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     onError: (id, err) => problems.push({ kind: 'snapshot', id, message: `snapshot ${id} is damaged: ${(err as Error).message}` }),
   });
   const badTrees = new Map<string, string>();
-  const trees = new Map<string, Tree | null>();
+  const visited = new Set<string>();
   let blobsSeen = 0;
-  const loadTreeChecked = async (id: string): Promise<Tree | null> => {
-    if (trees.has(id)) return trees.get(id)!;
-    let t: Tree | null = null;
+  const missingBlobs = new Set<string>();
+  const loadChecked = async (id: string): Promise<CheckedTree | undefined> => {
     try {
       const loc = repo.index.get(id);
       if (!loc) throw new Error('tree blob is not in the index');
       if (damagedBlobs.has(id)) throw new Error(damagedBlobs.get(id));
       const v = verifiedTrees.get(id);
       verifiedTrees.delete(id);
-      t = decodeTree(v ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : await repo.loadBlob('tree', id, signal), id);
+      if (v && 'error' in v) throw new Error(v.error);
+      return v ?? checkedTree(repo, treeRefs(decodeTree(await repo.loadBlob('tree', id, signal), id)));
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
       badTrees.set(id, (err as Error).message);
+      return undefined;
     }
-    trees.set(id, t);
-    return t;
   };
-  const missingBlobs = new Set<string>();
   let treeDone = 0;
   const visitTree = async (id: string): Promise<void> => {
-    if (trees.has(id)) return;
-    const t = await loadTreeChecked(id);
+    if (visited.has(id)) return;
+    visited.add(id);
+    const t = await loadChecked(id);
     opts.onProgress?.({ phase: 'trees', done: ++treeDone, total: 0 });
     if (!t) return;
-    for (const n of t.nodes) {
-      if (!validName(n.name)) continue; // restore refuses these; not damage
-      for (const c of n.content ?? []) {
-        blobsSeen++;
-        if (!repo.index.has(c)) missingBlobs.add(c);
-      }
-      if (n.type === 'dir' && n.subtree) await visitTree(n.subtree);
-    }
+    blobsSeen += t.blobs;
+    for (const c of t.missing) missingBlobs.add(c);
+    for (const sub of t.subtrees) await visitTree(sub);
   };
   for (const s of snaps) {
     throwIfAborted(signal);
@@ -202,7 +197,16 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
   for (const id of lostBlobs) bad.set(id, 'blob was in a lost or truncated pack');
   for (const [id, why] of badTrees) bad.set(id, why);
   if (bad.size > 0) {
-    const affected = await affectedFiles(snaps, bad, (id) => trees.get(id) ?? null);
+    // Damage is rare: the trees are loaded again to name the files it takes with them.
+    const affected = await affectedFiles(snaps, bad, async (id) => {
+      if (badTrees.has(id) || !visited.has(id)) return null;
+      try {
+        return decodeTree(await repo.loadBlob('tree', id, signal), id);
+      } catch (err) {
+        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+        return null;
+      }
+    });
     // Attach affected snapshots/files to the pack problems (or add blob problems when no pack problem names them).
     for (const p of problems) {
       if (p.kind !== 'pack') continue;
@@ -225,9 +229,20 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     packs: packBlobs.size,
     packsRead,
     snapshots: snaps.length,
-    trees: trees.size,
+    trees: visited.size,
     blobs: blobsSeen,
   };
+}
+
+/** A tree as the structure check keeps it: its folders' trees, how many chunks it uses, those not indexed. */
+interface CheckedTree {
+  subtrees: string[];
+  blobs: number;
+  missing: string[];
+}
+
+function checkedTree(repo: Repository, refs: TreeRefs): CheckedTree {
+  return { subtrees: refs.subtrees, blobs: refs.contents.length, missing: refs.contents.filter((c) => !repo.index.has(c)) };
 }
 
 type Affected = Map<string, { snapshots: Set<string>; files: string[] }>;
@@ -246,7 +261,7 @@ function attach(p: CheckProblem, ids: Set<string>, affected: Affected): void {
 }
 
 /** For each bad blob: the snapshots and files (or folders, for bad trees) that use it. */
-async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, tree: (id: string) => Tree | null): Promise<Affected> {
+async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, tree: (id: string) => Promise<Tree | null>): Promise<Affected> {
   const out: Affected = new Map();
   const note = (id: string, snap: string, path: string): void => {
     let a = out.get(id);
@@ -256,13 +271,13 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
   };
   // Trees with nothing bad below them are remembered, so shared subtrees are walked once per snapshot at most.
   const clean = new Set<string>();
-  const walk = (id: string, prefix: string, snap: string): boolean => {
+  const walk = async (id: string, prefix: string, snap: string): Promise<boolean> => {
     if (clean.has(id)) return false;
     if (bad.has(id)) {
       note(id, snap, prefix || '/');
       return true;
     }
-    const t = tree(id);
+    const t = await tree(id);
     if (!t) return false;
     let found = false;
     for (const n of t.nodes) {
@@ -274,12 +289,12 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
           found = true;
         }
       }
-      if (n.type === 'dir' && n.subtree && walk(n.subtree, path, snap)) found = true;
+      if (n.type === 'dir' && n.subtree && (await walk(n.subtree, path, snap))) found = true;
     }
     if (!found) clean.add(id);
     return found;
   };
-  for (const s of snaps) walk(s.tree, '', s.short_id);
+  for (const s of snaps) await walk(s.tree, '', s.short_id);
   return out;
 }
 
@@ -323,7 +338,7 @@ async function checkPack(
   indexed: PackedBlob[],
   size: number,
   damaged: Map<string, string>,
-  verifiedTrees: Map<string, Uint8Array>,
+  verifiedTrees: Map<string, CheckedTree | { error: string }>,
   signal: AbortSignal | undefined,
 ): Promise<CheckProblem | undefined> {
   const cannotRead = (err: unknown): CheckProblem => {
@@ -382,14 +397,14 @@ async function checkPack(
         continue;
       }
       const req: VerifyReq = { t: 'blobs', pack, start: r.start, bytes, blobs: r.blobs };
-      const trees: Array<[string, Uint8Array]> = [];
+      const trees: VerifiedTrees = [];
       const p: Promise<PackVerdict> = pool
         ? pool.run(req, transferable(bytes))
         : Promise.resolve({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, r.blobs, undefined, trees), trees });
       verdicts.push(
         p
           .then((x) => {
-            for (const [id, plain] of x.trees ?? []) verifiedTrees.set(id, plain);
+            for (const [id, refs] of x.trees ?? []) verifiedTrees.set(id, 'error' in refs ? refs : checkedTree(repo, refs));
             return x.damaged;
           })
           .finally(() => slots.release()),

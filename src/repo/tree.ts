@@ -80,6 +80,26 @@ export function decodeTree(plain: Buffer, id: string): Tree {
   return t;
 }
 
+/**
+ * What a tree refers to, all that check's structure pass needs of it: the chunks its files use and the
+ * trees of its folders (entries with unsafe names left out: restore refuses those, they are not damage).
+ */
+export interface TreeRefs {
+  contents: string[];
+  subtrees: string[];
+}
+
+export function treeRefs(t: Tree): TreeRefs {
+  const contents: string[] = [];
+  const subtrees: string[] = [];
+  for (const n of t.nodes) {
+    if (!validName(n.name)) continue;
+    for (const c of n.content ?? []) contents.push(c);
+    if (n.type === 'dir' && n.subtree) subtrees.push(n.subtree);
+  }
+  return { contents, subtrees };
+}
+
 export async function loadTree(repo: Repository, id: string, signal?: AbortSignal): Promise<Tree> {
   return decodeTree(await repo.loadBlob('tree', id, signal), id);
 }

@@ -12,15 +12,21 @@ import { createHash } from 'node:crypto';
 import type { MasterKey } from './crypto.ts';
 import { parseHeader, type PackedBlob } from './pack.ts';
 import { decodeBlob } from './repository.ts';
+import { decodeTree, treeRefs, type TreeRefs } from './tree.ts';
 
 export interface PackVerdict {
   /** Why the pack is damaged; empty when it is intact. */
   reasons: string[];
   /** Damaged blobs: id → reason. */
   damaged: Array<[string, string]>;
-  /** The verified plaintexts of the tree blobs among them (check then need not decode them again). */
-  trees?: Array<[string, Uint8Array]>;
+  /**
+   * What each verified tree blob among them refers to, or why it does not parse: check's structure pass
+   * then need not load and decode those trees again on its own thread.
+   */
+  trees?: VerifiedTrees;
 }
+
+export type VerifiedTrees = Array<[string, TreeRefs | { error: string }]>;
 
 /** A request to verify-worker.ts: a whole pack, or the blobs of one range of a pack. */
 export type VerifyReq =
@@ -67,7 +73,7 @@ export function checkHeader(master: MasterKey, pack: string, tail: Buffer, size:
 
 /**
  * Decode every blob of `blobs` from `bytes`, which holds the pack from offset `start`. Returns the damaged
- * ones; with `trees`, also collects a copy of each tree blob's verified plaintext there.
+ * ones; with `trees`, also collects what each intact tree blob refers to there (treeRefs).
  */
 export function verifyBlobs(
   master: MasterKey,
@@ -76,14 +82,22 @@ export function verifyBlobs(
   bytes: Buffer,
   blobs: readonly PackedBlob[],
   scratch?: Scratch,
-  trees?: Array<[string, Uint8Array]>,
+  trees?: VerifiedTrees,
 ): Array<[string, string]> {
   const damaged: Array<[string, string]> = [];
   for (const b of blobs) {
     try {
       if (b.offset < start || b.offset + b.length > start + bytes.length) throw new Error('blob lies beyond the end of the pack');
       const plain = decodeBlob(master, { ...b, pack }, bytes.subarray(b.offset - start, b.offset - start + b.length), scratch);
-      if (trees && b.type === 'tree') trees.push([b.id, Uint8Array.prototype.slice.call(plain)]);
+      if (trees && b.type === 'tree') {
+        let refs: TreeRefs | { error: string };
+        try {
+          refs = treeRefs(decodeTree(plain, b.id));
+        } catch (err) {
+          refs = { error: (err as Error).message };
+        }
+        trees.push([b.id, refs]);
+      }
     } catch (err) {
       damaged.push([b.id, (err as Error).message]);
     }

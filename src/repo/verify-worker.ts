@@ -1,7 +1,7 @@
 /** Worker thread entry for verifyPack and verifyBlobs (check --read-data). The key arrives in workerData. */
 import { workerData } from 'node:worker_threads';
 import { serveRequests } from '../core/index.ts';
-import { verifyBlobs, verifyPack, type PackVerdict, type VerifyReq } from './verify-pack.ts';
+import { verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
 
 const k = workerData as { encryption: Uint8Array; mac: Uint8Array };
 const master = { encryption: Buffer.from(k.encryption), mac: Buffer.from(k.mac) };
@@ -11,7 +11,7 @@ const scratch = { buf: Buffer.alloc(0) };
 serveRequests((req: VerifyReq): PackVerdict => {
   const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);
   if (req.t === 'pack') return verifyPack(master, req.pack, bytes, req.indexed, req.size, scratch);
-  const trees: Array<[string, Uint8Array]> = [];
+  const trees: VerifiedTrees = [];
   const damaged = verifyBlobs(master, req.pack, req.start, bytes, req.blobs, scratch, trees);
   return trees.length > 0 ? { reasons: [], damaged, trees } : { reasons: [], damaged };
 });

@@ -202,4 +202,44 @@ describe('integrity and bad input', () => {
     assert.deepEqual(after, before);
     assert.equal(existsSync('/tmp/beneath-link'), false);
   });
+  it('reports an authentic tree that does not parse, with and without reading the data, and what it takes', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    await repo.loadIndex();
+    const w = new BlobWriter(repo);
+    const content = await w.store('data', Buffer.from('fine'));
+    const broken = await w.store('tree', Buffer.from('{"nodes": [ not json'));
+    const root = await w.store(
+      'tree',
+      encodeTree([
+        { name: 'ok.txt', type: 'file', mode: 0o644, size: 4, content: [content] },
+        { name: 'lost', type: 'dir', mode: 0o755, subtree: broken },
+      ]),
+    );
+    await w.flush();
+    await saveSnapshot(repo, {
+      time: new Date().toISOString(),
+      tree: root,
+      paths: ['/'],
+      hostname: 'h',
+      username: 'x',
+      program_version: 'test',
+      source: { kind: 'files' },
+      consistency: 'crash',
+    });
+    for (const readData of [false, true]) {
+      for (const workers of [0, 2]) {
+        const r = await checkRepository(await openRepo(dir), { readData, workers });
+        assert.equal(r.ok, false);
+        const p = r.problems.find((x) => x.kind === 'tree');
+        assert.ok(p, JSON.stringify(r.problems));
+        assert.equal(p.id, broken);
+        assert.match(p.message, /not valid JSON/);
+        assert.deepEqual(p.files, ['/lost']);
+        assert.equal(p.snapshots?.length, 1);
+        assert.equal(r.trees, 2);
+        assert.equal(r.blobs, 1);
+      }
+    }
+  });
 });
