@@ -65,21 +65,23 @@ export const defaults = {
   restoreConcurrency: 8,
 
   /**
-   * Restore reads each pack in ranges of at most 4 MiB (whole blobs; a larger blob is read alone), four in
+   * Restore reads each pack in ranges of at most 1 MiB (whole blobs; a larger blob is read alone), four in
    * flight (two per worker). Reading a pack's whole needed range at once held four ~16 MiB buffers plus the
    * ones workers had not yet freed: the full restore of the 1 GiB mixed bench corpus peaked at 429 MiB RSS,
-   * 150 MiB of it in pack-sized buffers (bench, 2026-11-26/30). A few more reads per pack cost nothing
-   * measurable (each is one open and pread).
+   * 150 MiB of it in pack-sized buffers (bench, 2026-11-26/30). 4 MiB ranges still held ~30-40 MiB more
+   * than 1 MiB ones (mixed full restore 240-250 -> 222 MiB, 100,000 tiny files 308-318 -> 268 MiB), for no
+   * measurable time: each range is one pread and one message to a worker (2026-11-30).
    */
-  restoreReadSize: 4 * 1024 * 1024,
+  restoreReadSize: 1024 * 1024,
 
   /**
    * check --read-data reads each pack in ranges of about this size (cut between blobs), hashes them on the
    * main thread in order and lets the workers verify the blobs of each range: instead of four whole 16 MiB
    * packs in flight and more waiting for collection (388 MiB peak RSS on the mixed bench repository,
-   * bench 2026-11-26), at most four ranges.
+   * bench 2026-11-26), at most four ranges. 1 MiB rather than 4 MiB: mixed bench repository 208-216 -> 159-172
+   * MiB, 100,000 tiny files 228 -> 197 MiB, same time (2026-11-30).
    */
-  checkReadSize: 4 * 1024 * 1024,
+  checkReadSize: 1024 * 1024,
 
   /** Read size for files being backed up. */
   readBufferSize: 8 * 1024 * 1024,
