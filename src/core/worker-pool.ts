@@ -72,6 +72,11 @@ export class WorkerPool<Req, Res> {
     return this.#send(slot, req, transfer);
   }
 
+  /** Send `req` to worker `index` (modulo the pool's size): for callers that keep related work on one worker. */
+  runOn(index: number, req: Req, transfer: ArrayBuffer[] = []): Promise<Res> {
+    return this.#send(this.#slots[index % this.#slots.length]!, req, transfer);
+  }
+
   /** Send `req` to every worker (e.g. "close your files"). */
   async broadcast(req: Req): Promise<Res[]> {
     return Promise.all(this.#slots.map((s) => this.#send(s, req, [])));

@@ -13,14 +13,18 @@ export class RestorePool {
     else this.#pool = new WorkerPool(siblingModule(import.meta.url, 'restore-worker'), { encryption: master.encryption, mac: master.mac }, opts.workers);
   }
 
-  /** Jobs to keep in flight: two per worker keeps each busy while the next packs are read. */
-  get parallelism(): number {
-    return Math.max(1, this.#pool?.size ?? 1) * 2;
+  /** Workers (1 inline): the restorer runs one lane of jobs per worker (see lanes.ts). */
+  get lanes(): number {
+    return Math.max(1, this.#pool?.size ?? 1);
   }
 
-  run(job: PackJob): Promise<PackResult> {
+  /** Jobs to keep in flight per lane: two keeps a worker busy while its next range is read. */
+  readonly perLane = 2;
+
+  /** Run a job on the worker of `lane`. */
+  run(job: PackJob, lane = 0): Promise<PackResult> {
     if (this.#inline) return Promise.resolve(this.#inline.processPack(job));
-    return this.#pool!.run({ t: 'pack', job }, transferable(job.bytes));
+    return this.#pool!.runOn(lane, { t: 'pack', job }, transferable(job.bytes));
   }
 
   /** Close every open file in every worker; afterwards all written data is in the files. */

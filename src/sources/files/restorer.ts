@@ -17,9 +17,10 @@
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
-import { blobId, Lock, loadTree, mapLimit, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { blobId, Lock, loadTree, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
+import { runInLanes } from './lanes.ts';
 import { RestorePool } from './restore-pool.ts';
 import type { PackJob } from './restore-work.ts';
 
@@ -437,7 +438,7 @@ class Restorer {
       }
       reads.push({ pack, ids: group });
     }
-    await mapLimit(reads, pool.parallelism, async ({ pack, ids }) => {
+    await runInLanes(reads, pool.lanes, pool.perLane, async ({ pack, ids }, lane) => {
       throwIfAborted(this.#opts.signal);
       const locs = ids.map((id) => index.get(id)!);
       const blobs = byPack.get(pack)!;
@@ -471,7 +472,7 @@ class Restorer {
             }),
         })),
       };
-      const r = await pool.run(job);
+      const r = await pool.run(job, lane);
       this.#progress.bytes += r.bytes;
       for (const f of r.failed) {
         const file = sent.find((p) => this.#out(p.path) === f.path);
