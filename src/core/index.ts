@@ -15,5 +15,6 @@ export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
 export { WorkerPool, serveRequests, siblingModule, startWorker, transferable } from './worker-pool.ts';
 export { run, stderrTail } from './exec.ts';
+export { Fifo } from './fifo.ts';
 export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';
 export type { RunOptions, RunResult } from './exec.ts';
