@@ -51,11 +51,6 @@ export class PackBuilder {
     return this.#buf;
   }
 
-  /** Bytes of blobs so far. */
-  get size(): number {
-    return this.#size;
-  }
-
   /** The size of the pack if it were finished now: blobs, sealed header and its length. */
   get finishedSize(): number {
     return this.#size + this.blobs.length * HEADER_ENTRY_SIZE + SEAL_OVERHEAD + 4;

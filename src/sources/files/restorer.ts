@@ -256,16 +256,12 @@ class Restorer {
         const content = node.content ?? [];
         const index = this.#repo.index;
         let off = 0;
-        const offsets =
-          content.length === 1
-            ? ONE_CHUNK
-            : content.map((id) => {
-                const at = off;
-                off += index.rawLength(id) ?? 0;
-                return at;
-              });
-        if (content.length === 1) off = index.rawLength(content[0]!) ?? 0;
-        this.#files.push(new PlannedFile(prefix, node, offsets, off));
+        const offsets = content.map((id) => {
+          const at = off;
+          off += index.rawLength(id) ?? 0;
+          return at;
+        });
+        this.#files.push(new PlannedFile(prefix, node, offsets.length === 1 ? ONE_CHUNK : offsets, off));
         this.#progress.totalFiles++;
         this.#progress.totalBytes += node.size ?? 0;
       } else {
@@ -552,7 +548,7 @@ class Restorer {
         try {
           const content = f.linkOf ? f.linkOf.node.content : f.node.content;
           for (const [i, id] of (content ?? []).entries()) {
-            const len = this.#repo.index.get(id)?.rawLength ?? 0;
+            const len = this.#repo.index.rawLength(id) ?? 0;
             const buf = Buffer.allocUnsafe(len);
             let got = 0;
             while (got < len) {
