@@ -1,6 +1,6 @@
 /**
- * Key derivation started before the program loads. Opening a repository costs one scrypt (0.16 s to
- * 0.42 s, depending on the machine) after ~0.3 s of loading modules; here the password and the key files
+ * Key derivation started before the program loads. Opening a repository costs one key derivation (0.3 s
+ * here, src/repo/kdf.ts) after ~0.3 s of loading modules; here the password and the key files
  * are found with a cheap look at the arguments and the environment, and scrypt starts on the thread pool
  * while the rest loads. Only password sources without side effects are used (a file, LIFEBOAT_PASSWORD;
  * never a command or a prompt), and only when they are the ones the command itself will use. Anything
@@ -8,7 +8,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { prederive } from '../repo/index.ts';
+// The one module imported past an index: kdf.ts is the repository's light entry (node:crypto and core),
+// so that scrypt starts ~90 ms after launch instead of after the whole repository layer has loaded.
+import { prederive } from '../repo/kdf.ts';
 
 function optionValue(argv: string[], short: string | undefined, long: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {

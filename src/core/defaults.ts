@@ -46,13 +46,20 @@ export const defaults = {
 
   /**
    * scrypt parameters for password keys: N=2^15, r=8, p=3, one of OWASP's equivalent-strength settings for
-   * scrypt (with N=2^17, r=8, p=1). Measured here: 160 ms and 32 MiB, against 259 ms and 128 MiB for
-   * N=2^17 — the larger one alone put every command's peak memory above 180 MiB (bench, 2026-11-26).
+   * scrypt (with N=2^17, r=8, p=1), with a quarter of its memory: 32 MiB per lane, 0.18 s per lane here
+   * (2026-11-30). N=2^17 needs 128 MiB, which alone put every command's peak memory above 180 MiB (bench,
+   * 2026-11-26).
    * Stored per key file, so they can grow.
    */
   scryptN: 1 << 15,
   scryptR: 8,
   scryptP: 3,
+  /**
+   * Lanes of a `scrypt-lanes` key derivation computed at once (src/repo/kdf.ts): 2, one per core here.
+   * N=2^15, r=8, p=3: 0.43 s as one scrypt, 0.31 s with 2 lanes at once (64 MiB for that time), 0.29 s with
+   * 3 (96 MiB, which would lift a short command's peak memory by another 32 MiB for 20 ms less).
+   */
+  kdfLanesAtOnce: 2,
 
   /** Locks are refreshed every 5 minutes and considered stale after 30 minutes without refresh. */
   lockRefreshMs: 5 * 60 * 1000,

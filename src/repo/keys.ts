@@ -2,42 +2,16 @@
  * Password keys: the master key, wrapped by keys derived from passwords.
  *
  * A key file (`keys/<id>`, plain JSON) holds the KDF name and parameters, a random salt and the master
- * key sealed under `scrypt(password, salt)`. Several key files may wrap the same master key (several
+ * key sealed under a key derived from the password by scrypt (kdf.ts). Several key files may wrap the same master key (several
  * passwords); changing a password writes a new key file and removes the old one, never touching data.
  * A wrong password fails the seal's authentication, which is how it is recognised.
  */
-import { createHash, randomBytes, scrypt as scryptCb } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { promisify } from 'node:util';
-import { currentUsername, defaults, IntegrityError, LifeboatError } from '../core/index.ts';
+import { currentUsername, IntegrityError, LifeboatError } from '../core/index.ts';
 import type { Backend } from './backend/index.ts';
 import { aad, open, seal, type MasterKey } from './crypto.ts';
-
-const scrypt = promisify(scryptCb) as (
-  password: string | Buffer,
-  salt: Buffer,
-  keylen: number,
-  options: { N: number; r: number; p: number; maxmem: number },
-) => Promise<Buffer>;
-
-export interface KdfParams {
-  N: number;
-  r: number;
-  p: number;
-}
-
-export interface KeyFile {
-  version: 1;
-  created: string;
-  hostname: string;
-  username: string;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-  data: string;
-}
+import { currentKdf, defaultKdf, deriveWrappingKey, parseKeyFile, type KdfParams, type KeyFile } from './kdf.ts';
 
 export interface KeyInfo {
   id: string;
@@ -47,59 +21,21 @@ export interface KeyInfo {
   current: boolean;
 }
 
-export const defaultKdf: KdfParams = { N: defaults.scryptN, r: defaults.scryptR, p: defaults.scryptP };
-
-/** Derivations started ahead of time (`prederive`), by parameters, salt and a digest of the password. */
-const early = new Map<string, Promise<Buffer>>();
-
-function earlyKey(password: string, salt: Buffer, p: KdfParams): string {
-  return `${p.N}:${p.r}:${p.p}:${salt.toString('base64')}:${createHash('sha256').update(password.normalize('NFC')).digest('base64')}`;
-}
-
-async function derive(password: string, salt: Buffer, p: KdfParams): Promise<Buffer> {
-  const k = earlyKey(password, salt, p);
-  const started = early.get(k);
-  if (started) {
-    early.delete(k);
-    return started;
-  }
-  return scrypt(password.normalize('NFC'), salt, 32, { N: p.N, r: p.r, p: p.p, maxmem: 256 * p.N * p.r + 64 * 1024 * 1024 });
-}
-
-/**
- * Start deriving the wrapping keys of these key files now, so that `unlock` finds them done. scrypt runs on
- * libuv's thread pool: started before the program's modules load, it overlaps their ~0.3 s of start-up
- * instead of following it (list snapshots, 2026-11-30). Invalid key files are ignored here; unlock reports them.
- */
-export function prederive(password: string, keyFiles: Array<{ id: string; bytes: Buffer }>): void {
-  for (const f of keyFiles.slice(0, 4)) {
-    try {
-      const k = parseKeyFile(f.id, f.bytes);
-      const salt = Buffer.from(k.salt, 'base64');
-      const key = earlyKey(password, salt, k);
-      if (early.has(key)) continue;
-      const pending = scrypt(password.normalize('NFC'), salt, 32, { N: k.N, r: k.r, p: k.p, maxmem: 256 * k.N * k.r + 64 * 1024 * 1024 });
-      pending.catch(() => undefined); // if nobody asks, nobody hears of it
-      early.set(key, pending);
-    } catch {
-      /* unlock will say what is wrong with it */
-    }
-  }
-}
-
 /** Seal `master` under `password` and store it as a new key file; returns its id. */
 export async function addKey(backend: Backend, master: MasterKey, password: string, kdf: KdfParams = defaultKdf, createdAt = new Date()): Promise<string> {
   if (password.length === 0) throw new LifeboatError('USAGE', 'an empty password is not allowed');
   const salt = randomBytes(32);
-  const wrapping = await derive(password, salt, kdf);
+  const wrapping = await deriveWrappingKey(currentKdf, password, salt, kdf);
   const payload = Buffer.from(JSON.stringify({ encryption: master.encryption.toString('base64'), mac: master.mac.toString('base64') }));
   const file: KeyFile = {
     version: 1,
     created: createdAt.toISOString(),
     hostname: hostname(),
     username: currentUsername(),
-    kdf: 'scrypt',
-    ...kdf,
+    kdf: currentKdf,
+    N: kdf.N,
+    r: kdf.r,
+    p: kdf.p,
     salt: salt.toString('base64'),
     data: seal({ encryption: wrapping }, payload, aad('key')).toString('base64'),
   };
@@ -107,27 +43,6 @@ export async function addKey(backend: Backend, master: MasterKey, password: stri
   const id = createHash('sha256').update(bytes).digest('hex');
   await backend.save({ type: 'key', name: id }, bytes);
   return id;
-}
-
-
-function parseKeyFile(id: string, bytes: Buffer): KeyFile {
-  const sum = createHash('sha256').update(bytes).digest('hex');
-  if (sum !== id) throw new IntegrityError(`key file ${id}: contents do not match its name`);
-  let k: KeyFile;
-  try {
-    k = JSON.parse(bytes.toString('utf8')) as KeyFile;
-  } catch (cause) {
-    throw new IntegrityError(`key file ${id}: not valid JSON`, { cause });
-  }
-  if (typeof k !== 'object' || k === null || k.version !== 1 || k.kdf !== 'scrypt' || typeof k.salt !== 'string' || typeof k.data !== 'string') {
-    throw new LifeboatError('REPO_VERSION', `key file ${id}: unsupported key format`);
-  }
-  // Bounds keep a planted key file from demanding unbounded memory or time (N=2^22, r=32 is 16 GiB).
-  const pow2 = Number.isInteger(k.N) && k.N >= 1024 && k.N <= 1 << 22 && (k.N & (k.N - 1)) === 0;
-  if (!pow2 || !Number.isInteger(k.r) || k.r < 1 || k.r > 32 || !Number.isInteger(k.p) || k.p < 1 || k.p > 16 || k.N * k.r > (1 << 22) * 8) {
-    throw new IntegrityError(`key file ${id}: scrypt parameters out of range (N=${k.N}, r=${k.r}, p=${k.p})`);
-  }
-  return k;
 }
 
 /**
@@ -149,7 +64,7 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
     try {
       // A damaged or foreign key file must not stop the other passwords from working.
       const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }));
-      const wrapping = await derive(password, Buffer.from(k.salt, 'base64'), k);
+      const wrapping = await deriveWrappingKey(k.kdf, password, Buffer.from(k.salt, 'base64'), k);
       try {
         payload = open({ encryption: wrapping }, Buffer.from(k.data, 'base64'), `key ${id}`, aad('key'));
       } catch (err) {

@@ -14,7 +14,8 @@ import { Chunker, type ChunkerParams } from './chunker.ts';
 import { Compression, compressBlob, decompressBlob, type Scratch } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
-import { addKey, defaultKdf, unlock, type KdfParams } from './keys.ts';
+import { defaultKdf, type KdfParams } from './kdf.ts';
+import { addKey, unlock } from './keys.ts';
 import type { BlobType } from './pack.ts';
 
 export const REPO_VERSION = 1;

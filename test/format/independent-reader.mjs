@@ -130,19 +130,25 @@ function unlock(root, password) {
       continue;
     }
     const usable =
-      k !== null && typeof k === 'object' && k.version === 1 && k.kdf === 'scrypt' &&
+      k !== null && typeof k === 'object' && k.version === 1 && (k.kdf === 'scrypt' || k.kdf === 'scrypt-lanes') &&
       typeof k.salt === 'string' && typeof k.data === 'string' && scryptParamsOk(k);
     if (!usable) {
       skipped.push(name);
       continue;
     }
     const { N, r, p } = k;
-    const wrapping = scryptSync(Buffer.from(password.normalize('NFC'), 'utf8'), Buffer.from(k.salt, 'base64'), 32, {
-      N,
-      r,
-      p,
-      maxmem: 128 * N * r * 2 + 32 * 1024 * 1024,
-    });
+    const pw = Buffer.from(password.normalize('NFC'), 'utf8');
+    const salt = Buffer.from(k.salt, 'base64');
+    const maxmem = 128 * N * r * 2 + 32 * 1024 * 1024;
+    let wrapping;
+    if (k.kdf === 'scrypt') {
+      wrapping = scryptSync(pw, salt, 32, { N, r, p, maxmem });
+    } else {
+      // scrypt-lanes: p lanes of scrypt with p = 1, the lane number appended to the salt, hashed together.
+      const h = createHash('sha256').update('lifeboat scrypt-lanes v1\0', 'latin1');
+      for (let i = 0; i < p; i++) h.update(scryptSync(pw, Buffer.concat([salt, Buffer.from([i])]), 32, { N, r, p: 1, maxmem }));
+      wrapping = h.digest();
+    }
     let payload;
     try {
       payload = unseal(wrapping, Buffer.from(k.data, 'base64'), aad('key'));

@@ -4,7 +4,7 @@
  * the library backed up, and the specification's chunker must cut exactly where the library does.
  */
 import * as assert from 'node:assert/strict';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes, scryptSync } from 'node:crypto';
 import {
   appendFileSync,
   cpSync,
@@ -316,6 +316,35 @@ describe('independent reader (docs/repository-format.md)', () => {
     assert.ok(ok(1024, 8, 1) && ok(2 ** 17, 8, 1) && ok(2 ** 22, 8, 1) && ok(2 ** 21, 16, 16) && ok(1024, 32, 1));
     assert.ok(!ok(512, 8, 1) && !ok(2 ** 23, 1, 1) && !ok(3000, 8, 1) && !ok(2 ** 22, 9, 1) && !ok(1024, 33, 1) && !ok(1024, 8, 17));
     assert.ok(!ok(1024, 8, 0) && !ok(1024, 1.5, 1) && !ok('1024', 8, 1) && !ok(undefined, 8, 1));
+  });
+
+  it('opens key files of both KDFs: scrypt-lanes (written now, lanes side by side) and plain scrypt', async (t) => {
+    const dir = await tempDir(t, 'lb-format-');
+    const repo = await newRepo(dir);
+    const keys = join(dir, 'repo', 'keys');
+    // A second password with three lanes: what the library writes.
+    const lanesId = await repo.addPassword('lanes password', { N: 1024, r: 8, p: 3 });
+    const lanesJson = JSON.parse(readFileSync(join(keys, lanesId), 'utf8')) as Record<string, unknown>;
+    assert.equal(lanesJson['kdf'], 'scrypt-lanes');
+    assert.equal(lanesJson['p'], 3);
+    // A key file as written before 2026-11-30: W = scrypt(pw, salt, N, r, p), sealed by the specification.
+    const salt = randomBytes(32);
+    const w = scryptSync(Buffer.from('legacy password'), salt, 32, { N: 1024, r: 8, p: 2 });
+    const payload = Buffer.from(JSON.stringify({ encryption: repo.master.encryption.toString('base64'), mac: repo.master.mac.toString('base64') }));
+    const legacy = Buffer.from(JSON.stringify({
+      version: 1, created: new Date(0).toISOString(), hostname: 'h', username: 'u', kdf: 'scrypt', N: 1024, r: 8, p: 2,
+      salt: salt.toString('base64'), data: reader.sealWithNonce(w, randomBytes(24), payload, reader.aad('key')).toString('base64'),
+    }, null, 2) + '\n');
+    writeFileSync(join(keys, createHash('sha256').update(legacy).digest('hex')), legacy);
+    // The same file with its kdf renamed does not open: the two derivations differ.
+    const renamed = Buffer.from(legacy.toString('utf8').replace('"scrypt"', '"scrypt-lanes"'));
+    writeFileSync(join(keys, createHash('sha256').update(renamed).digest('hex')), renamed);
+
+    for (const pw of ['lanes password', 'legacy password', PASSWORD]) {
+      assert.ok((await reader.openRepository(join(dir, 'repo'), pw)).master.mac.equals(repo.master.mac), `reader, ${pw}`);
+      assert.ok((await openRepo(dir, pw)).master.mac.equals(repo.master.mac), `library, ${pw}`);
+    }
+    await assert.rejects(openRepo(dir, 'renamed'), { code: 'WRONG_PASSWORD' });
   });
 
   it('skips a key file holding JSON null', async (t) => {
