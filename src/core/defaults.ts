@@ -24,10 +24,9 @@ export const defaults = {
   packSize: 16 * 1024 * 1024,
 
   /**
-   * Packs being saved at once while the next one fills. One: a local save (write, fsync, rename) of a
-   * 16 MiB pack takes far less than filling the next one, and each pack in flight holds its 18 MiB buffer
-   * (1 GiB mixed bench corpus, first backup, 2026-11-30: peak RSS 277 -> 250 MiB with the smaller chunker
-   * arena, same wall time over three runs). A remote backend would want more.
+   * Packs being finished and committed at once while the next one fills. One: a local commit (fsync,
+   * rename) of a 16 MiB pack takes far less than filling the next one. Packs are written out in 1 MiB pieces
+   * as they fill (pack.ts), so a pack in flight no longer holds memory; a remote backend would want more.
    */
   packUploads: 1,
 

@@ -15,9 +15,6 @@ import { aad, seal } from './crypto.ts';
 import { PackBuilder, type BlobType, type PackedBlob } from './pack.ts';
 import type { Repository } from './repository.ts';
 
-/** Room a pack buffer keeps beyond packSize (see `#bufferSize`): a 2 MiB chunk, its zstd growth and seal. */
-const PACK_SLACK = (2 << 20) + (64 << 10);
-
 export interface WriterStats {
   blobsAdded: number;
   /** Plaintext bytes of new blobs. */
@@ -29,7 +26,7 @@ export interface WriterStats {
 
 export interface BlobWriterOptions {
   packSize?: number;
-  /** Packs being saved at once (default: defaults.packUploads); more wait, so memory stays ~ (n+1) × packSize. */
+  /** Packs being finished and committed at once while the next fills (default: defaults.packUploads). */
   uploads?: number;
   indexEveryPacks?: number;
   /** Write index files (default). Prune writes its own complete index from `saved` instead. */
@@ -52,12 +49,6 @@ export class BlobWriter {
   readonly #pending = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
   #builders: Record<BlobType, PackBuilder>;
-  /**
-   * Buffers of saved data packs, reused for the next ones. A new ~17 MiB buffer per pack left the saved
-   * ones for the main thread's GC, which collects external memory only every ~64 MiB: up to four dead packs
-   * (bench, 2026-11-30).
-   */
-  readonly #spare: Buffer[] = [];
   #unindexed: Array<{ id: string; blobs: PackedBlob[] }> = [];
   #failed: unknown;
   readonly stats: WriterStats = { blobsAdded: 0, rawAdded: 0, packBytes: 0, packs: 0 };
@@ -69,24 +60,12 @@ export class BlobWriter {
     this.#indexEvery = opts.indexEveryPacks ?? defaults.indexEveryPacks;
     this.#signal = opts.signal;
     this.#writeIndex = opts.writeIndex ?? true;
-    this.#builders = { data: this.#newBuilder('data'), tree: this.#newBuilder('tree') };
+    this.#builders = { data: this.#newBuilder(), tree: this.#newBuilder() };
   }
 
-  /**
-   * The most a pack's buffer can need: a pack is cut once it reaches packSize, header included, so the
-   * last blob (a sealed chunk of at most the chunker's 2 MiB, plus zstd's worst-case growth) ends it.
-   * Data packs start at this size (one allocation; pages never written cost no memory); tree packs, usually
-   * small, start at 1 MiB and grow up to it. Cutting before the header and a 1 MiB margin let a pack of
-   * small blobs (their header alone ~0.9 MiB) or a large last blob overflow, and the buffer doubled to
-   * 34 MiB (two of them held 68 MiB on 100,000 tiny files, 2026-11-30).
-   */
-  get #bufferSize(): number {
-    return this.#packSize + PACK_SLACK;
-  }
-
-  #newBuilder(type: BlobType): PackBuilder {
-    if (type !== 'data') return new PackBuilder(Math.min(1 << 20, this.#bufferSize), this.#bufferSize);
-    return new PackBuilder(this.#spare.pop() ?? this.#bufferSize, this.#bufferSize);
+  /** A pack builder writing into a new file of the backend (see PackBuilder). */
+  #newBuilder(): PackBuilder {
+    return new PackBuilder(this.#repo.backend.writer('pack', this.#signal ? { signal: this.#signal } : {}));
   }
 
   /** Whether the caller must supply blob `id`. True at most once per id; the caller must then `add` it. */
@@ -101,14 +80,19 @@ export class BlobWriter {
     return this.#repo.index.has(id) || this.#pending.has(id);
   }
 
-  /** Add a sealed blob that `reserve` granted. Resolves when it is buffered (may wait for uploads). */
+  /** Add a sealed blob that `reserve` granted (copied: `sealed` may be reused once this resolves; it waits only when the disk falls behind or a pack is being committed). */
   async add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number, compression: number): Promise<void> {
     if (this.#failed !== undefined) throw this.#failed;
     const b = this.#builders[type];
     b.add(type, id, sealed, rawLength, compression);
     this.stats.blobsAdded++;
     this.stats.rawAdded += rawLength;
-    if (b.finishedSize >= this.#packSize) await this.#savePack(type);
+    if (b.finishedSize >= this.#packSize) {
+      await this.#savePack(type);
+      return;
+    }
+    const waiting = b.settle(); // undefined, mostly: the disk keeps up
+    if (waiting) await waiting;
   }
 
   /** Compress, seal and store a blob made on this thread (trees, small data). Returns its id. */
@@ -124,18 +108,19 @@ export class BlobWriter {
   async #savePack(type: BlobType): Promise<void> {
     const builder = this.#builders[type];
     if (builder.count === 0) return;
-    this.#builders[type] = this.#newBuilder(type);
-    const { id, bytes, blobs } = builder.finish(this.#repo.master);
+    this.#builders[type] = this.#newBuilder();
     while (this.#inFlight.size >= this.#uploads) await Promise.race(this.#inFlight);
-    if (this.#failed !== undefined) throw this.#failed;
-    const p = this.#repo.backend
-      .save({ type: 'pack', name: id }, bytes, this.#signal ? { signal: this.#signal } : {})
-      .then(async () => {
-        // Saved: the backend is done with the bytes, so the buffer can hold the next pack.
-        if (type === 'data' && this.#spare.length < this.#uploads) this.#spare.push(builder.buffer);
+    if (this.#failed !== undefined) {
+      await builder.out.discard();
+      throw this.#failed;
+    }
+    const p = builder
+      .finish(this.#repo.master)
+      .then(async ({ id, size, blobs }) => {
+        await builder.out.commit(id);
         this.#repo.index.addPack(id, blobs);
         for (const b of blobs) this.#pending.delete(b.id);
-        this.stats.packBytes += bytes.length;
+        this.stats.packBytes += size;
         this.stats.packs++;
         if (!this.#writeIndex) {
           this.saved.push({ id, blobs });
@@ -144,8 +129,9 @@ export class BlobWriter {
         this.#unindexed.push({ id, blobs });
         if (this.#unindexed.length >= this.#indexEvery) await this.#saveIndex();
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         this.#failed ??= err;
+        await builder.out.discard();
       })
       .finally(() => {
         this.#inFlight.delete(p);
@@ -159,6 +145,15 @@ export class BlobWriter {
     this.#unindexed = [];
     const name = await this.#repo.saveJson('index', indexFileJson(packs), this.#signal ? { signal: this.#signal } : {});
     this.#repo.indexFiles.add(name);
+  }
+
+  /**
+   * After a failure (the caller will not `flush`): wait for the packs being committed and remove the files
+   * of the packs being built, so a failed or interrupted backup leaves no temp files behind.
+   */
+  async discard(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
+    await Promise.all([this.#builders.data.out.discard(), this.#builders.tree.out.discard()]);
   }
 
   /** Save every partial pack and write the index. After this, every added blob is durable and indexed. */

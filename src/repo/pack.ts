@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { IntegrityError } from '../core/index.ts';
+import type { FileWriter } from './backend/index.ts';
 import { aad, open, seal, SEAL_OVERHEAD, type MasterKey } from './crypto.ts';
 
 export type BlobType = 'data' | 'tree';
@@ -26,29 +27,35 @@ export interface PackedBlob {
 export const HEADER_ENTRY_SIZE = 48;
 
 /**
- * Builds one pack in one buffer: each blob is copied in as it arrives, so the sealed buffers it came in
- * are garbage at once and the pack is never concatenated (which held every pack twice in memory).
+ * Bytes a pack builder gathers before writing them out. Packs used to be built whole in memory and saved
+ * at once: two 18 MiB buffers (one filling, one being saved) were the largest single item of a backup's
+ * memory. Written out in 1 MiB pieces while they are built, a pack never sits in memory whole.
+ */
+const PIECE = 1 << 20;
+/** Pieces being written at once before `settle` makes the producer wait for the disk. */
+const PIECES_IN_FLIGHT = 2;
+
+/**
+ * Builds one pack straight into a backend writer (Backend.writer): each blob is copied into the current
+ * 1 MiB piece as it arrives, so the buffer it came in can be reused at once, and full pieces are written
+ * while the next ones fill. The name (SHA-256 of the bytes) is known at `finish`; the caller then commits
+ * the writer under it, or discards it.
  */
 export class PackBuilder {
   readonly blobs: PackedBlob[] = [];
-  #buf: Buffer;
-  #size = 0;
+  /** Where the pack goes: commit it under the name `finish` returns, or discard it. */
+  readonly out: FileWriter;
   readonly #hash = createHash('sha256');
+  #size = 0;
+  #piece: Buffer | undefined;
+  #fill = 0;
+  /** Pieces written out, to fill again. */
+  readonly #free: Buffer[] = [];
+  readonly #writing = new Set<Promise<void>>();
+  #failed: unknown;
 
-  readonly #maxCapacity: number;
-
-  /**
-   * `capacity`: expected final size, or a buffer to build in (reused from a saved pack). A full buffer
-   * doubles, but not beyond `maxCapacity` unless a single append needs more.
-   */
-  constructor(capacity: number | Buffer = 1 << 20, maxCapacity = Infinity) {
-    this.#buf = typeof capacity === 'number' ? Buffer.allocUnsafe(capacity) : capacity;
-    this.#maxCapacity = maxCapacity;
-  }
-
-  /** The whole buffer the pack is built in (to reuse once the finished pack is saved). */
-  get buffer(): Buffer {
-    return this.#buf;
+  constructor(out: FileWriter) {
+    this.out = out;
   }
 
   /** The size of the pack if it were finished now: blobs, sealed header and its length. */
@@ -60,25 +67,61 @@ export class PackBuilder {
     return this.blobs.length;
   }
 
+  /** Add a sealed blob. It is copied, so `sealed` may be reused at once; call `settle` now and then. */
   add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number, compression: number): void {
     this.blobs.push({ id, type, offset: this.#size, length: sealed.length, rawLength, compression });
     this.#append(sealed);
   }
 
   #append(data: Uint8Array): void {
-    if (this.#size + data.length > this.#buf.length) {
-      const need = this.#size + data.length;
-      const bigger = Buffer.allocUnsafe(Math.max(need, Math.min(this.#buf.length * 2, this.#maxCapacity)));
-      this.#buf.copy(bigger, 0, 0, this.#size);
-      this.#buf = bigger;
-    }
-    this.#buf.set(data, this.#size);
     this.#hash.update(data);
     this.#size += data.length;
+    for (let off = 0; off < data.length; ) {
+      this.#piece ??= this.#free.pop() ?? Buffer.allocUnsafe(PIECE);
+      const n = Math.min(data.length - off, PIECE - this.#fill);
+      this.#piece.set(data.subarray(off, off + n), this.#fill);
+      this.#fill += n;
+      off += n;
+      if (this.#fill === PIECE) this.#spill();
+    }
   }
 
-  /** The finished pack file and its name. The builder is not used after this. */
-  finish(key: MasterKey): { id: string; bytes: Buffer; blobs: PackedBlob[] } {
+  /** Start writing the current piece (the writer places it after the ones before). */
+  #spill(): void {
+    const piece = this.#piece;
+    const n = this.#fill;
+    this.#piece = undefined;
+    this.#fill = 0;
+    if (!piece || n === 0) return;
+    const w: Promise<void> = this.out
+      .write(piece.subarray(0, n))
+      .then(
+        () => void this.#free.push(piece),
+        (err: unknown) => void (this.#failed ??= err),
+      )
+      .finally(() => this.#writing.delete(w));
+    this.#writing.add(w);
+  }
+
+  /**
+   * Resolves once at most `pieces` pieces are being written; rejects if a write failed. Undefined when
+   * there is nothing to wait for (the common case: no promise per blob).
+   */
+  settle(pieces = PIECES_IN_FLIGHT): Promise<void> | undefined {
+    if (this.#writing.size <= pieces && this.#failed === undefined) return undefined;
+    return this.#settle(pieces);
+  }
+
+  async #settle(pieces: number): Promise<void> {
+    while (this.#writing.size > pieces) await Promise.race(this.#writing);
+    if (this.#failed !== undefined) throw this.#failed;
+  }
+
+  /**
+   * Append the sealed header and its length and write out the rest. Resolves with the pack's name and
+   * size once every byte is written (not yet committed). The builder takes no blobs after this.
+   */
+  async finish(key: MasterKey): Promise<{ id: string; size: number; blobs: PackedBlob[] }> {
     const header = Buffer.alloc(this.blobs.length * HEADER_ENTRY_SIZE);
     this.blobs.forEach((b, i) => {
       const o = i * HEADER_ENTRY_SIZE;
@@ -94,8 +137,10 @@ export class PackBuilder {
     len.writeUInt32LE(sealedHeader.length);
     this.#append(sealedHeader);
     this.#append(len);
-    const id = this.#hash.digest('hex');
-    return { id, bytes: this.#buf.subarray(0, this.#size), blobs: this.blobs };
+    this.#spill();
+    await this.#settle(0);
+    this.#free.length = 0;
+    return { id: this.#hash.digest('hex'), size: this.#size, blobs: this.blobs };
   }
 }
 

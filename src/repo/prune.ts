@@ -154,18 +154,23 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
   // 1. Repack: copy live blobs, still sealed, into new packs (no re-encryption; each is verified first).
   const writer = new BlobWriter(repo, { writeIndex: false, ...(signal ? { signal } : {}) });
   let r = 0;
-  for (const id of repack) {
-    throwIfAborted(signal);
-    const live = copyFrom.get(id)!;
-    const bytes = await repo.backend.load({ type: 'pack', name: id }, signal ? { signal } : {});
-    for (const b of live) {
-      const sealed = bytes.subarray(b.offset, b.offset + b.length);
-      repo.decodeBlob({ ...b, pack: id }, sealed); // never copy damage forward
-      await writer.add(b.type, b.id, Buffer.from(sealed), b.rawLength, b.compression);
+  try {
+    for (const id of repack) {
+      throwIfAborted(signal);
+      const live = copyFrom.get(id)!;
+      const bytes = await repo.backend.load({ type: 'pack', name: id }, signal ? { signal } : {});
+      for (const b of live) {
+        const sealed = bytes.subarray(b.offset, b.offset + b.length);
+        repo.decodeBlob({ ...b, pack: id }, sealed); // never copy damage forward
+        await writer.add(b.type, b.id, sealed, b.rawLength, b.compression);
+      }
+      opts.onProgress?.({ phase: 'repack', done: ++r, total: repack.length });
     }
-    opts.onProgress?.({ phase: 'repack', done: ++r, total: repack.length });
+    await writer.flush();
+  } catch (err) {
+    await writer.discard(); // no half-written packs left behind
+    throw err;
   }
-  await writer.flush();
   result.packsWritten = writer.saved.length;
 
   // 2. New index: kept packs + new packs.

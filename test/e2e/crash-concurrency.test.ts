@@ -28,7 +28,10 @@ function startBackup(repoDir: string, paths: string[], env: Record<string, strin
 
 function countPacks(repoDir: string): number {
   let n = 0;
-  for (const sub of readdirSync(join(repoDir, 'data'))) n += readdirSync(join(repoDir, 'data', sub)).filter((f) => !f.startsWith('.')).length;
+  // data/ holds the xx folders and, while packs are being written, their temp files (.tmp-*).
+  for (const sub of readdirSync(join(repoDir, 'data'))) {
+    if (!sub.startsWith('.')) n += readdirSync(join(repoDir, 'data', sub)).filter((f) => !f.startsWith('.')).length;
+  }
   return n;
 }
 

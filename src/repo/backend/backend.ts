@@ -16,6 +16,10 @@
  *   files of saves in progress. Files saved before `list` starts are listed.
  * - `stat` gives the size of a complete file; `NOT_FOUND` if absent.
  * - `remove` deletes a file; removing a missing file rejects with `NOT_FOUND`.
+ * - `writer` writes a file in pieces whose name is known only at the end (a pack is named by the hash of its
+ *   bytes). Pieces land in the order `write` was called, even with several writes in flight. Nothing is
+ *   visible under any name before `commit`, which then has the guarantees of `save`. A writer whose write or
+ *   commit failed, that was aborted, or that was discarded leaves no file, and none that `list` shows.
  * - Read-after-write: a file is visible to `load`, `stat` and `list` as soon as its `save` resolved.
  * - All methods may be called concurrently. Every method honours `signal` where given.
  * - Errors other than NOT_FOUND are `LifeboatError`s with code `BACKEND` (or `IO`), naming the file.
@@ -52,6 +56,16 @@ export interface LoadOptions extends OpOptions {
   length?: number;
 }
 
+/** A file being written piece by piece (see Backend.writer). */
+export interface FileWriter {
+  /** Append `data` after every piece written before. `data` must stay unchanged until this resolves. */
+  write(data: Uint8Array): Promise<void>;
+  /** Store everything written as the file `name` (after every write has resolved). The writer is done. */
+  commit(name: string): Promise<void>;
+  /** Throw away everything written. Never rejects; does nothing after a commit or a second time. */
+  discard(): Promise<void>;
+}
+
 export interface Backend {
   /** Human-readable location, for messages (a path or URL; never credentials). */
   readonly location: string;
@@ -62,6 +76,8 @@ export interface Backend {
   stat(h: Handle, opts?: OpOptions): Promise<FileInfo>;
   list(type: FileType, opts?: OpOptions): AsyncIterable<FileInfo>;
   remove(h: Handle, opts?: OpOptions): Promise<void>;
+  /** A writer for a new file of `type`; `signal` holds for all of its writes and its commit. */
+  writer(type: Exclude<FileType, 'config'>, opts?: OpOptions): FileWriter;
   /** Release resources. The backend is not used after this. */
   close(): Promise<void>;
 }

@@ -3,7 +3,7 @@
  * not cue goes to the real backend it wraps.
  *
  *     const fault = new FaultBackend(backend);
- *     fault.failNext('save', 'pack');              // the next pack save rejects (nothing is stored)
+ *     fault.failNext('save', 'pack');              // the next pack save (or writer commit) rejects; nothing is stored
  *     fault.failNth('load', 'index', 3, myError);  // the 3rd index load from now rejects with myError
  *     fault.diskFullNext('pack');                  // the next pack save rejects as a full disk would
  *     fault.truncateNextLoad('pack', 100);         // the next pack load returns only its first 100 bytes
@@ -19,7 +19,7 @@
  * sleeping: a held operation still honours its `signal`.
  */
 import { LifeboatError, abortError, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileType, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
 import { diskFullError } from './local.ts';
 
 export type FaultOp = 'save' | 'load' | 'stat' | 'list' | 'remove';
@@ -191,6 +191,24 @@ export class FaultBackend implements Backend {
   async remove(h: Handle, opts?: OpOptions): Promise<void> {
     await this.#before(this.#take('remove', h.type), 'remove', this.#where(h), opts?.signal);
     await this.inner.remove(h, opts);
+  }
+
+  /** Writes go straight through; the commit counts as a `save` of `type`, and save faults apply to it. */
+  writer(type: Exclude<FileType, 'config'>, opts?: OpOptions): FileWriter {
+    const inner = this.inner.writer(type, opts);
+    return {
+      write: (data) => inner.write(data),
+      commit: async (name) => {
+        try {
+          await this.#before(this.#take('save', type), 'save', this.#where({ type, name }), opts?.signal);
+        } catch (err) {
+          await inner.discard();
+          throw err;
+        }
+        await inner.commit(name);
+      },
+      discard: () => inner.discard(),
+    };
   }
 
   close(): Promise<void> {

@@ -22,7 +22,7 @@ import { mkdir, open, readdir, stat, unlink, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LifeboatError, NotFoundError, errnoCode, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileType, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
 
 /** Folder of each type under the root (`config` lives in the root itself). */
 const folders: Record<Exclude<FileType, 'config'>, string> = {
@@ -244,6 +244,100 @@ export class LocalBackend implements Backend {
       }
       throw ioError('write', path, err);
     }
+  }
+
+  /**
+   * A writer for a new file of `type`: a temp file in the type's folder (`data/` for packs, whose `xx`
+   * subfolder depends on the name), made on the first write; `commit` fsyncs it, renames it into place and
+   * fsyncs that folder, as `save` does.
+   */
+  writer(type: Exclude<FileType, 'config'>, opts: OpOptions = {}): FileWriter {
+    const { signal } = opts;
+    const folder = join(this.#root, folders[type]);
+    const temp = join(folder, tempPrefix + randomBytes(8).toString('hex'));
+    let opened: Promise<FileHandle> | undefined;
+    let closed = false;
+    let size = 0;
+    let state: 'open' | 'committed' | 'discarded' = 'open';
+    let failure: unknown;
+    const writes = new Set<Promise<void>>();
+    const handle = (): Promise<FileHandle> => (opened ??= this.#createTemp(temp, folder));
+    const discard = async (): Promise<void> => {
+      if (state !== 'open') return;
+      state = 'discarded';
+      if (!opened) return;
+      // Errors are dropped: a temp file that cannot be removed is invisible to `list` and harmless.
+      await Promise.allSettled(writes);
+      const fh = await opened.catch(() => undefined);
+      if (fh && !closed) await fh.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+    };
+    const fail = async (err: unknown, path: string): Promise<never> => {
+      failure ??= ioError('write', path, err);
+      await discard();
+      throw failure;
+    };
+    const usable = (): void => {
+      if (failure !== undefined) throw failure;
+      if (state !== 'open') throw new LifeboatError('INTERNAL', `a ${state} writer was used again (${temp})`);
+    };
+    const writeAt = async (data: Uint8Array, at: number): Promise<void> => {
+      throwIfAborted(signal);
+      const fh = await handle();
+      for (let off = 0; off < data.byteLength; ) {
+        throwIfAborted(signal);
+        const { bytesWritten } = await fh.write(data, off, Math.min(ioChunk, data.byteLength - off), at + off);
+        if (bytesWritten === 0) throw new Error('write made no progress');
+        off += bytesWritten;
+      }
+    };
+    return {
+      write: async (data) => {
+        usable();
+        // The place is taken now, so writes in flight together land in the order they were called.
+        const w = writeAt(data, size);
+        size += data.byteLength;
+        writes.add(w);
+        try {
+          await w;
+        } catch (err) {
+          return fail(err, temp);
+        } finally {
+          writes.delete(w);
+        }
+      },
+      commit: async (name) => {
+        usable();
+        let path = temp;
+        try {
+          const h: Handle = { type, name };
+          path = this.#path(h);
+          const dir = this.#dir(h);
+          await Promise.all(writes);
+          throwIfAborted(signal);
+          const fh = await handle();
+          await fh.sync();
+          closed = true;
+          await fh.close();
+          // Last chance to back out: after the rename the file is stored.
+          throwIfAborted(signal);
+          try {
+            await rename(temp, path);
+          } catch (err) {
+            if (errnoCode(err) !== 'ENOENT') throw err;
+            await mkdirPrivate(dir); // a data/xx folder dropped by a copy tool
+            await rename(temp, path);
+          }
+          state = 'committed';
+          await syncDir(dir);
+        } catch (err) {
+          // After the rename the file is stored; as with `save`, a failed folder fsync is reported, not undone.
+          if (state === 'committed') throw ioError('write', path, err);
+          return fail(err, path);
+        }
+      },
+      discard,
+    };
   }
 
   /**

@@ -163,11 +163,13 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
       opts.workers === undefined ? {} : { workers: opts.workers },
     );
     const arch = new Archiver(repo, writer, pool, opts, parent);
+    let flushed = false;
     try {
       const start = new Date(repo.clock.now()).toISOString();
       const root = await arch.archiveRoots(paths, realPaths);
       await prefetch.stop();
       await writer.flush();
+      flushed = true;
       throwIfAborted(opts.signal);
       const s = arch.counters.summary;
       s.backup_start = start;
@@ -199,6 +201,8 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
       return { id, snapshot, warnings: arch.warnings };
     } finally {
       await pool.close();
+      // Failed or interrupted: the packs being written are removed (what was committed is adopted next time).
+      if (!flushed) await writer.discard();
     }
   } finally {
     await prefetch.stop();

@@ -305,6 +305,55 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         }
       }));
 
+    void it('writes a file in pieces, in call order, visible only once committed', () =>
+      withBackend(async (b) => {
+        const h = handle('pack');
+        const pieces = [randomBytes(1000), randomBytes(3 * MiB), randomBytes(1), new Uint8Array(0), randomBytes(5000)];
+        const w = b.writer('pack');
+        await Promise.all(pieces.map((p) => w.write(p))); // in flight together
+        assert.deepEqual(await listAll(b, 'pack'), [], 'nothing is listed before the commit');
+        await rejectsWith(b.stat(h), 'NOT_FOUND');
+        await w.commit(h.name);
+        const whole = Buffer.concat(pieces);
+        assert.ok((await b.load(h)).equals(whole), 'the pieces, in order');
+        assert.deepEqual(await listAll(b, 'pack'), [{ name: h.name, size: whole.length }]);
+        await w.discard(); // after a commit: nothing happens
+        assert.ok((await b.load(h)).equals(whole), 'a discard after the commit keeps the file');
+        // A writer that wrote nothing commits an empty file.
+        const empty = handle('snapshot');
+        await b.writer('snapshot').commit(empty.name);
+        assert.deepEqual(await b.stat(empty), { name: empty.name, size: 0 });
+      }));
+
+    void it('leaves nothing when a writer is discarded, aborted, or given an invalid name', () =>
+      withBackend(async (b) => {
+        const discarded = b.writer('pack');
+        await discarded.write(randomBytes(100_000));
+        await discarded.discard();
+        await discarded.discard(); // twice is fine
+        await assert.rejects(discarded.write(randomBytes(10)), 'a discarded writer takes no more');
+        await assert.rejects(discarded.commit(handle('pack').name));
+
+        const ac = new AbortController();
+        const aborted = b.writer('pack', { signal: ac.signal });
+        await aborted.write(randomBytes(100_000));
+        ac.abort();
+        await rejectsWith(aborted.write(randomBytes(10)), 'ABORTED');
+        await assert.rejects(aborted.commit(handle('pack').name));
+
+        const ac2 = new AbortController();
+        const late = b.writer('pack', { signal: ac2.signal });
+        await late.write(randomBytes(100_000));
+        ac2.abort();
+        await rejectsWith(late.commit(handle('pack').name), 'ABORTED');
+
+        const invalid = b.writer('pack');
+        await invalid.write(randomBytes(100));
+        await rejectsWith(invalid.commit('../../escape'), 'BACKEND');
+
+        assert.deepEqual(await listAll(b, 'pack'), []);
+      }));
+
     void it('refuses to create where a config exists, and keeps it', () =>
       withBackend(async (b) => {
         const config = handle('config');

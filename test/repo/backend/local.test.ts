@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -143,6 +143,34 @@ void describe('LocalBackend', () => {
       assert.deepEqual(await readdir(join(root, 'data', 'cd')), []);
     }));
 
+  void it('keeps the temp file of a writer in data/, hidden from list, and removes it on discard and abort', () =>
+    withLocal(async (b, root) => {
+      const tempsIn = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('.tmp-'));
+      const w = b.writer('pack');
+      await w.write(randomBytes(1000));
+      assert.equal((await tempsIn(join(root, 'data'))).length, 1, 'written to a temp file as it comes');
+      assert.deepEqual(await listAll(b, 'pack'), []);
+      await w.discard();
+      assert.deepEqual(await tempsIn(join(root, 'data')), []);
+
+      const ac = new AbortController();
+      const aborted = b.writer('pack', { signal: ac.signal });
+      await aborted.write(randomBytes(1000));
+      ac.abort();
+      await rejectsWith(aborted.commit(`cd${hex().slice(2)}`), 'ABORTED');
+      assert.deepEqual(await tempsIn(join(root, 'data')), []);
+
+      // Committed into data/xx, made again if a copy tool dropped it.
+      const name = `ef${hex().slice(2)}`;
+      await rm(join(root, 'data', 'ef'), { recursive: true });
+      const c = b.writer('pack');
+      await c.write(Buffer.from('pack bytes'));
+      await c.commit(name);
+      assert.equal((await readFile(join(root, 'data', 'ef', name))).toString(), 'pack bytes');
+      assert.equal((await stat(join(root, 'data', 'ef', name))).mode & 0o777, 0o600);
+      assert.deepEqual(await tempsIn(join(root, 'data')), []);
+    }));
+
   void it('names the file when a range is past the end', () =>
     withLocal(async (b, root) => {
       const name = hex();
@@ -265,6 +293,13 @@ void describe('LocalBackend', () => {
       const small: Handle = { type: 'pack', name: `ee${hex().slice(2)}` };
       await b.save(small, randomBytes(100 * 1024));
       assert.equal((await b.stat(small)).size, 100 * 1024);
+
+      // The same through a writer: the write that does not fit fails, and its temp file is gone.
+      const w = b.writer('pack');
+      await rejectsWith(w.write(randomBytes(2 * 1024 * 1024)), 'IO', /disk full while writing/);
+      await assert.rejects(w.commit(`ee${hex().slice(2)}`));
+      assert.deepEqual((await readdir(join(root, 'data'))).filter((n) => n.startsWith('.tmp-')), [], 'temp file removed');
+      assert.deepEqual(await listAll(b, 'pack'), [{ name: small.name, size: 100 * 1024 }]);
     } finally {
       await run('umount', [mnt]);
       await removeDir(dir);
@@ -307,6 +342,21 @@ void describe('FaultBackend', () => {
       assert.equal((await f.stat(h)).size, 10);
       assert.equal(f.calls('save', 'pack'), 2);
       assert.equal(f.pending(), 0);
+    }));
+
+  void it('applies save faults to the commit of a writer, which then leaves nothing', () =>
+    withFault(async (f, inner) => {
+      f.failNext('save', 'pack');
+      const w = f.writer('pack');
+      await w.write(randomBytes(100));
+      const h = pack();
+      await rejectsWith(w.commit(h.name), 'BACKEND', /injected/, h.name);
+      assert.equal(f.calls('save', 'pack'), 1);
+      assert.deepEqual(await listAll(inner, 'pack'), []);
+      const ok = f.writer('pack');
+      await ok.write(Buffer.from('x'));
+      await ok.commit(h.name);
+      assert.equal((await f.stat(h)).size, 1);
     }));
 
   void it('fails the Nth load with the given error', () =>

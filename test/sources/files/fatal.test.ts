@@ -4,7 +4,7 @@
  * backup completes and reuses what was stored.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { FaultBackend, LocalBackend } from '../../../src/repo/backend/index.ts';
@@ -28,6 +28,8 @@ it('a full disk or a failed write stops the backup without a snapshot, and nothi
     return true;
   });
   assert.equal((await loadSnapshots(await openRepo(dir))).length, 0, 'no snapshot after a fatal error');
+  // Packs are written as they fill: the ones being written when it failed are removed, not left as temp files.
+  assert.deepEqual(readdirSync(join(dir, 'repo', 'data')).filter((n) => n.startsWith('.tmp-')), []);
   const check = await checkRepository(await openRepo(dir), { readData: true });
   assert.ok(check.ok, JSON.stringify(check.problems));
   // The lock was released: the next backup runs, completes, and reuses the pack that was stored.
