@@ -11,7 +11,7 @@
  *   4. unused, repacked and unindexed packs are removed.
  * A crash after 2 leaves duplicate index entries (harmless); after 3, orphan packs (the next prune removes them).
  */
-import { LifeboatError, throwIfAborted } from '../core/index.ts';
+import { defaults, LifeboatError, throwIfAborted } from '../core/index.ts';
 import { packsFromIndexJson, indexFileJson, type IndexFileJson } from './blob-index.ts';
 import { BlobWriter } from './blob-writer.ts';
 import { Lock } from './lock.ts';
@@ -42,6 +42,8 @@ export interface PruneResult {
   bytesBefore: number;
   bytesFreed: number;
   indexFilesReplaced: number;
+  /** Temp files left by writes a crash cut short (a backup killed while writing packs), removed. */
+  tempFilesRemoved: number;
 }
 
 const INDEX_PACKS_PER_FILE = 2000;
@@ -148,7 +150,10 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
     bytesBefore: [...sizes.values()].reduce((a, b) => a + b, 0),
     bytesFreed,
     indexFilesReplaced: 0,
+    tempFilesRemoved: 0,
   };
+  // Under the exclusive lock no backup is writing; the age is a second safeguard (a lock goes stale first).
+  if (!opts.dryRun) result.tempFilesRemoved = await repo.backend.removeStale(repo.clock.now() - defaults.lockStaleMs, signal ? { signal } : {});
   if (opts.dryRun || (remove.length === 0 && repack.length === 0 && unindexed.length === 0)) return result;
 
   // 1. Repack: copy live blobs, still sealed, into new packs (no re-encryption; each is verified first).

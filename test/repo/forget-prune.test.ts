@@ -3,7 +3,7 @@
  * reclaims the space of the forgotten ones and a full data check still passes.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { ManualClock } from '../../src/core/index.ts';
@@ -59,7 +59,16 @@ it('forget keeps what a mixed policy says; prune reclaims space; check --read-da
   const target = join(dir, 'restore');
   const rr = await restoreFiles(await open(), oldest, { target, verify: true });
   assert.deepEqual(rr.warnings, []);
-  // A second prune finds nothing to do.
+  // A second prune finds nothing to do, but removes the temp file of a pack a killed backup was writing
+  // (older than a stale lock), and keeps one written just now.
+  const cutShort = join(dir, 'repo', 'data', '.tmp-00000000deadbeef');
+  const recent = join(dir, 'repo', 'data', '.tmp-00000000cafef00d');
+  writeFileSync(cutShort, 'half a pack');
+  writeFileSync(recent, 'a pack being written');
+  utimesSync(cutShort, new Date(clock.now() - 3600_000), new Date(clock.now() - 3600_000));
+  utimesSync(recent, new Date(clock.now()), new Date(clock.now()));
   const again = await prune(await open());
   assert.equal(again.packsRemoved + again.packsRepacked + again.unindexedPacksRemoved, 0);
+  assert.equal(again.tempFilesRemoved, 1);
+  assert.ok(!existsSync(cutShort) && existsSync(recent));
 });

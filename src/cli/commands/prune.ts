@@ -10,6 +10,7 @@ export function printPruneResult(s: Session, r: PruneResult): void {
   s.out.print(`${r.dryRun ? '[dry run] ' : ''}${r.packsBefore} packs (${formatBytes(r.bytesBefore)}) before prune`);
   s.out.print(`${would}remove ${r.packsRemoved} unused packs and ${r.unindexedPacksRemoved} unindexed packs, ${would}repack ${r.packsRepacked} partly used packs`);
   s.out.print(`${would}remove ${r.blobsRemoved} chunks, ${would}free ${formatBytes(r.bytesFreed)}`);
+  if (r.tempFilesRemoved > 0) s.out.print(`removed ${r.tempFilesRemoved} temp files left by interrupted writes`);
 }
 
 /** WAL retention after a prune: archived WAL older than each cluster's oldest kept base backup. */
@@ -41,9 +42,11 @@ EXAMPLES
   lifeboat forget --keep-daily 7 --prune      # forget and prune in one go
 
 OUTPUT
-  Human: packs before, packs removed and repacked, chunks removed, space freed.
+  Human: packs before, packs removed and repacked, chunks removed, space freed, and temp files removed that
+  writes cut short by a crash left (older than a stale lock).
   --json: {"dry_run", "packs_before", "packs_removed", "packs_repacked", "packs_written",
-  "unindexed_packs_removed", "blobs_removed", "bytes_before", "bytes_freed", "index_files_replaced"}.
+  "unindexed_packs_removed", "blobs_removed", "bytes_before", "bytes_freed", "index_files_replaced",
+  "temp_files_removed"}.
 
 EXIT STATUS
   0   success

@@ -20,6 +20,8 @@
  *   bytes). Pieces land in the order `write` was called, even with several writes in flight. Nothing is
  *   visible under any name before `commit`, which then has the guarantees of `save`. A writer whose write or
  *   commit failed, that was aborted, or that was discarded leaves no file, and none that `list` shows.
+ * - `removeStale` removes what writes cut short by a crash left behind (a backend's temp files), if last
+ *   written before `before`; complete files are never touched. Only for a caller holding the exclusive lock.
  * - Read-after-write: a file is visible to `load`, `stat` and `list` as soon as its `save` resolved.
  * - All methods may be called concurrently. Every method honours `signal` where given.
  * - Errors other than NOT_FOUND are `LifeboatError`s with code `BACKEND` (or `IO`), naming the file.
@@ -76,6 +78,8 @@ export interface Backend {
   stat(h: Handle, opts?: OpOptions): Promise<FileInfo>;
   list(type: FileType, opts?: OpOptions): AsyncIterable<FileInfo>;
   remove(h: Handle, opts?: OpOptions): Promise<void>;
+  /** Remove leftovers of interrupted writes last written before `before` (ms since the epoch); returns how many. */
+  removeStale(before: number, opts?: OpOptions): Promise<number>;
   /** A writer for a new file of `type`; `signal` holds for all of its writes and its commit. */
   writer(type: Exclude<FileType, 'config'>, opts?: OpOptions): FileWriter;
   /** Release resources. The backend is not used after this. */

@@ -193,6 +193,10 @@ export class FaultBackend implements Backend {
     await this.inner.remove(h, opts);
   }
 
+  removeStale(before: number, opts?: OpOptions): Promise<number> {
+    return this.inner.removeStale(before, opts);
+  }
+
   /** Writes go straight through; the commit counts as a `save` of `type`, and save faults apply to it. */
   writer(type: Exclude<FileType, 'config'>, opts?: OpOptions): FileWriter {
     const inner = this.inner.writer(type, opts);

@@ -491,6 +491,29 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /** `.tmp-*` files in the root, the type folders, `data/` and `data/xx`, last modified before `before`. */
+  async removeStale(before: number, opts: OpOptions = {}): Promise<number> {
+    const data = join(this.#root, folders.pack);
+    const dirs = [this.#root, ...Object.values(folders).map((f) => join(this.#root, f))];
+    for (const sub of await this.#readdir(data)) if (sub.isDirectory() && hexPair.test(sub.name)) dirs.push(join(data, sub.name));
+    let removed = 0;
+    for (const dir of dirs) {
+      throwIfAborted(opts.signal);
+      for (const e of await this.#readdir(dir)) {
+        if (!e.name.startsWith(tempPrefix) || !e.isFile()) continue;
+        const path = join(dir, e.name);
+        try {
+          if ((await stat(path)).mtimeMs >= before) continue;
+          await unlink(path);
+          removed++;
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT') throw ioError('remove', path, err);
+        }
+      }
+    }
+    return removed;
+  }
+
   async close(): Promise<void> {
     // Nothing is held open between calls.
   }

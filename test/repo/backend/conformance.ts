@@ -354,6 +354,18 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         assert.deepEqual(await listAll(b, 'pack'), []);
       }));
 
+    void it('removes what a writer cut short left behind, only when old enough, and never a complete file', () =>
+      withBackend(async (b) => {
+        const kept = handle('pack');
+        await b.save(kept, randomBytes(100));
+        const crashed = b.writer('pack'); // written to, then never committed nor discarded: a crash
+        await crashed.write(randomBytes(100_000));
+        assert.equal(await b.removeStale(0), 0, 'nothing is older than the epoch');
+        assert.equal(await b.removeStale(Date.now() + 60_000), 1);
+        assert.equal(await b.removeStale(Date.now() + 60_000), 0);
+        assert.deepEqual(await listAll(b, 'pack'), [{ name: kept.name, size: 100 }]);
+      }));
+
     void it('refuses to create where a config exists, and keeps it', () =>
       withBackend(async (b) => {
         const config = handle('config');

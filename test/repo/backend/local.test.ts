@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -169,6 +169,21 @@ void describe('LocalBackend', () => {
       assert.equal((await readFile(join(root, 'data', 'ef', name))).toString(), 'pack bytes');
       assert.equal((await stat(join(root, 'data', 'ef', name))).mode & 0o777, 0o600);
       assert.deepEqual(await tempsIn(join(root, 'data')), []);
+    }));
+
+  void it('removes old temp files of any folder, keeping recent ones and every complete file', () =>
+    withLocal(async (b, root) => {
+      const pack = `ab${hex().slice(2)}`;
+      await b.save({ type: 'pack', name: pack }, randomBytes(6));
+      const old = ['.tmp-00000000000000a1', join('data', '.tmp-00000000000000a2'), join('data', 'ab', '.tmp-00000000000000a3'), join('snapshots', '.tmp-00000000000000a4')];
+      for (const f of old) {
+        await writeFile(join(root, f), 'cut short');
+        await utimes(join(root, f), new Date(1000), new Date(1000));
+      }
+      await writeFile(join(root, 'data', '.tmp-00000000000000b1'), 'being written');
+      assert.equal(await b.removeStale(Date.now() - 60_000), 4);
+      assert.deepEqual((await readdir(join(root, 'data'))).filter((n) => n.startsWith('.')), ['.tmp-00000000000000b1']);
+      assert.deepEqual(await listAll(b, 'pack'), [{ name: pack, size: 6 }]);
     }));
 
   void it('names the file when a range is past the end', () =>
