@@ -48,6 +48,8 @@ export class BlobWriter {
   readonly saved: Array<{ id: string; blobs: PackedBlob[] }> = [];
   readonly #pending = new Set<string>();
   readonly #inFlight = new Set<Promise<void>>();
+  /** Full packs waiting for the previous one's commit before they are finished. */
+  readonly #waiting = new Set<PackBuilder>();
   #builders: Record<BlobType, PackBuilder>;
   #unindexed: Array<{ id: string; blobs: PackedBlob[] }> = [];
   #failed: unknown;
@@ -106,10 +108,16 @@ export class BlobWriter {
   }
 
   async #savePack(type: BlobType): Promise<void> {
+    if (this.#failed !== undefined) throw this.#failed;
     const builder = this.#builders[type];
     if (builder.count === 0) return;
     this.#builders[type] = this.#newBuilder();
-    while (this.#inFlight.size >= this.#uploads) await Promise.race(this.#inFlight);
+    this.#waiting.add(builder);
+    try {
+      while (this.#inFlight.size >= this.#uploads) await Promise.race(this.#inFlight);
+    } finally {
+      this.#waiting.delete(builder);
+    }
     if (this.#failed !== undefined) {
       await builder.out.discard();
       throw this.#failed;
@@ -152,8 +160,12 @@ export class BlobWriter {
    * of the packs being built, so a failed or interrupted backup leaves no temp files behind.
    */
   async discard(): Promise<void> {
+    // From now on `add` rejects: producers still delivering (the main thread's handlers of the workers'
+    // last messages) cannot open new packs after this.
+    this.#failed ??= new LifeboatError('ABORTED', 'the blob writer was discarded: the backup stopped');
     while (this.#inFlight.size > 0) await Promise.race(this.#inFlight);
-    await Promise.all([this.#builders.data.out.discard(), this.#builders.tree.out.discard()]);
+    const open = [this.#builders.data, this.#builders.tree, ...this.#waiting];
+    await Promise.all(open.map((b) => b.out.discard()));
   }
 
   /** Save every partial pack and write the index. After this, every added blob is durable and indexed. */

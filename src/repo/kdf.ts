@@ -61,11 +61,12 @@ export function parseKeyFile(id: string, bytes: Buffer): KeyFile {
   } catch (cause) {
     throw new IntegrityError(`key file ${id}: not valid JSON`, { cause });
   }
-  if (
-    typeof k !== 'object' || k === null || k.version !== 1 || (k.kdf !== 'scrypt' && k.kdf !== 'scrypt-lanes') ||
-    typeof k.salt !== 'string' || typeof k.data !== 'string'
-  ) {
-    throw new LifeboatError('REPO_VERSION', `key file ${id}: unsupported key format`);
+  if (typeof k !== 'object' || k === null || typeof k.salt !== 'string' || typeof k.data !== 'string') {
+    throw new IntegrityError(`key file ${id}: not a key file`);
+  }
+  // Another version or KDF: written by a newer Lifeboat (or a foreign tool), not damaged.
+  if (k.version !== 1 || (k.kdf !== 'scrypt' && k.kdf !== 'scrypt-lanes')) {
+    throw new LifeboatError('REPO_VERSION', `key file ${id}: unsupported key format (version ${String(k.version)}, kdf ${String(k.kdf)})`);
   }
   // Bounds keep a planted key file from demanding unbounded memory or time (N=2^22, r=32 is 16 GiB).
   const pow2 = Number.isInteger(k.N) && k.N >= 1024 && k.N <= 1 << 22 && (k.N & (k.N - 1)) === 0;

@@ -59,6 +59,8 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
   }
   ids.sort();
   const damaged: string[] = [];
+  /** Key files of a version or KDF this build does not know (written by a newer Lifeboat). */
+  const newer: string[] = [];
   for (const id of ids) {
     let payload: Buffer;
     try {
@@ -72,6 +74,10 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
         throw err;
       }
     } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'REPO_VERSION') {
+        newer.push(id);
+        continue;
+      }
       if (err instanceof LifeboatError && err.code !== 'NOT_FOUND' && err.code !== 'ABORTED') {
         damaged.push(id);
         continue;
@@ -81,8 +87,14 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
     const m = JSON.parse(payload.toString('utf8')) as { encryption: string; mac: string };
     return { master: { encryption: Buffer.from(m.encryption, 'base64'), mac: Buffer.from(m.mac, 'base64') }, keyId: id };
   }
-  throw new LifeboatError('WRONG_PASSWORD', `wrong password or no key found for ${backend.location}${damaged.length ? ` (${damaged.length} damaged key file(s) skipped: ${damaged.map((d) => d.slice(0, 8)).join(', ')})` : ''}`, {
-    hint: 'check --password-file, LIFEBOAT_PASSWORD or LIFEBOAT_PASSWORD_COMMAND; `lifeboat key list` shows the keys of a repository you can open',
+  const skipped = [
+    ...(damaged.length ? [`${damaged.length} damaged key file(s) skipped: ${damaged.map((d) => d.slice(0, 8)).join(', ')}`] : []),
+    ...(newer.length ? [`${newer.length} key file(s) in a format this version does not know skipped: ${newer.map((d) => d.slice(0, 8)).join(', ')}`] : []),
+  ];
+  throw new LifeboatError('WRONG_PASSWORD', `wrong password or no key found for ${backend.location}${skipped.length ? ` (${skipped.join('; ')})` : ''}`, {
+    hint: newer.length
+      ? 'a newer Lifeboat may open the key files this one does not know; else check --password-file, LIFEBOAT_PASSWORD or LIFEBOAT_PASSWORD_COMMAND'
+      : 'check --password-file, LIFEBOAT_PASSWORD or LIFEBOAT_PASSWORD_COMMAND; `lifeboat key list` shows the keys of a repository you can open',
   });
 }
 

@@ -1,10 +1,10 @@
 /**
- * BlobWriter's pack cutting: a pack ends once it reaches the pack size with its header counted, so many
- * small blobs (whose header entries add up) do not overflow the pack's buffer, and every blob reads back.
+ * BlobWriter's pack cutting: a pack ends once it reaches the pack size with its header counted, and every
+ * blob reads back. Packs are written out as they fill, and a discarded writer leaves nothing behind.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BlobWriter, readPackHeader } from '../../src/repo/index.ts';
@@ -41,5 +41,21 @@ describe('BlobWriter', () => {
     }
     assert.ok(full >= packs.length - 2, `${full} of ${packs.length} packs full`);
     for (const [id, plain] of blobs) assert.deepEqual(await again.loadBlob('data', id), plain);
+  });
+
+  it('writes packs as they fill; after discard it takes no more blobs and leaves no temp files', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    const w = new BlobWriter(repo, { packSize: 4 << 20 });
+    const temps = (): string[] => readdirSync(join(dir, 'repo', 'data')).filter((n) => n.startsWith('.tmp-'));
+    for (let i = 0; i < 3; i++) await w.store('data', randomBytes(1 << 20)); // 3 MiB: pieces written, no pack yet
+    assert.equal(temps().length, 1, 'the pack being built is on disk, not in memory');
+    await w.discard();
+    assert.deepEqual(temps(), []);
+    // A producer still delivering after the discard (a worker's last message) is refused, and opens nothing.
+    await assert.rejects(w.store('data', randomBytes(5 << 20)), { code: 'ABORTED' });
+    assert.deepEqual(temps(), []);
+    await assert.rejects(w.flush(), { code: 'ABORTED' });
+    assert.deepEqual((await openRepo(dir)).index.size, 0);
   });
 });

@@ -17,9 +17,12 @@
  * - `stat` gives the size of a complete file; `NOT_FOUND` if absent.
  * - `remove` deletes a file; removing a missing file rejects with `NOT_FOUND`.
  * - `writer` writes a file in pieces whose name is known only at the end (a pack is named by the hash of its
- *   bytes). Pieces land in the order `write` was called, even with several writes in flight. Nothing is
- *   visible under any name before `commit`, which then has the guarantees of `save`. A writer whose write or
- *   commit failed, that was aborted, or that was discarded leaves no file, and none that `list` shows.
+ *   bytes). Pieces land in the order `write` was called, even with several writes in flight; no write may
+ *   start once `commit` has been called. Nothing is visible under any name before `commit`, which then has
+ *   the guarantees of `save` (as with `save`, a failure after the file is in place, such as fsyncing its
+ *   folder, is reported but not undone). A writer whose write failed or whose commit failed before that
+ *   point leaves no file; an aborted one leaves none once its next write or commit rejects, or once it is
+ *   discarded; `list` never shows a writer's file before its commit.
  * - `removeStale` removes what writes cut short by a crash left behind (a backend's temp files), if last
  *   written before `before`; complete files are never touched. Only for a caller holding the exclusive lock.
  * - Read-after-write: a file is visible to `load`, `stat` and `list` as soon as its `save` resolved.

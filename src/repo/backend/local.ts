@@ -258,12 +258,12 @@ export class LocalBackend implements Backend {
     let opened: Promise<FileHandle> | undefined;
     let closed = false;
     let size = 0;
-    let state: 'open' | 'committed' | 'discarded' = 'open';
+    let state: 'open' | 'committing' | 'committed' | 'discarded' = 'open';
     let failure: unknown;
     const writes = new Set<Promise<void>>();
     const handle = (): Promise<FileHandle> => (opened ??= this.#createTemp(temp, folder));
     const discard = async (): Promise<void> => {
-      if (state !== 'open') return;
+      if (state === 'committed' || state === 'discarded') return;
       state = 'discarded';
       if (!opened) return;
       // Errors are dropped: a temp file that cannot be removed is invisible to `list` and harmless.
@@ -308,6 +308,7 @@ export class LocalBackend implements Backend {
       },
       commit: async (name) => {
         usable();
+        state = 'committing'; // no more writes
         let path = temp;
         try {
           const h: Handle = { type, name };
