@@ -2,8 +2,9 @@
  * Password keys: the master key, wrapped by keys derived from passwords.
  *
  * A key file (`keys/<id>`, plain JSON) holds the KDF name and parameters, a random salt and the master
- * key sealed under a key derived from the password by scrypt (kdf.ts). Several key files may wrap the same master key (several
- * passwords); changing a password writes a new key file and removes the old one, never touching data.
+ * key sealed under a key derived from the password by scrypt (kdf.ts). Several key files may wrap the same
+ * master key (several passwords); changing a password writes a new key file and removes the old one,
+ * never touching data.
  * A wrong password fails the seal's authentication, which is how it is recognised.
  */
 import { createHash, randomBytes } from 'node:crypto';

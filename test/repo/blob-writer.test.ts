@@ -56,6 +56,12 @@ describe('BlobWriter', () => {
     await assert.rejects(w.store('data', randomBytes(5 << 20)), { code: 'ABORTED' });
     assert.deepEqual(temps(), []);
     await assert.rejects(w.flush(), { code: 'ABORTED' });
-    assert.deepEqual((await openRepo(dir)).index.size, 0);
+    // Nothing reached the index or the pack folders (the index is loaded first, or the check says nothing).
+    const after = await openRepo(dir);
+    await after.loadIndex();
+    assert.equal(after.index.size, 0);
+    const packs: string[] = [];
+    for await (const f of after.backend.list('pack')) packs.push(f.name);
+    assert.deepEqual(packs, []);
   });
 });

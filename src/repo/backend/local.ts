@@ -90,6 +90,16 @@ function notFound(h: Handle, path: string, cause: unknown): NotFoundError {
   return new NotFoundError(`${h.type} ${h.name} not found (${path})`, { cause, context: { ...h, path } });
 }
 
+/** Write all of `data` at file offset `at`, in ioChunk pieces, checking `signal` between them. */
+async function writeAllAt(fh: FileHandle, data: Uint8Array, at: number, signal: AbortSignal | undefined): Promise<void> {
+  for (let off = 0; off < data.byteLength; ) {
+    throwIfAborted(signal);
+    const { bytesWritten } = await fh.write(data, off, Math.min(ioChunk, data.byteLength - off), at + off);
+    if (bytesWritten === 0) throw new Error('write made no progress');
+    off += bytesWritten;
+  }
+}
+
 /** fsync a folder so a rename or create in it survives a crash. */
 async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -218,12 +228,7 @@ export class LocalBackend implements Backend {
     let renamed = false;
     try {
       fh = await this.#createTemp(temp, dir);
-      for (let off = 0; off < data.byteLength; ) {
-        throwIfAborted(signal);
-        const { bytesWritten } = await fh.write(data, off, Math.min(ioChunk, data.byteLength - off), off);
-        if (bytesWritten === 0) throw new Error('write made no progress');
-        off += bytesWritten;
-      }
+      await writeAllAt(fh, data, 0, signal);
       await fh.sync();
       const closing = fh;
       fh = undefined;
@@ -283,13 +288,7 @@ export class LocalBackend implements Backend {
     };
     const writeAt = async (data: Uint8Array, at: number): Promise<void> => {
       throwIfAborted(signal);
-      const fh = await handle();
-      for (let off = 0; off < data.byteLength; ) {
-        throwIfAborted(signal);
-        const { bytesWritten } = await fh.write(data, off, Math.min(ioChunk, data.byteLength - off), at + off);
-        if (bytesWritten === 0) throw new Error('write made no progress');
-        off += bytesWritten;
-      }
+      await writeAllAt(await handle(), data, at, signal);
     };
     return {
       write: async (data) => {
