@@ -40,7 +40,7 @@ export interface Tool {
 export interface LifeboatEntry {
   /** What runs: node + the entry script. */
   script: string;
-  /** "dist" when bin/lifeboat.js will load the compiled dist/cli/main.js, "tsx" when it compiles on the fly. */
+  /** "dist" when bin/lifeboat.js will load the built dist/ entry, "tsx" when it compiles on the fly. */
   mode: string;
   /** Set when dist/ exists but is older than some source file. */
   staleDist?: string;
@@ -172,13 +172,19 @@ export function toolVersion(name: ToolName, lifeboat: LifeboatEntry): string {
   }
 }
 
+/** The built entry of a checkout: dist/main.js (the bundle, since 2026-11-30) or dist/cli/main.js (tsc, before). */
+function builtEntry(root: string): string {
+  const bundle = join(root, 'dist', 'main.js');
+  return existsSync(bundle) ? bundle : join(root, 'dist', 'cli', 'main.js');
+}
+
 /**
- * How bin/lifeboat.js will run: the compiled dist/cli/main.js when it is at least as new as every file in
- * src/, otherwise the sources through tsx (which adds compile time to every command).
+ * How bin/lifeboat.js will run: the built dist/ entry when it is at least as new as every file in src/,
+ * otherwise the sources through tsx (which adds compile time to every command).
  */
 export function lifeboatEntry(script: string, commit?: string): LifeboatEntry {
   const root = join(script, '..', '..');
-  const built = join(root, 'dist', 'cli', 'main.js');
+  const built = builtEntry(root);
   const base = commit !== undefined ? { script, commit } : { script };
   if (!existsSync(built)) return { ...base, mode: 'tsx: no build, compiled on the fly from src/' };
   const builtAt = statSync(built).mtimeMs;
@@ -216,15 +222,16 @@ export function lifeboatAtCommit(projectDir: string, rev: string, workDir: strin
   const commit = run('git', ['-C', projectDir, 'rev-parse', '--short=10', `${rev}^{commit}`]);
   const dir = join(workDir, `lifeboat-${commit}`);
   const script = join(dir, 'bin', 'lifeboat.js');
-  if (!existsSync(join(dir, 'dist', 'cli', 'main.js'))) {
+  if (!existsSync(builtEntry(dir))) {
     console.log(`building Lifeboat ${commit} in ${dir}…`);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git -C "$0" archive "$1" | tar -x -C "$2"`, projectDir, commit, dir], { stdio: 'inherit' });
     symlinkSync(join(projectDir, 'node_modules'), join(dir, 'node_modules'));
-    execFileSync(process.execPath, [join(projectDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.build.json')], {
-      stdio: 'inherit',
-    });
+    // Its own build: the bundler script where the commit has one, tsc before that.
+    const bundler = join(dir, 'scripts', 'build.mjs');
+    const build = existsSync(bundler) ? [bundler] : [join(projectDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.build.json')];
+    execFileSync(process.execPath, build, { stdio: 'inherit' });
   }
   return { script, commit };
 }

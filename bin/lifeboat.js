@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// The `lifeboat` command. Runs the compiled CLI from dist/ (built by `npm install` / `npm run build`).
+// The `lifeboat` command. Runs the built CLI, dist/main.js (bundled by `npm install` / `npm run build`).
 // In a source checkout whose src/ is newer than the build, it runs the TypeScript through tsx instead,
 // so a stale build never runs by mistake.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-const built = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const src = fileURLToPath(new URL('../src', import.meta.url));
 
 function newestMtime(dir) {
@@ -20,7 +20,7 @@ function newestMtime(dir) {
 
 const useBuilt = existsSync(built) && (!existsSync(src) || newestMtime(src) <= statSync(built).mtimeMs);
 if (useBuilt) {
-  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+  await import(new URL('../dist/main.js', import.meta.url).href);
 } else {
   const { register } = await import('tsx/esm/api');
   register();

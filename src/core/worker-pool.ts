@@ -6,7 +6,7 @@
  * loader into worker threads, so a tiny bootstrap registers it first.
  */
 import { availableParallelism } from 'node:os';
-import { parentPort, Worker, type ResourceLimits } from 'node:worker_threads';
+import { parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 import { LifeboatError } from './errors.ts';
 import { collectWorkerGarbage } from './heap.ts';
 
@@ -24,13 +24,105 @@ export function siblingModule(base: string, name: string): URL {
   return new URL(`./${name}${base.endsWith('.ts') ? '.ts' : '.js'}`, base);
 }
 
-export function startWorker(module: URL, workerData: unknown): Worker {
+function spawn(module: URL, workerData: unknown): Worker {
   if (!module.pathname.endsWith('.ts')) return new Worker(module, { workerData, resourceLimits: WORKER_LIMITS });
   // tsx resolved here, from this module: an eval'd worker resolves bare names from the current folder,
   // which need not be the project's (bin/lifeboat.js runs the sources through tsx from anywhere).
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(module.href)}); })`;
   return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
+}
+
+/** workerData of a worker started before its data existed: the data comes as the first message. */
+const DEFERRED = 'lifeboat:deferred-init';
+
+interface Spare {
+  worker: Worker;
+  failed: boolean;
+  onFail: () => void;
+}
+
+/** Workers started ahead of need (prestartWorkers), by module, not yet taken by startWorker. */
+const spares = new Map<string, Spare[]>();
+
+/**
+ * Start `count` workers of `module` now, before the data they need exists, so that their start-up (module
+ * loading, ~0.15-0.3 s each from a cold page cache on the project machine) overlaps what the command does
+ * first (deriving the key, reading the index) instead of following it. startWorker takes them; one never
+ * taken does not keep the process alive, and one that failed to start is replaced by a new one. Returns
+ * the workers it started (none when `count` were already waiting).
+ */
+export function prestartWorkers(module: URL, count: number = availableParallelism()): Worker[] {
+  const list = spares.get(module.href) ?? [];
+  spares.set(module.href, list);
+  const started: Worker[] = [];
+  while (list.length < count) {
+    const spare: Spare = { worker: spawn(module, { [DEFERRED]: true }), failed: false, onFail: () => (spare.failed = true) };
+    spare.worker.unref();
+    spare.worker.on('error', spare.onFail);
+    spare.worker.on('exit', spare.onFail);
+    list.push(spare);
+    started.push(spare.worker);
+  }
+  return started;
+}
+
+/** A worker of `module` given `workerData` (a structured-cloneable value): a prestarted one if any is left. */
+export function startWorker(module: URL, workerData: unknown): Worker {
+  const list = spares.get(module.href);
+  for (let spare = list?.shift(); spare; spare = list?.shift()) {
+    if (spare.failed) continue;
+    spare.worker.off('error', spare.onFail);
+    spare.worker.off('exit', spare.onFail);
+    spare.worker.ref();
+    spare.worker.postMessage({ [DEFERRED]: workerData });
+    return spare.worker;
+  }
+  return spawn(module, workerData);
+}
+
+/**
+ * Inside a worker: the messages from the main thread, through one listener for the worker's life, kept
+ * in arrival order until the worker's handler is set (onParentMessage), so none is lost while the worker
+ * still waits for its data.
+ */
+const inbox: { early: unknown[]; handler: ((m: unknown) => void) | undefined; listening: boolean } = { early: [], handler: undefined, listening: false };
+
+function listen(): void {
+  if (inbox.listening) return;
+  inbox.listening = true;
+  parentPort!.on('message', (m: unknown) => {
+    if (inbox.handler) inbox.handler(m);
+    else inbox.early.push(m);
+  });
+}
+
+/** Inside a worker: handle every message from the main thread (those that came early first, in order). */
+export function onParentMessage<M>(handler: (m: M) => void): void {
+  listen();
+  inbox.handler = handler as (m: unknown) => void;
+  for (const m of inbox.early.splice(0)) handler(m as M);
+}
+
+/** Inside a worker: the data startWorker gave it, whether it was started with it or ahead of need. */
+export async function workerInput<T>(): Promise<T> {
+  const d = workerData as Record<string, unknown> | null;
+  if (typeof d !== 'object' || d === null || d[DEFERRED] !== true) return workerData as T;
+  listen();
+  return new Promise<T>((resolve) => {
+    const take = (): boolean => {
+      const i = inbox.early.findIndex((m) => typeof m === 'object' && m !== null && DEFERRED in m);
+      if (i < 0) return false;
+      const [m] = inbox.early.splice(i, 1);
+      resolve((m as Record<string, unknown>)[DEFERRED] as T);
+      return true;
+    };
+    if (take()) return;
+    inbox.handler = (m) => {
+      inbox.early.push(m);
+      if (take()) inbox.handler = undefined;
+    };
+  });
 }
 
 interface Slot {
@@ -103,7 +195,7 @@ export class WorkerPool<Req, Res> {
 export function serveRequests<Req, Res>(handle: (req: Req) => Res): void {
   const port = parentPort!;
   let collect = false;
-  port.on('message', (m: { id: number; req: Req }) => {
+  onParentMessage((m: { id: number; req: Req }) => {
     try {
       port.postMessage({ id: m.id, res: handle(m.req) });
     } catch (err) {

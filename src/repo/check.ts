@@ -10,7 +10,7 @@
  * snapshots and files that depend on them, so the user knows what a restore would miss.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { defaults, LifeboatError, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
+import { defaults, LifeboatError, prestartWorkers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
 import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import type { PackedBlob } from './pack.ts';
 import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
@@ -61,6 +61,11 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   } finally {
     await early?.close();
   }
+}
+
+/** Start the workers of check --read-data ahead of need (see prestartWorkers): checkRepository takes them. */
+export function prestartVerifyWorkers(workers?: number): void {
+  if (workers !== 0) void prestartWorkers(siblingModule(import.meta.url, 'verify-worker'), workers);
 }
 
 function newVerifyPool(repo: Repository, workers: number | undefined): WorkerPool<VerifyReq, PackVerdict> {

@@ -25,7 +25,7 @@ export { saveSnapshot, loadSnapshots, resolveSnapshot, matchesFilter, shortId } 
 export type { Snapshot, SnapshotEntry, SnapshotSummary, SnapshotFilter, HookRun } from './snapshot.ts';
 export { Lock, listLocks, removeLocks, isStale } from './lock.ts';
 export type { LockEntry } from './lock.ts';
-export { checkRepository } from './check.ts';
+export { checkRepository, prestartVerifyWorkers } from './check.ts';
 export type { CheckOptions, CheckProblem, CheckResult } from './check.ts';
 export { prune, forget } from './prune.ts';
 export type { PruneOptions, PruneResult, ForgetOptions, ForgetResult, ForgetGroup } from './prune.ts';

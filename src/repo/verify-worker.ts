@@ -1,9 +1,8 @@
-/** Worker thread entry for verifyPack and verifyBlobs (check --read-data). The key arrives in workerData. */
-import { workerData } from 'node:worker_threads';
-import { serveRequests } from '../core/index.ts';
+/** Worker thread entry for verifyPack and verifyBlobs (check --read-data). The key arrives as its input (workerInput). */
+import { serveRequests, workerInput } from '../core/index.ts';
 import { verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
 
-const k = workerData as { encryption: Uint8Array; mac: Uint8Array };
+const k = await workerInput<{ encryption: Uint8Array; mac: Uint8Array }>();
 const master = { encryption: Buffer.from(k.encryption), mac: Buffer.from(k.mac) };
 /** Decompressed blobs land here, one after another, instead of in a new buffer each. */
 const scratch = { buf: Buffer.alloc(0) };

@@ -23,6 +23,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Run as this uid/gid (through setpriv; the test must run as root). For tests that need permissions to bite. */
   asUser?: number;
+  /** Run this built entry (a bundle's main.js) on a plain node instead of the sources through tsx. */
+  entry?: string;
 }
 
 export async function lifeboat(args: string[], opts: CliOptions = {}): Promise<CliResult> {
@@ -34,7 +36,7 @@ export async function lifeboat(args: string[], opts: CliOptions = {}): Promise<C
     else env[k] = v;
   }
   // cwd is the project root so `--import tsx` resolves; stdin is not a terminal, so nothing prompts.
-  const argv = [process.execPath, '--import', 'tsx', main, ...args];
+  const argv = opts.entry !== undefined ? [process.execPath, opts.entry, ...args] : [process.execPath, '--import', 'tsx', main, ...args];
   if (opts.asUser !== undefined) argv.unshift('setpriv', `--reuid=${opts.asUser}`, `--regid=${opts.asUser}`, '--clear-groups');
   const child = spawn(argv[0]!, argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out: Buffer[] = [];

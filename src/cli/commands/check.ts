@@ -1,6 +1,6 @@
 /** `lifeboat check`: is every snapshot restorable, and is the stored data intact? */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { checkRepository, type CheckProblem } from '../../repo/index.ts';
+import { checkRepository, prestartVerifyWorkers, type CheckProblem } from '../../repo/index.ts';
 import { checkWalArchive } from '../../sources/postgres/index.ts';
 import { Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -60,6 +60,8 @@ EXIT STATUS
     )
     .action(async (o: { readData?: boolean; readDataSubset?: number }, c: Command) => {
       const s = Session.of(rt, c);
+      // Reading all data: the workers boot while the key is derived.
+      if (o.readData || o.readDataSubset !== undefined) prestartVerifyWorkers();
       await s.withRepo(
         async (repo) => {
           const view = phaseProgressView(s.out, { index: 'index files', data: 'packs', trees: 'trees' });

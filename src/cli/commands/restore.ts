@@ -1,11 +1,11 @@
 /** `lifeboat restore SNAPSHOT --target DIR`: bring back a snapshot, or parts of it. */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LifeboatError } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
-import { newRestoreProgress, restoreFiles } from '../../sources/files/index.ts';
+import { newRestoreProgress, prestartRestoreWorkers, restoreFiles } from '../../sources/files/index.ts';
 import { physicalSource, restorePostgresCluster, restorePostgresLogical } from '../../sources/postgres/index.ts';
 import { collect, Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
@@ -118,6 +118,8 @@ EXIT STATUS
           hint: 'see `lifeboat restore --help`',
         });
       }
+      // A restore of files: its workers boot while the key is derived and the snapshot found.
+      if (!pointInTime && o.target !== undefined && o.postgres === undefined && o.sqlite === undefined) prestartRestoreWorkers();
       await s.withRepo(async (repo) => {
         const snap = ref === undefined ? undefined : await pickSnapshot(s, repo, ref, filterFrom(o));
         if (pointInTime || (snap && physicalSource(snap))) return restoreCluster(s, repo, snap, o);
@@ -201,10 +203,11 @@ async function restoreCluster(s: Session, repo: Repository, snap: SnapshotEntry 
   let restoreCommand = o.restoreCommand;
   if (restoreCommand === undefined) {
     const repoArg = shq(resolve(s.repoPath()));
-    // The installed entry script (bin/lifeboat.js, three folders up from src/ or dist/cli/commands/),
-    // which runs on a plain node; else whatever script runs now.
-    const bin = fileURLToPath(new URL('../../../bin/lifeboat.js', import.meta.url));
-    const self = `${shq(process.execPath)} ${shq(existsSync(bin) ? bin : resolve(process.argv[1] ?? 'lifeboat'))}`;
+    // The installed entry script (bin/lifeboat.js beside the src/ or dist/ this code runs from), which runs
+    // on a plain node; else whatever script runs now.
+    const root = /^(.*)[/\\](?:src|dist)[/\\]/.exec(fileURLToPath(import.meta.url))?.[1];
+    const bin = root === undefined ? '' : join(root, 'bin', 'lifeboat.js');
+    const self = `${shq(process.execPath)} ${shq(bin && existsSync(bin) ? bin : resolve(process.argv[1] ?? 'lifeboat'))}`;
     if (s.opts.passwordFile !== undefined) {
       restoreCommand = `${self} -q -r ${repoArg} --password-file ${shq(resolve(s.opts.passwordFile))} wal fetch %f "%p"`;
     } else if (s.rt.env['LIFEBOAT_PASSWORD_COMMAND']) {

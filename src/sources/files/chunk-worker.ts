@@ -3,14 +3,14 @@
  *   in:  {t:'batch', bid, jobs}   {t:'need', seq, need}   {t:'ack', seq, buf}
  *   out: {t:'ask', seq, ids}      {t:'blobs', seq, buf, blobs}  {t:'done', bid, results}  {t:'fail', bid, message}
  * `blobs` transfers the buffer holding the sealed blobs; `ack` hands it back for the next batch.
- * The keys arrive in workerData; they never leave this process.
+ * The keys arrive as the worker's input (workerInput); they never leave this process.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { collectWorkerGarbage, collectYoungGarbage } from '../../core/index.ts';
+import { parentPort } from 'node:worker_threads';
+import { collectWorkerGarbage, collectYoungGarbage, onParentMessage, workerInput } from '../../core/index.ts';
 import { ChunkWork, type FileJob, type SealedBlob, type WorkKeys } from './chunk-work.ts';
 
 const port = parentPort!;
-const work = new ChunkWork(workerData as WorkKeys);
+const work = new ChunkWork(await workerInput<WorkKeys>());
 const waiting = new Map<number, (v: unknown) => void>();
 let seq = 0;
 
@@ -37,7 +37,7 @@ const env = {
 
 let queue: Promise<void> = Promise.resolve();
 
-port.on('message', (m: { t: string; seq?: number; bid?: number; jobs?: FileJob[]; need?: boolean[]; buf?: Uint8Array }) => {
+onParentMessage((m: { t: string; seq?: number; bid?: number; jobs?: FileJob[]; need?: boolean[]; buf?: Uint8Array }) => {
   if (m.t === 'need' || m.t === 'ack') {
     const r = waiting.get(m.seq!);
     waiting.delete(m.seq!);

@@ -5,6 +5,7 @@
 export { backupFiles, captureOptions, normalizePaths, newProgress, PROGRAM_VERSION } from './archiver.ts';
 export type { BackupOptions, BackupResult, BackupProgress, BackupWarning, CaptureOptions } from './archiver.ts';
 export { restoreFiles, newRestoreProgress } from './restorer.ts';
+export { prestartRestoreWorkers } from './restore-pool.ts';
 export type { RestoreOptions, RestoreResult, RestoreProgress, RestoreWarning } from './restorer.ts';
 export { readMeta, applyMeta, metaEqual, formatTime, parseTime } from './fsmeta.ts';
 export type { EntryMeta, EntryType } from './fsmeta.ts';

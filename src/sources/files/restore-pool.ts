@@ -1,8 +1,13 @@
 /** RestorePool: pack jobs for RestoreWork, in worker threads (or inline when `workers` is 0). */
-import { siblingModule, transferable, WorkerPool } from '../../core/index.ts';
+import { prestartWorkers, siblingModule, transferable, WorkerPool } from '../../core/index.ts';
 import { RestoreWork, type PackJob, type PackResult } from './restore-work.ts';
 
 type Req = { t: 'pack'; job: PackJob } | { t: 'close' };
+
+/** Start the restore workers ahead of need (see prestartWorkers): a RestorePool made later takes them. */
+export function prestartRestoreWorkers(workers?: number): void {
+  if (workers !== 0) void prestartWorkers(siblingModule(import.meta.url, 'restore-worker'), workers);
+}
 
 export class RestorePool {
   readonly #pool: WorkerPool<Req, PackResult> | undefined;

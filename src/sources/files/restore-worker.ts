@@ -1,9 +1,8 @@
 /** Worker thread entry for RestoreWork: pack jobs, and `close` (close every open file). */
-import { workerData } from 'node:worker_threads';
-import { serveRequests } from '../../core/index.ts';
+import { serveRequests, workerInput } from '../../core/index.ts';
 import { RestoreWork, type PackJob, type PackResult } from './restore-work.ts';
 
-const work = new RestoreWork(workerData as { encryption: Uint8Array; mac: Uint8Array });
+const work = new RestoreWork(await workerInput<{ encryption: Uint8Array; mac: Uint8Array }>());
 
 serveRequests((req: { t: 'pack'; job: PackJob } | { t: 'close' }): PackResult => {
   if (req.t === 'close') {

@@ -1,0 +1,78 @@
+/**
+ * Workers started ahead of need (prestartWorkers): the pool takes them, their input arrives before any
+ * request and no request sent while they still boot is lost; one never taken does not keep the process
+ * alive; one that failed before it was taken is replaced by a new worker.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { prestartWorkers, WorkerPool } from '../../src/core/index.ts';
+import { waitFor } from '../helpers/wait.ts';
+
+const module = new URL('../helpers/input-worker.ts', import.meta.url);
+type Res = { tag: string; req: number; deferred: boolean };
+
+describe('worker pool', () => {
+  it('answers every request of a pool of new workers with their input', async () => {
+    const pool = new WorkerPool<number, Res>(module, { tag: 'plain' }, 2);
+    try {
+      const out = await Promise.all([1, 2, 3, 4].map((n) => pool.run(n)));
+      assert.deepEqual(out.map((r) => [r.tag, r.req, r.deferred]), [1, 2, 3, 4].map((n) => ['plain', n, false]));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('takes prestarted workers, which get their input first and lose no request sent while they boot', async () => {
+    prestartWorkers(module, 2);
+    // Requests go out at once, long before the workers have loaded their module.
+    const pool = new WorkerPool<number, Res>(module, { tag: 'late' }, 2);
+    try {
+      const out = await Promise.all(Array.from({ length: 40 }, (_, i) => pool.runOn(i, i)));
+      assert.deepEqual(out.map((r) => r.req), Array.from({ length: 40 }, (_, i) => i));
+      assert.ok(out.every((r) => r.tag === 'late' && r.deferred), 'both workers were the prestarted ones and got the input');
+      // Both spares were taken: the next worker is a new one.
+      const extra = new WorkerPool<number, Res>(module, { tag: 'next' }, 1);
+      try {
+        assert.deepEqual(await extra.run(7), { tag: 'next', req: 7, deferred: false });
+      } finally {
+        await extra.close();
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a prestarted worker never taken does not keep the process alive', () => {
+    const code = `import { prestartWorkers } from ${JSON.stringify(new URL('../../src/core/index.ts', import.meta.url).href)};
+      prestartWorkers(new URL(${JSON.stringify(module.href)}), 2);`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+      timeout: 60_000,
+      encoding: 'utf8',
+    });
+    assert.equal(r.error, undefined, 'exited on its own');
+    assert.equal(r.status, 0, r.stderr);
+  });
+
+  it('replaces a prestarted worker that failed before it was taken', async () => {
+    process.env['FAIL_EARLY'] = '1'; // read by the worker at start (workers copy the environment)
+    let spares;
+    try {
+      spares = prestartWorkers(module, 1);
+    } finally {
+      delete process.env['FAIL_EARLY'];
+    }
+    assert.equal(spares.length, 1);
+    let exited = false;
+    spares[0]!.once('exit', () => (exited = true));
+    await waitFor('the prestarted worker to fail', () => exited); // (a spare does not hold the event loop)
+    const pool = new WorkerPool<number, Res>(module, { tag: 'fresh' }, 1);
+    try {
+      assert.deepEqual(await pool.run(1), { tag: 'fresh', req: 1, deferred: false });
+    } finally {
+      await pool.close();
+    }
+  });
+});
