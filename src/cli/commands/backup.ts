@@ -5,6 +5,7 @@ import type { Repository, Snapshot } from '../../repo/index.ts';
 import {
   backupFiles,
   newProgress,
+  prestartBackupWorkers,
   readExcludeFile,
   scanTotals,
   type BackupOptions,
@@ -129,6 +130,8 @@ EXIT STATUS
       const jobs = positiveInt(o.jobs, '--jobs');
       const hookTimeout = positiveInt(o.hookTimeout, '--hook-timeout');
       const excludes = [...(o.exclude ?? []), ...(o.excludeFile ?? []).flatMap((f) => readExcludeFile(f))];
+      // A backup of files: its worker threads boot while the key is derived.
+      if (paths.length > 0) prestartBackupWorkers();
       await s.withRepo(async (repo) => {
         const progress = newProgress();
         let incompleteCount = 0;

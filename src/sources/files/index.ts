@@ -2,7 +2,7 @@
  * The `files` source: directory trees, with every kind of entry and its metadata.
  * Backup (archiver), restore (restorer), and the file system metadata layer they share (fsmeta).
  */
-export { backupFiles, captureOptions, normalizePaths, newProgress, PROGRAM_VERSION } from './archiver.ts';
+export { backupFiles, captureOptions, normalizePaths, newProgress, prestartBackupWorkers, PROGRAM_VERSION } from './archiver.ts';
 export type { BackupOptions, BackupResult, BackupProgress, BackupWarning, CaptureOptions } from './archiver.ts';
 export { restoreFiles, newRestoreProgress } from './restorer.ts';
 export { prestartRestoreWorkers } from './restore-pool.ts';

@@ -5,10 +5,10 @@
  * nothing and answers nothing; the main thread ends it when its walk is over.
  */
 import { lstatSync, readdirSync } from 'node:fs';
-import { workerData } from 'node:worker_threads';
+import { workerInput } from '../../core/index.ts';
 import { compileExcludes } from './exclude.ts';
 
-const { paths, excludes, oneFileSystem } = workerData as { paths: string[]; excludes: string[]; oneFileSystem: boolean };
+const { paths, excludes, oneFileSystem } = await workerInput<{ paths: string[]; excludes: string[]; oneFileSystem: boolean }>();
 const excluded = compileExcludes(excludes);
 const rootDevs = new Set<number>();
 const queue: string[] = [];

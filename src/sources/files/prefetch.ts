@@ -9,8 +9,13 @@
  * second core is idle meanwhile. The prefetch only warms caches; every decision is taken on the main
  * thread's own calls, so a prefetch that lags, fails or races with changes costs nothing but time.
  */
-import { siblingModule, startWorker } from '../../core/index.ts';
+import { prestartWorkers, siblingModule, startWorker } from '../../core/index.ts';
 import type { Worker } from 'node:worker_threads';
+
+/** Boot the read-ahead worker now (see prestartWorkers): MetaPrefetch.start takes it. */
+export function prestartPrefetch(): void {
+  void prestartWorkers(siblingModule(import.meta.url, 'prefetch-worker'), 1);
+}
 
 export class MetaPrefetch {
   readonly #worker: Worker;
