@@ -18,3 +18,4 @@ export { run, stderrTail } from './exec.ts';
 export { Fifo } from './fifo.ts';
 export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';
 export type { RunOptions, RunResult } from './exec.ts';
+export { compareStrings } from './order.ts';

@@ -10,7 +10,7 @@
  * snapshots and files that depend on them, so the user knows what a restore would miss.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { defaults, LifeboatError, prestartWorkers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
+import { compareStrings, defaults, LifeboatError, prestartWorkers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
 import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import type { PackedBlob } from './pack.ts';
 import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
@@ -153,7 +153,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     } finally {
       await pool?.close();
     }
-    problems.sort((a, b) => a.id.localeCompare(b.id));
+    problems.sort((a, b) => compareStrings(a.id, b.id));
   }
 
   // ---- snapshots and trees ----

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { currentUsername, IntegrityError, LifeboatError } from '../core/index.ts';
+import { compareStrings, currentUsername, IntegrityError, LifeboatError } from '../core/index.ts';
 import type { Backend } from './backend/index.ts';
 import { aad, open, seal, type MasterKey } from './crypto.ts';
 import { currentKdf, defaultKdf, deriveWrappingKey, parseKeyFile, type KdfParams, type KeyFile } from './kdf.ts';
@@ -105,7 +105,7 @@ export async function listKeys(backend: Backend, currentId?: string): Promise<Ke
     const k = parseKeyFile(f.name, await backend.load({ type: 'key', name: f.name }));
     out.push({ id: f.name, created: k.created, hostname: k.hostname, username: k.username, current: f.name === currentId });
   }
-  return out.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  return out.sort((a, b) => compareStrings(a.created, b.created) || compareStrings(a.id, b.id));
 }
 
 export async function removeKey(backend: Backend, id: string, currentId: string): Promise<void> {

@@ -9,7 +9,7 @@
  * - `rebuildIndex`: a new index from every pack's header, replacing all index files (after a damaged or
  *   lost index file).
  */
-import { LifeboatError } from '../core/index.ts';
+import { compareStrings, LifeboatError } from '../core/index.ts';
 import { indexFileJson } from './blob-index.ts';
 import { parseHeader, type PackedBlob } from './pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
@@ -37,7 +37,7 @@ async function readHeaders(repo: Repository, packs: Array<{ name: string; size: 
       damaged.push(f.name);
     }
   });
-  found.sort((a, b) => a.id.localeCompare(b.id));
+  found.sort((a, b) => compareStrings(a.id, b.id));
   return { found, damaged: damaged.sort() };
 }
 

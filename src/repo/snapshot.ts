@@ -4,7 +4,7 @@
  * and whether the point is crash- or application-consistent. Field names follow restic's JSON where they
  * exist, so scripts can move over.
  */
-import { IntegrityError, LifeboatError, NotFoundError } from '../core/index.ts';
+import { compareStrings, IntegrityError, LifeboatError, NotFoundError } from '../core/index.ts';
 import { mapLimit, type Repository } from './repository.ts';
 
 export interface SnapshotSummary {
@@ -98,7 +98,7 @@ export async function loadSnapshots(
       else throw err;
     }
   });
-  return out.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  return out.sort((a, b) => compareStrings(a.time, b.time) || compareStrings(a.id, b.id));
 }
 
 export interface SnapshotFilter {
