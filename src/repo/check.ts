@@ -77,8 +77,12 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
   const notes: string[] = [];
   const signal = opts.signal;
   // ---- index files and packs ----
+  // The pack listing and the index files are read at the same time (cold, both wait for the disk).
   const onBackend = new Map<string, number>();
-  for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
+  const listing = (async () => {
+    for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
+  })();
+  listing.catch(() => undefined); // awaited below
   const indexNames = await repo.listNames('index', signal);
   const packBlobs = new Map<string, PackedBlob[]>();
   let done = 0;
@@ -98,6 +102,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     }
     opts.onProgress?.({ phase: 'index', done: ++done, total: indexNames.length });
   });
+  await listing;
   const lostBlobs = new Set<string>();
   for (const [pack, blobs] of packBlobs) {
     const size = onBackend.get(pack);

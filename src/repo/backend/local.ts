@@ -45,6 +45,8 @@ const ioChunk = 4 * 1024 * 1024;
 
 /** stat() calls in flight while listing a folder: enough to hide latency on network filesystems. */
 const statConcurrency = 32;
+/** Pack folders read at once while listing packs. */
+const packFoldersAhead = 16;
 
 /** A valid file name: letters, digits, `-`, `_`; never `.`-prefixed (temp files), never a path. */
 const validName = /^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$/;
@@ -420,21 +422,32 @@ export class LocalBackend implements Backend {
       return;
     }
     if (type !== 'pack') {
-      yield* this.#listDir(type, join(this.#root, folders[type]), signal);
+      yield* await this.#listDir(type, join(this.#root, folders[type]), signal);
       return;
     }
+    // The 256 pack folders are read 16 at a time (yielded in order): one after another, a cold listing
+    // waited for the disk 256 times in a row, 0.18 s of every check and backup of the bench repository.
     const data = join(this.#root, folders.pack);
-    for (const sub of await this.#readdir(data)) {
-      if (!sub.isDirectory() || !hexPair.test(sub.name)) continue;
-      yield* this.#listDir(type, join(data, sub.name), signal, sub.name);
+    const subs = (await this.#readdir(data)).filter((sub) => sub.isDirectory() && hexPair.test(sub.name)).map((sub) => sub.name);
+    const ahead: Array<Promise<FileInfo[]>> = [];
+    for (let i = 0, next = 0; i < subs.length; i++) {
+      while (next < subs.length && next < i + packFoldersAhead) {
+        const p = this.#listDir(type, join(data, subs[next]!), signal, subs[next]!);
+        p.catch(() => undefined); // rejections surface when its turn comes
+        ahead.push(p);
+        next++;
+      }
+      yield* await ahead[i]!;
+      ahead[i] = Promise.resolve([]);
     }
   }
 
   /** `prefix`: packs live in the subfolder named by their first two characters; others there are not packs. */
-  async *#listDir(type: FileType, dir: string, signal: AbortSignal | undefined, prefix?: string): AsyncGenerator<FileInfo> {
+  async #listDir(type: FileType, dir: string, signal: AbortSignal | undefined, prefix?: string): Promise<FileInfo[]> {
     const names = (await this.#readdir(dir))
       .filter((e) => !e.isDirectory() && validName.test(e.name) && (type !== 'pack' || (packName.test(e.name) && e.name.startsWith(prefix ?? ''))))
       .map((e) => e.name);
+    const out: FileInfo[] = [];
     for (let i = 0; i < names.length; i += statConcurrency) {
       throwIfAborted(signal);
       const batch = await Promise.all(
@@ -449,8 +462,9 @@ export class LocalBackend implements Backend {
           }
         }),
       );
-      for (const info of batch) if (info !== undefined) yield info;
+      for (const info of batch) if (info !== undefined) out.push(info);
     }
+    return out;
   }
 
   /**
