@@ -31,6 +31,24 @@ export interface Measurement {
 
 export const TIME_BIN = '/usr/bin/time';
 
+/**
+ * The harness's environment variables a measured command gets besides its own (`Command.env`): the same
+ * few for every tool. Nothing else the machine sets reaches them: this machine exports
+ * NODE_EXTRA_CA_CERTS, with which every node process reads and parses a 200 KB certificate bundle before
+ * anything else (`node -e 0`: 0.04 -> 0.13 s warm, 0.14 -> 0.23 s cold; 2026-11-30), a cost of the
+ * environment, not of a tool, that a user's machine does not have.
+ */
+export const KEPT_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR', 'USER', 'LOGNAME'] as const;
+
+export function commandEnv(own: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of KEPT_ENV) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return { ...env, ...own };
+}
+
 /** `sync; echo 3 > /proc/sys/vm/drop_caches`. Returns false when the kernel refused (not root, container). */
 export function dropCaches(): boolean {
   execFileSync('sync');
@@ -68,7 +86,7 @@ export async function measure(c: Command, log: string, timeoutMs: number, before
   const exitCode = await new Promise<number>((resolve, reject) => {
     const child = spawn(TIME_BIN, ['-f', '%e %U %S %M', '-o', timeFile, c.file, ...c.args], {
       cwd: c.cwd,
-      env: { ...process.env, ...c.env },
+      env: commandEnv(c.env),
       stdio: ['ignore', fd, fd],
       detached: true, // own process group, so a timeout kills the whole tree
     });

@@ -44,6 +44,8 @@ export interface Results {
   command: string;
   durationS: number;
   pageCache: string;
+  /** What of the harness's environment the commands got (runs before 2026-11-30 13:30: all of it). */
+  environment?: string;
   machine: Record<string, string>;
   tools: Partial<Record<ToolName, { version: string; settings: string }>>;
   corpora: Record<string, unknown>;
@@ -126,7 +128,7 @@ export function markdown(r: Results, svgName: string): string {
   const out: string[] = [];
   out.push(`# Backup benchmark, ${r.date}`);
   out.push('');
-  out.push(`\`${r.command}\` — ${(r.durationS / 60).toFixed(1)} min in all. ${r.pageCache}`);
+  out.push(`\`${r.command}\` — ${(r.durationS / 60).toFixed(1)} min in all. ${r.pageCache}${r.environment !== undefined ? ` ${r.environment}` : ''}`);
   out.push('');
   out.push('Machine: ' + Object.entries(r.machine).map(([k, v]) => `${k} ${v}`).join('; ') + '.');
   out.push('');

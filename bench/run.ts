@@ -20,7 +20,7 @@ import {
   type Manifest,
   type MutationSummary,
 } from './corpus.ts';
-import { dropCaches, measure, treeSize, type Command } from './measure.ts';
+import { dropCaches, KEPT_ENV, measure, treeSize, type Command } from './measure.ts';
 import { fmtBytes, markdown, ratio, svg, type Cell, type Results } from './report.ts';
 import {
   TOOL_NAMES,
@@ -154,6 +154,7 @@ async function main(): Promise<number> {
     ? 'Page cache: dropped before every measured command (`sync; echo 3 > /proc/sys/vm/drop_caches`), so every tool starts cold: source files, repository and its own program files are read from disk.'
     : 'Page cache: NOT dropped (no permission to write /proc/sys/vm/drop_caches); results depend on what earlier commands left cached.';
   if (!canDrop) warn('cannot drop the page cache (run as root for comparable numbers)');
+  const environment = `Environment: every command gets only ${KEPT_ENV.map((k) => `\`${k}\``).join(', ')} from the harness (those set), and its own variables (password, \`HOME\` and cache folders in the run folder).`;
 
   // --- tools
   ensureInstalled({ restic: toolNames.includes('restic'), borg: toolNames.includes('borg') });
@@ -193,6 +194,7 @@ async function main(): Promise<number> {
     command: `node --import tsx bench/run.ts ${process.argv.slice(2).join(' ')}`.trim(),
     durationS: 0,
     pageCache,
+    environment,
     machine: {
       cpu: `${cpus()[0]?.model ?? '?'} × ${cpus().length}`,
       memory: `${(totalmem() / 2 ** 30).toFixed(0)} GiB`,
