@@ -6,6 +6,7 @@
 export { Repository, mapLimit, decodeBlob, REPO_VERSION } from './repository.ts';
 export type { RepoConfig, InitOptions, OpenOptions } from './repository.ts';
 export { BlobWriter } from './blob-writer.ts';
+export { PackReaders } from './pack-readers.ts';
 export type { WriterStats, BlobWriterOptions } from './blob-writer.ts';
 export { BlobIndex } from './blob-index.ts';
 export type { BlobLocation } from './blob-index.ts';

@@ -14,6 +14,9 @@
  *   A missing file rejects with a `LifeboatError` whose code is `NOT_FOUND`.
  * - `list` yields every complete file of a type, each once, in no particular order; it never yields temp
  *   files of saves in progress. Files saved before `list` starts are listed.
+ * - `reader` opens a file once for many ranged reads (restore and check read packs front to back in 1 MiB
+ *   ranges); each `read` has the guarantees of a ranged `load`, of the file as it was when opened. A missing
+ *   file rejects with `NOT_FOUND` when opening; a read after `close` rejects.
  * - `stat` gives the size of a complete file; `NOT_FOUND` if absent.
  * - `remove` deletes a file; removing a missing file rejects with `NOT_FOUND`.
  * - `writer` writes a file in pieces whose name is known only at the end (a pack is named by the hash of its
@@ -71,6 +74,16 @@ export interface FileWriter {
   discard(): Promise<void>;
 }
 
+/** An open file for ranged reads (see Backend.reader). */
+export interface FileReader {
+  /** The file's size when it was opened. */
+  readonly size: number;
+  /** `length` bytes from `offset`; a range past the end is an error (truncation), as with `load`. */
+  read(offset: number, length: number, opts?: OpOptions): Promise<Buffer>;
+  /** Release the file. Never rejects; does nothing the second time. */
+  close(): Promise<void>;
+}
+
 export interface Backend {
   /** Human-readable location, for messages (a path or URL; never credentials). */
   readonly location: string;
@@ -78,6 +91,8 @@ export interface Backend {
   create(opts?: OpOptions): Promise<void>;
   save(h: Handle, data: Uint8Array, opts?: OpOptions): Promise<void>;
   load(h: Handle, opts?: LoadOptions): Promise<Buffer>;
+  /** Open `h` for ranged reads: one open for many reads, where `load` opens the file for each. */
+  reader(h: Handle, opts?: OpOptions): Promise<FileReader>;
   stat(h: Handle, opts?: OpOptions): Promise<FileInfo>;
   list(type: FileType, opts?: OpOptions): AsyncIterable<FileInfo>;
   remove(h: Handle, opts?: OpOptions): Promise<void>;

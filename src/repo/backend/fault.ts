@@ -19,7 +19,7 @@
  * sleeping: a held operation still honours its `signal`.
  */
 import { LifeboatError, abortError, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
 import { diskFullError } from './local.ts';
 
 export type FaultOp = 'save' | 'load' | 'stat' | 'list' | 'remove';
@@ -162,7 +162,25 @@ export class FaultBackend implements Backend {
   async load(h: Handle, opts?: LoadOptions): Promise<Buffer> {
     const actions = this.#take('load', h.type);
     await this.#before(actions, 'load', this.#where(h), opts?.signal);
-    let buf = await this.inner.load(h, opts);
+    return this.#damage(actions, h, await this.inner.load(h, opts));
+  }
+
+  /** Opening goes straight through; each read counts as a `load` of the type, and load faults apply to it. */
+  async reader(h: Handle, opts?: OpOptions): Promise<FileReader> {
+    const inner = await this.inner.reader(h, opts);
+    return {
+      size: inner.size,
+      read: async (offset, length, o) => {
+        const actions = this.#take('load', h.type);
+        await this.#before(actions, 'load', this.#where(h), o?.signal);
+        return this.#damage(actions, h, await inner.read(offset, length, o));
+      },
+      close: () => inner.close(),
+    };
+  }
+
+  #damage(actions: Action[], h: Handle, loaded: Buffer): Buffer {
+    let buf = loaded;
     for (const a of actions) {
       if (a.kind === 'truncate') {
         buf = buf.subarray(0, Math.min(a.keep, buf.length));

@@ -22,7 +22,7 @@ import { mkdir, open, readdir, stat, unlink, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LifeboatError, NotFoundError, errnoCode, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
 
 /** Folder of each type under the root (`config` lives in the root itself). */
 const folders: Record<Exclude<FileType, 'config'>, string> = {
@@ -90,6 +90,14 @@ function ioError(op: 'read' | 'write' | 'stat' | 'remove' | 'list' | 'create', p
 
 function notFound(h: Handle, path: string, cause: unknown): NotFoundError {
   return new NotFoundError(`${h.type} ${h.name} not found (${path})`, { cause, context: { ...h, path } });
+}
+
+function checkRange(path: string, h: Handle, offset: number, length: number | undefined): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
+    throw new LifeboatError('BACKEND', `invalid range offset=${offset} length=${String(length)} for ${path}`, {
+      context: { ...h, path, offset, length },
+    });
+  }
 }
 
 /** Write all of `data` at file offset `at`, in ioChunk pieces, checking `signal` between them. */
@@ -359,12 +367,18 @@ export class LocalBackend implements Backend {
   async load(h: Handle, opts: LoadOptions = {}): Promise<Buffer> {
     const { signal, offset = 0, length } = opts;
     const path = this.#path(h);
-    if (!Number.isSafeInteger(offset) || offset < 0 || (length !== undefined && (!Number.isSafeInteger(length) || length < 0))) {
-      throw new LifeboatError('BACKEND', `invalid range offset=${offset} length=${String(length)} for ${path}`, {
-        context: { ...h, path, offset, length },
-      });
+    checkRange(path, h, offset, length);
+    const r = await this.reader(h, opts);
+    try {
+      return await r.read(offset, length ?? Math.max(0, r.size - offset), opts);
+    } finally {
+      await r.close();
     }
-    throwIfAborted(signal);
+  }
+
+  async reader(h: Handle, opts: OpOptions = {}): Promise<FileReader> {
+    const path = this.#path(h);
+    throwIfAborted(opts.signal);
     let fh: FileHandle;
     try {
       fh = await open(path, 'r');
@@ -372,25 +386,42 @@ export class LocalBackend implements Backend {
       if (errnoCode(err) === 'ENOENT') throw notFound(h, path, err);
       throw ioError('read', path, err);
     }
+    let size: number;
     try {
-      // Checked before allocating, so a corrupt index asking for a huge range fails cleanly. The open handle
-      // pins this version of the file even if a lock is replaced meanwhile.
-      const size = (await fh.stat()).size;
-      const want = length ?? Math.max(0, size - offset);
-      if (offset + want > size) throw truncated(path, offset, want, size);
-      const buf = Buffer.allocUnsafe(want);
-      for (let got = 0; got < want; ) {
-        throwIfAborted(signal);
-        const { bytesRead } = await fh.read(buf, got, Math.min(ioChunk, want - got), offset + got);
-        if (bytesRead === 0) throw truncated(path, offset, want, offset + got);
-        got += bytesRead;
-      }
-      return buf;
+      // Ranges are checked against this size before allocating, so a corrupt index asking for a huge range
+      // fails cleanly. The open handle pins this version of the file even if a lock is replaced meanwhile.
+      size = (await fh.stat()).size;
     } catch (err) {
+      await fh.close().catch(() => undefined);
       throw ioError('read', path, err);
-    } finally {
-      await fh.close();
     }
+    let closed = false;
+    return {
+      size,
+      read: async (offset, want, o = {}) => {
+        checkRange(path, h, offset, want);
+        throwIfAborted(o.signal);
+        if (closed) throw new LifeboatError('BACKEND', `read of ${path} after it was closed`, { context: { ...h, path } });
+        if (offset + want > size) throw truncated(path, offset, want, size);
+        const buf = Buffer.allocUnsafe(want);
+        try {
+          for (let got = 0; got < want; ) {
+            throwIfAborted(o.signal);
+            const { bytesRead } = await fh.read(buf, got, Math.min(ioChunk, want - got), offset + got);
+            if (bytesRead === 0) throw truncated(path, offset, want, offset + got);
+            got += bytesRead;
+          }
+        } catch (err) {
+          throw ioError('read', path, err);
+        }
+        return buf;
+      },
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        await fh.close().catch(() => undefined);
+      },
+    };
   }
 
   async stat(h: Handle, opts: OpOptions = {}): Promise<FileInfo> {

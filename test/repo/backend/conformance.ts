@@ -131,6 +131,29 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         }
       }));
 
+    void it('reads ranges through one reader, concurrently, as loads would; refuses past the end, a missing file, and after close', () =>
+      withBackend(async (b) => {
+        const h = handle('pack');
+        const data = randomBytes(64 * 1024);
+        await b.save(h, data);
+        const r = await b.reader(h);
+        assert.equal(r.size, data.length);
+        const ranges = [
+          [0, 10],
+          [100, 1000],
+          [65536 - 10, 10],
+          [65536, 0],
+          [0, 65536],
+        ] as const;
+        const got = await Promise.all(ranges.map(([o, n]) => r.read(o, n)));
+        ranges.forEach(([o, n], i) => assert.deepEqual(got[i], data.subarray(o, o + n), `${o}+${n}`));
+        await rejectsWith(r.read(65000, 1000), 'CORRUPT', /truncated/, h.name);
+        await r.close();
+        await r.close(); // a second close does nothing
+        await assert.rejects(r.read(0, 1));
+        await rejectsWith(b.reader(handle('pack')), 'NOT_FOUND');
+      }));
+
     void it('rejects load, stat and remove of a missing file with NOT_FOUND, naming it', () =>
       withBackend(async (b) => {
         for (const type of fileTypes) {
