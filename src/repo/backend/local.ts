@@ -365,7 +365,7 @@ export class LocalBackend implements Backend {
   }
 
   async load(h: Handle, opts: LoadOptions = {}): Promise<Buffer> {
-    const { signal, offset = 0, length } = opts;
+    const { offset = 0, length } = opts;
     const path = this.#path(h);
     checkRange(path, h, offset, length);
     const r = await this.reader(h, opts);
