@@ -16,17 +16,29 @@
  * installed package).
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const outdir = resolve(process.argv[2] ?? `${root}/dist`);
+/** `dir` is `parent` or inside it. */
+const inside = (dir, parent) => {
+  const rel = relative(parent, dir);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+};
+if (inside(root, outdir) || inside(outdir, resolve(root, 'src')) || inside(outdir, resolve(root, 'node_modules'))) {
+  console.error(`build: refusing to write into ${outdir} (the project, src/ or node_modules/ would be replaced)`);
+  process.exit(2);
+}
 
-rmSync(outdir, { recursive: true, force: true });
+// Built beside the target and swapped in whole at the end: an interrupted or failed build leaves the
+// previous build as it was, never a main.js without its workers.
+const staging = `${outdir}.building-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
 const common = {
   absWorkingDir: root,
-  outdir,
+  outdir: staging,
   bundle: true,
   format: 'esm',
   platform: 'node',
@@ -37,19 +49,27 @@ const common = {
   banner: { js: "import { createRequire as __lifeboatRequire } from 'node:module'; const require = __lifeboatRequire(import.meta.url);" },
   logLevel: 'warning',
 };
-// The CLI: split at its dynamic imports (the commands load after the key derivation has started, SQLite
-// only when used).
-await build({ ...common, entryPoints: { main: 'src/cli/main.ts' }, splitting: true, chunkNames: 'shared-[hash]' });
-// Each worker alone, without splitting: only then does esbuild honour package.json's "sideEffects": false
-// and leave out what the barrels re-export that a worker never uses (its module graph pulled in
-// child_process, net, readline and the whole repository layer: 86 of Node's internal modules loaded
-// instead of 69, 36-50 -> 28-31 ms per worker warm, 2026-11-30).
-await build({
-  ...common,
-  entryPoints: {
-    'verify-worker': 'src/repo/verify-worker.ts',
-    'chunk-worker': 'src/sources/files/chunk-worker.ts',
-    'prefetch-worker': 'src/sources/files/prefetch-worker.ts',
-    'restore-worker': 'src/sources/files/restore-worker.ts',
-  },
-});
+try {
+  // The CLI: split at its dynamic imports (the commands load after the key derivation has started, SQLite
+  // only when used).
+  await build({ ...common, entryPoints: { main: 'src/cli/main.ts' }, splitting: true, chunkNames: 'shared-[hash]' });
+  // Each worker alone: sharing chunks with main.js, a worker loaded code only main.js uses (child_process,
+  // net, readline, the whole repository layer: 86 of Node's internal modules instead of 69, 36-50 -> 28-31
+  // ms per worker warm, 2026-11-30); built alone, with "sideEffects": false, it holds what it uses.
+  await build({
+    ...common,
+    entryPoints: {
+      'verify-worker': 'src/repo/verify-worker.ts',
+      'chunk-worker': 'src/sources/files/chunk-worker.ts',
+      'prefetch-worker': 'src/sources/files/prefetch-worker.ts',
+      'restore-worker': 'src/sources/files/restore-worker.ts',
+    },
+  });
+} catch (err) {
+  rmSync(staging, { recursive: true, force: true });
+  throw err;
+}
+const old = `${outdir}.old-${process.pid}`;
+if (existsSync(outdir)) renameSync(outdir, old);
+renameSync(staging, outdir);
+rmSync(old, { recursive: true, force: true });

@@ -13,7 +13,7 @@ export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
-export { WorkerPool, onParentMessage, prestartWorkers, serveRequests, siblingModule, startWorker, transferable, workerInput } from './worker-pool.ts';
+export { DEFERRED_INPUT, WorkerPool, onParentMessage, prestartWorkers, serveRequests, siblingModule, startWorker, transferable, workerInput } from './worker-pool.ts';
 export { run, stderrTail } from './exec.ts';
 export { Fifo } from './fifo.ts';
 export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';

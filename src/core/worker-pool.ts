@@ -33,12 +33,12 @@ function spawn(module: URL, workerData: unknown): Worker {
   return new Worker(boot, { eval: true, workerData, resourceLimits: WORKER_LIMITS });
 }
 
-/** workerData of a worker started before its data existed: the data comes as the first message. */
-const DEFERRED = 'lifeboat:deferred-init';
+/** The workerData of a worker started before its input existed (its input then comes as the first message). */
+export const DEFERRED_INPUT = 'lifeboat:deferred-init';
+const DEFERRED = DEFERRED_INPUT;
 
 interface Spare {
   worker: Worker;
-  failed: boolean;
   onFail: () => void;
 }
 
@@ -49,15 +49,21 @@ const spares = new Map<string, Spare[]>();
  * Start `count` workers of `module` now, before the data they need exists, so that their start-up (module
  * loading, ~0.15-0.3 s each from a cold page cache on the project machine) overlaps what the command does
  * first (deriving the key, reading the index) instead of following it. startWorker takes them; one never
- * taken does not keep the process alive, and one that failed to start is replaced by a new one. Returns
- * the workers it started (none when `count` were already waiting).
+ * taken does not keep the process alive, and one that fails before it is taken leaves the spares (a later
+ * call or startWorker starts a new one). Returns the workers it started (none when `count` were waiting).
  */
 export function prestartWorkers(module: URL, count: number = availableParallelism()): Worker[] {
   const list = spares.get(module.href) ?? [];
   spares.set(module.href, list);
   const started: Worker[] = [];
   while (list.length < count) {
-    const spare: Spare = { worker: spawn(module, { [DEFERRED]: true }), failed: false, onFail: () => (spare.failed = true) };
+    const spare: Spare = {
+      worker: spawn(module, { [DEFERRED]: true }),
+      onFail: () => {
+        const i = list.indexOf(spare);
+        if (i >= 0) list.splice(i, 1);
+      },
+    };
     spare.worker.unref();
     spare.worker.on('error', spare.onFail);
     spare.worker.on('exit', spare.onFail);
@@ -69,9 +75,8 @@ export function prestartWorkers(module: URL, count: number = availableParallelis
 
 /** A worker of `module` given `workerData` (a structured-cloneable value): a prestarted one if any is left. */
 export function startWorker(module: URL, workerData: unknown): Worker {
-  const list = spares.get(module.href);
-  for (let spare = list?.shift(); spare; spare = list?.shift()) {
-    if (spare.failed) continue;
+  const spare = spares.get(module.href)?.shift();
+  if (spare) {
     spare.worker.off('error', spare.onFail);
     spare.worker.off('exit', spare.onFail);
     spare.worker.ref();

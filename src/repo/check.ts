@@ -65,7 +65,7 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
 
 /** Start the workers of check --read-data ahead of need (see prestartWorkers): checkRepository takes them. */
 export function prestartVerifyWorkers(workers?: number): void {
-  if (workers !== 0) void prestartWorkers(siblingModule(import.meta.url, 'verify-worker'), workers);
+  void prestartWorkers(siblingModule(import.meta.url, 'verify-worker'), workers);
 }
 
 function newVerifyPool(repo: Repository, workers: number | undefined): WorkerPool<VerifyReq, PackVerdict> {
@@ -83,25 +83,30 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
   })();
   listing.catch(() => undefined); // awaited below
-  const indexNames = await repo.listNames('index', signal);
   const packBlobs = new Map<string, PackedBlob[]>();
-  let done = 0;
-  await mapLimit(indexNames, 8, async (name) => {
-    try {
-      const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {});
-      for (const p of packsFromIndexJson(j)) {
-        repo.index.addPack(p.id, p.blobs);
-        const list = packBlobs.get(p.id);
-        if (list) list.push(...p.blobs.filter((b) => !list.some((x) => x.id === b.id)));
-        else packBlobs.set(p.id, p.blobs);
+  try {
+    const indexNames = await repo.listNames('index', signal);
+    let done = 0;
+    await mapLimit(indexNames, 8, async (name) => {
+      try {
+        const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {});
+        for (const p of packsFromIndexJson(j)) {
+          repo.index.addPack(p.id, p.blobs);
+          const list = packBlobs.get(p.id);
+          if (list) list.push(...p.blobs.filter((b) => !list.some((x) => x.id === b.id)));
+          else packBlobs.set(p.id, p.blobs);
+        }
+        repo.indexFiles.add(name);
+      } catch (err) {
+        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+        problems.push({ kind: 'index', id: name, message: `index file ${name} is damaged: ${(err as Error).message}` });
       }
-      repo.indexFiles.add(name);
-    } catch (err) {
-      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-      problems.push({ kind: 'index', id: name, message: `index file ${name} is damaged: ${(err as Error).message}` });
-    }
-    opts.onProgress?.({ phase: 'index', done: ++done, total: indexNames.length });
-  });
+      opts.onProgress?.({ phase: 'index', done: ++done, total: indexNames.length });
+    });
+  } finally {
+    // Never left running: a failure reading the index waits for the listing before it is reported.
+    await listing.catch(() => undefined);
+  }
   await listing;
   const lostBlobs = new Set<string>();
   for (const [pack, blobs] of packBlobs) {

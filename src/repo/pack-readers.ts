@@ -3,6 +3,7 @@
  * their last use. A restore reads each pack front to back in 1 MiB ranges, several in flight; opening the
  * pack for each range (Backend.load) cost four round trips to the thread pool per range.
  */
+import { LifeboatError } from '../core/index.ts';
 import type { Backend, FileReader } from './backend/index.ts';
 
 interface Entry {
@@ -16,6 +17,8 @@ export class PackReaders {
   readonly #open = new Map<string, Entry>();
   /** Open packs no read is using, oldest first. */
   readonly #idle: string[] = [];
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
 
   /** `keepIdle`: packs kept open while no read uses them (the next range of a pack usually follows soon). */
   constructor(backend: Backend, keepIdle = 4) {
@@ -24,7 +27,16 @@ export class PackReaders {
   }
 
   /** `length` bytes of `pack` from `offset` (the guarantees of a ranged Backend.load). */
-  async read(pack: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  read(pack: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+    if (this.#closed) return Promise.reject(new LifeboatError('INTERNAL', `read of pack ${pack} after its readers were closed`));
+    const p = this.#read(pack, offset, length, signal);
+    this.#inFlight.add(p);
+    const done = (): void => void this.#inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  async #read(pack: string, offset: number, length: number, signal: AbortSignal | undefined): Promise<Buffer> {
     let e = this.#open.get(pack);
     if (e === undefined) {
       const reader = this.#backend.reader({ type: 'pack', name: pack }, signal ? { signal } : {});
@@ -44,25 +56,26 @@ export class PackReaders {
     } finally {
       if (--e.users === 0 && this.#open.get(pack) === e) {
         this.#idle.push(pack);
-        while (this.#idle.length > this.#keepIdle) this.#drop(this.#idle.shift()!);
+        while (this.#idle.length > this.#keepIdle) {
+          const old = this.#idle.shift()!;
+          void closeEntry(this.#open.get(old));
+          this.#open.delete(old);
+        }
       }
     }
   }
 
-  #drop(pack: string): void {
-    const e = this.#open.get(pack);
-    this.#open.delete(pack);
-    void e?.reader.then(
-      (r) => r.close(),
-      () => undefined,
-    );
-  }
-
-  /** Close every pack. Reads still in flight finish first. */
+  /** Close every pack, once the reads in flight have finished. Later reads reject. */
   async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
     const all = [...this.#open.values()];
     this.#open.clear();
     this.#idle.length = 0;
-    await Promise.all(all.map((e) => e.reader.then((r) => r.close(), () => undefined)));
+    await Promise.all(all.map(closeEntry));
   }
+}
+
+function closeEntry(e: Entry | undefined): Promise<void> {
+  return e ? e.reader.then((r) => r.close(), () => undefined) : Promise.resolve();
 }

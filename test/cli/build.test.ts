@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { tempDir } from '../helpers/repo.ts';
 import { lifeboat, show } from './run-cli.ts';
 
@@ -48,6 +49,21 @@ describe('built command', () => {
     assert.equal(check.code, 0, show(check));
     const result = JSON.parse(check.stdout) as { problems: unknown[]; packs_read: number };
     assert.deepEqual(result.problems, []);
-    assert.ok(result.packs_read > 0, 'the verify workers read the packs');
+    assert.ok(result.packs_read > 0);
+
+    // The workers whose failure a command would not show: the read-ahead worker (its errors are ignored:
+    // it only warms caches) walks and ends; the verify worker (not used when there are fewer than two packs
+    // to read) answers a request.
+    const walked = new Worker(join(out, 'prefetch-worker.js'), { workerData: { paths: [src], excludes: [], oneFileSystem: false } });
+    assert.equal(await new Promise((resolve, reject) => walked.once('error', reject).once('exit', resolve)), 0);
+    const keys = { encryption: new Uint8Array(32), mac: new Uint8Array(32) };
+    const verify = new Worker(join(out, 'verify-worker.js'), { workerData: keys });
+    try {
+      verify.postMessage({ id: 1, req: { t: 'blobs', pack: '00'.repeat(32), start: 0, bytes: new Uint8Array(0), blobs: [] } });
+      const answer = await new Promise<{ id: number; error?: string }>((resolve, reject) => verify.once('error', reject).once('message', resolve));
+      assert.deepEqual([answer.id, answer.error], [1, undefined]);
+    } finally {
+      await verify.terminate();
+    }
   });
 });

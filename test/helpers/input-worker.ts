@@ -4,9 +4,9 @@
  * environment, it throws while loading (a worker that fails before it is taken).
  */
 import { workerData } from 'node:worker_threads';
-import { serveRequests, workerInput } from '../../src/core/index.ts';
+import { DEFERRED_INPUT, serveRequests, workerInput } from '../../src/core/index.ts';
 
-const deferred = typeof workerData === 'object' && workerData !== null && 'lifeboat:deferred-init' in workerData;
+const deferred = typeof workerData === 'object' && workerData !== null && DEFERRED_INPUT in workerData;
 if (deferred && process.env['FAIL_EARLY'] === '1') throw new Error('failed while loading');
 const input = await workerInput<{ tag: string }>();
 

@@ -130,7 +130,7 @@ EXIT STATUS
       const jobs = positiveInt(o.jobs, '--jobs');
       const hookTimeout = positiveInt(o.hookTimeout, '--hook-timeout');
       const excludes = [...(o.exclude ?? []), ...(o.excludeFile ?? []).flatMap((f) => readExcludeFile(f))];
-      // A backup of files: its worker threads boot while the key is derived.
+      // A backup of files: its read-ahead worker boots while the key is derived.
       if (paths.length > 0) prestartBackupWorkers();
       await s.withRepo(async (repo) => {
         const progress = newProgress();

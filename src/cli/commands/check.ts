@@ -60,8 +60,8 @@ EXIT STATUS
     )
     .action(async (o: { readData?: boolean; readDataSubset?: number }, c: Command) => {
       const s = Session.of(rt, c);
-      // Reading all data: the workers boot while the key is derived.
-      if (o.readData || o.readDataSubset !== undefined) prestartVerifyWorkers();
+      // Reading all data: the workers boot while the key is derived (a subset may be one pack, read inline).
+      if (o.readData) prestartVerifyWorkers();
       await s.withRepo(
         async (repo) => {
           const view = phaseProgressView(s.out, { index: 'index files', data: 'packs', trees: 'trees' });

@@ -5,6 +5,7 @@
  * nothing and answers nothing; the main thread ends it when its walk is over.
  */
 import { lstatSync, readdirSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
 import { workerInput } from '../../core/index.ts';
 import { compileExcludes } from './exclude.ts';
 
@@ -43,3 +44,6 @@ for (let i = 0; i < queue.length; i++) {
     }
   }
 }
+// Done: let the thread end (a worker started ahead of need listens on its port for its input, which would
+// keep it, and its heap, alive until the backup ends).
+parentPort?.close();

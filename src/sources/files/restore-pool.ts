@@ -6,7 +6,7 @@ type Req = { t: 'pack'; job: PackJob } | { t: 'close' };
 
 /** Start the restore workers ahead of need (see prestartWorkers): a RestorePool made later takes them. */
 export function prestartRestoreWorkers(workers?: number): void {
-  if (workers !== 0) void prestartWorkers(siblingModule(import.meta.url, 'restore-worker'), workers);
+  void prestartWorkers(siblingModule(import.meta.url, 'restore-worker'), workers);
 }
 
 export class RestorePool {

@@ -152,6 +152,14 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         await r.close(); // a second close does nothing
         await assert.rejects(r.read(0, 1));
         await rejectsWith(b.reader(handle('pack')), 'NOT_FOUND');
+        // The file as it was when opened: a reader opened before a remove still reads it.
+        const kept = await b.reader(h);
+        await b.remove(h);
+        assert.deepEqual(await kept.read(5, 10), data.subarray(5, 15));
+        const ac = new AbortController();
+        ac.abort();
+        await rejectsWith(kept.read(0, 10, { signal: ac.signal }), 'ABORTED');
+        await kept.close();
       }));
 
     void it('rejects load, stat and remove of a missing file with NOT_FOUND, naming it', () =>

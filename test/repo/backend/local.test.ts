@@ -413,6 +413,20 @@ void describe('FaultBackend', () => {
       assert.deepEqual(await inner.load(h), data);
     }));
 
+  void it('applies load faults to each read of a reader', () =>
+    withFault(async (f) => {
+      const h = pack();
+      const data = randomBytes(100);
+      await f.save(h, data);
+      const r = await f.reader(h);
+      f.flipNextLoad('pack', 0, 0xff);
+      assert.equal((await r.read(10, 20))[0], (data[10] ?? 0) ^ 0xff);
+      f.failNext('load', 'pack');
+      await assert.rejects(r.read(0, 10));
+      assert.deepEqual(await r.read(0, 100), data, 'faults are used up');
+      await r.close();
+    }));
+
   void it('holds an operation until released, without sleeping', () =>
     withFault(async (f) => {
       const h = pack();
