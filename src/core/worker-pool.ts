@@ -35,7 +35,6 @@ function spawn(module: URL, workerData: unknown): Worker {
 
 /** The workerData of a worker started before its input existed (its input then comes as the first message). */
 export const DEFERRED_INPUT = 'lifeboat:deferred-init';
-const DEFERRED = DEFERRED_INPUT;
 
 interface Spare {
   worker: Worker;
@@ -58,7 +57,7 @@ export function prestartWorkers(module: URL, count: number = availableParallelis
   const started: Worker[] = [];
   while (list.length < count) {
     const spare: Spare = {
-      worker: spawn(module, { [DEFERRED]: true }),
+      worker: spawn(module, { [DEFERRED_INPUT]: true }),
       onFail: () => {
         const i = list.indexOf(spare);
         if (i >= 0) list.splice(i, 1);
@@ -80,7 +79,7 @@ export function startWorker(module: URL, workerData: unknown): Worker {
     spare.worker.off('error', spare.onFail);
     spare.worker.off('exit', spare.onFail);
     spare.worker.ref();
-    spare.worker.postMessage({ [DEFERRED]: workerData });
+    spare.worker.postMessage({ [DEFERRED_INPUT]: workerData });
     return spare.worker;
   }
   return spawn(module, workerData);
@@ -112,14 +111,14 @@ export function onParentMessage<M>(handler: (m: M) => void): void {
 /** Inside a worker: the data startWorker gave it, whether it was started with it or ahead of need. */
 export async function workerInput<T>(): Promise<T> {
   const d = workerData as Record<string, unknown> | null;
-  if (typeof d !== 'object' || d === null || d[DEFERRED] !== true) return workerData as T;
+  if (typeof d !== 'object' || d === null || d[DEFERRED_INPUT] !== true) return workerData as T;
   listen();
   return new Promise<T>((resolve) => {
     const take = (): boolean => {
-      const i = inbox.early.findIndex((m) => typeof m === 'object' && m !== null && DEFERRED in m);
+      const i = inbox.early.findIndex((m) => typeof m === 'object' && m !== null && DEFERRED_INPUT in m);
       if (i < 0) return false;
       const [m] = inbox.early.splice(i, 1);
-      resolve((m as Record<string, unknown>)[DEFERRED] as T);
+      resolve((m as Record<string, unknown>)[DEFERRED_INPUT] as T);
       return true;
     };
     if (take()) return;

@@ -63,13 +63,16 @@ export async function checkRepository(repo: Repository, opts: CheckOptions = {})
   }
 }
 
+/** The worker module of check --read-data: one URL, so that the workers prestarted are the ones taken. */
+const VERIFY_WORKER = siblingModule(import.meta.url, 'verify-worker');
+
 /** Start the workers of check --read-data ahead of need (see prestartWorkers): checkRepository takes them. */
 export function prestartVerifyWorkers(workers?: number): void {
-  void prestartWorkers(siblingModule(import.meta.url, 'verify-worker'), workers);
+  void prestartWorkers(VERIFY_WORKER, workers);
 }
 
 function newVerifyPool(repo: Repository, workers: number | undefined): WorkerPool<VerifyReq, PackVerdict> {
-  return new WorkerPool<VerifyReq, PackVerdict>(siblingModule(import.meta.url, 'verify-worker'), { encryption: repo.master.encryption, mac: repo.master.mac }, workers);
+  return new WorkerPool<VerifyReq, PackVerdict>(VERIFY_WORKER, { encryption: repo.master.encryption, mac: repo.master.mac }, workers);
 }
 
 async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool<VerifyReq, PackVerdict> | undefined): Promise<CheckResult> {

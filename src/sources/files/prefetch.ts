@@ -12,9 +12,12 @@
 import { prestartWorkers, siblingModule, startWorker } from '../../core/index.ts';
 import type { Worker } from 'node:worker_threads';
 
+/** The worker module: one URL, so that the worker prestarted is the one taken. */
+const PREFETCH_WORKER = siblingModule(import.meta.url, 'prefetch-worker');
+
 /** Boot the read-ahead worker now (see prestartWorkers): MetaPrefetch.start takes it. */
 export function prestartPrefetch(): void {
-  void prestartWorkers(siblingModule(import.meta.url, 'prefetch-worker'), 1);
+  void prestartWorkers(PREFETCH_WORKER, 1);
 }
 
 export class MetaPrefetch {
@@ -26,7 +29,7 @@ export class MetaPrefetch {
 
   /** Start walking `paths` (absolute, where the data is read from) in a worker thread. */
   static start(paths: string[], opts: { excludes?: readonly string[]; oneFileSystem?: boolean | undefined }): MetaPrefetch {
-    const worker = startWorker(siblingModule(import.meta.url, 'prefetch-worker'), {
+    const worker = startWorker(PREFETCH_WORKER, {
       paths,
       excludes: [...(opts.excludes ?? [])],
       oneFileSystem: opts.oneFileSystem === true,

@@ -4,9 +4,12 @@ import { RestoreWork, type PackJob, type PackResult } from './restore-work.ts';
 
 type Req = { t: 'pack'; job: PackJob } | { t: 'close' };
 
+/** The worker module: one URL, so that the workers prestarted are the ones taken. */
+const RESTORE_WORKER = siblingModule(import.meta.url, 'restore-worker');
+
 /** Start the restore workers ahead of need (see prestartWorkers): a RestorePool made later takes them. */
 export function prestartRestoreWorkers(workers?: number): void {
-  void prestartWorkers(siblingModule(import.meta.url, 'restore-worker'), workers);
+  void prestartWorkers(RESTORE_WORKER, workers);
 }
 
 export class RestorePool {
@@ -15,7 +18,7 @@ export class RestorePool {
 
   constructor(master: { encryption: Uint8Array; mac: Uint8Array }, opts: { workers?: number } = {}) {
     if (opts.workers === 0) this.#inline = new RestoreWork(master);
-    else this.#pool = new WorkerPool(siblingModule(import.meta.url, 'restore-worker'), { encryption: master.encryption, mac: master.mac }, opts.workers);
+    else this.#pool = new WorkerPool(RESTORE_WORKER, { encryption: master.encryption, mac: master.mac }, opts.workers);
   }
 
   /** Workers (1 inline): the restorer runs one lane of jobs per worker (see lanes.ts). */
