@@ -30,6 +30,16 @@ export type ErrorCode =
   | 'HOOK'
   | 'INTERNAL';
 
+/**
+ * What a possible error is about, for messages: the text, or a function that makes it. Hot paths that
+ * almost never fail (one call per blob) pass a function, so the text is built only for an error.
+ */
+export type Subject = string | (() => string);
+
+export function subjectText(s: Subject): string {
+  return typeof s === 'string' ? s : s();
+}
+
 export interface ErrorDetails {
   hint?: string;
   cause?: unknown;

@@ -7,8 +7,9 @@ export {
   errnoCode,
   abortError,
   throwIfAborted,
+  subjectText,
 } from './errors.ts';
-export type { ErrorCode, ErrorDetails } from './errors.ts';
+export type { ErrorCode, ErrorDetails, Subject } from './errors.ts';
 export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';

@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
-import { defaults, IntegrityError } from '../core/index.ts';
+import { defaults, IntegrityError, subjectText, type Subject } from '../core/index.ts';
 
 /** zstd-napi's native binding: compression and decompression into buffers we own. */
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
@@ -74,15 +74,15 @@ export function compressBlob(data: Uint8Array, level: number = defaults.zstdLeve
  * checked before decompressing, so a damaged frame cannot make us allocate more than the caller expects.
  * With `scratch`, zstd output is a view into it (valid until its next use); raw data is returned as given.
  */
-export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: string, maxLength = rawLength, scratch?: Scratch): Buffer {
+export function decompressBlob(data: Buffer, compression: number, rawLength: number, what: Subject, maxLength = rawLength, scratch?: Scratch): Buffer {
   if (compression === Compression.None) {
-    if (data.length !== rawLength) throw new IntegrityError(`${what}: length ${data.length}, index says ${rawLength}`);
+    if (data.length !== rawLength) throw new IntegrityError(`${subjectText(what)}: length ${data.length}, index says ${rawLength}`);
     return data;
   }
-  if (compression !== Compression.Zstd) throw new IntegrityError(`${what}: unknown compression ${compression}`);
+  if (compression !== Compression.Zstd) throw new IntegrityError(`${subjectText(what)}: unknown compression ${compression}`);
   const declared = frameContentSize(data);
   if (declared === undefined || declared > maxLength || (rawLength >= 0 && declared !== rawLength)) {
-    throw new IntegrityError(`${what}: zstd frame declares ${declared ?? 'no'} content size, expected ${rawLength >= 0 ? rawLength : `at most ${maxLength}`}`);
+    throw new IntegrityError(`${subjectText(what)}: zstd frame declares ${declared ?? 'no'} content size, expected ${rawLength >= 0 ? rawLength : `at most ${maxLength}`}`);
   }
   let out: Buffer;
   try {
@@ -94,9 +94,9 @@ export function decompressBlob(data: Buffer, compression: number, rawLength: num
       out = zstdDecompress(data);
     }
   } catch (cause) {
-    throw new IntegrityError(`${what}: zstd frame is damaged`, { cause });
+    throw new IntegrityError(`${subjectText(what)}: zstd frame is damaged`, { cause });
   }
-  if (rawLength >= 0 && out.length !== rawLength) throw new IntegrityError(`${what}: decompressed to ${out.length} bytes, index says ${rawLength}`);
+  if (rawLength >= 0 && out.length !== rawLength) throw new IntegrityError(`${subjectText(what)}: decompressed to ${out.length} bytes, index says ${rawLength}`);
   return out;
 }
 

@@ -16,7 +16,7 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { defaultKdf, type KdfParams } from './kdf.ts';
 import { addKey, unlock } from './keys.ts';
-import type { BlobType } from './pack.ts';
+import type { BlobType, PackedBlob } from './pack.ts';
 
 export const REPO_VERSION = 1;
 
@@ -194,7 +194,7 @@ export class Repository {
   // ---- blobs ----
 
   blobId(data: Uint8Array, type: BlobType = 'data'): string {
-    return blobId(this.master, data, type).toString('hex');
+    return blobId(this.master, data, type);
   }
 
   /** Read one blob, verified: authentication, decompression, and the id recomputed from the plaintext. */
@@ -233,7 +233,7 @@ export class Repository {
 
   /** Decrypt, decompress and verify a blob's stored bytes. */
   decodeBlob(loc: BlobLocation, sealed: Buffer): Buffer {
-    return decodeBlob(this.master, loc, sealed);
+    return decodeBlob(this.master, loc, loc.pack, sealed);
   }
 }
 
@@ -271,14 +271,14 @@ export function decodeDocument<T>(plain: Buffer, what: string): T {
  * With `scratch` (a `{ buf }` the caller keeps), compressed blobs decompress into it: the result is then
  * valid only until the next use of `scratch`.
  */
-export function decodeBlob(master: MasterKey, loc: BlobLocation, sealed: Buffer, scratch?: Scratch): Buffer {
-  const what = `${loc.type} blob ${loc.id} in pack ${loc.pack}`;
-  const plain = decompressBlob(open(master, sealed, what, aad('blob')), loc.compression, loc.rawLength, what, loc.rawLength, scratch);
-  if (blobId(master, plain, loc.type).toString('hex') !== loc.id) {
-    throw new IntegrityError(`${what}: contents do not match the id`);
-  }
+export function decodeBlob(master: MasterKey, blob: PackedBlob, pack: string, sealed: Buffer, scratch?: Scratch): Buffer {
+  const what = (): string => `${blob.type} blob ${blob.id} in pack ${pack}`;
+  const plain = decompressBlob(open(master, sealed, what, BLOB_AAD), blob.compression, blob.rawLength, what, blob.rawLength, scratch);
+  if (blobId(master, plain, blob.type) !== blob.id) throw new IntegrityError(`${what()}: contents do not match the id`);
   return plain;
 }
+
+const BLOB_AAD = aad('blob');
 
 /** Run `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {

@@ -88,7 +88,7 @@ export function verifyBlobs(
   for (const b of blobs) {
     try {
       if (b.offset < start || b.offset + b.length > start + bytes.length) throw new Error('blob lies beyond the end of the pack');
-      const plain = decodeBlob(master, { ...b, pack }, bytes.subarray(b.offset - start, b.offset - start + b.length), scratch);
+      const plain = decodeBlob(master, b, pack, bytes.subarray(b.offset - start, b.offset - start + b.length), scratch);
       if (trees && b.type === 'tree') {
         let refs: TreeRefs | { error: string };
         try {

@@ -144,7 +144,7 @@ export class ChunkWork {
       while (end - pos >= max || (eof && pos < end)) {
         const len = this.#chunker.cut(arena, pos, end);
         const data = arena.subarray(pos, pos + len);
-        const id = blobId(this.#master, data).toString('hex');
+        const id = blobId(this.#master, data);
         content.push(id);
         pending.push({ id, data });
         pendingBytes += len;

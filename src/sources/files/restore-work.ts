@@ -53,7 +53,7 @@ export class RestoreWork {
     for (const { loc, targets } of job.blobs) {
       let plain: Buffer;
       try {
-        plain = decodeBlob(this.#master, loc, bytes.subarray(loc.offset - job.start, loc.offset - job.start + loc.length), this.#scratch);
+        plain = decodeBlob(this.#master, loc, loc.pack, bytes.subarray(loc.offset - job.start, loc.offset - job.start + loc.length), this.#scratch);
       } catch (err) {
         for (const t of targets) result.failed.push({ path: t.path, message: (err as Error).message });
         continue;

@@ -572,7 +572,7 @@ class Restorer {
               if (r === 0) break;
               got += r;
             }
-            if (got !== len || blobId(this.#repo.master, buf, 'data').toString('hex') !== id) {
+            if (got !== len || blobId(this.#repo.master, buf, 'data') !== id) {
               throw new Error(`content differs from the snapshot at chunk ${i}`);
             }
           }
