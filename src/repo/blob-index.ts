@@ -6,6 +6,7 @@
  * id to a slot in parallel typed arrays (about 100 bytes a blob; a 1 TiB repository of 1 MiB chunks needs
  * ~100 MiB). Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
  */
+import { IntegrityError } from '../core/index.ts';
 import type { BlobType, PackedBlob } from './pack.ts';
 
 export interface BlobLocation {
@@ -127,9 +128,27 @@ export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly
   };
 }
 
+/**
+ * The packs an index file describes. Its numbers are checked to be what the in-memory structures hold
+ * (offsets and lengths below 4 GiB, a known type): index files are authenticated, so a value out of range
+ * means a writer's bug, and it is reported as a damaged index file rather than stored truncated.
+ */
 export function packsFromIndexJson(j: IndexFileJson): Array<{ id: string; blobs: PackedBlob[] }> {
-  return j.packs.map((p) => ({
-    id: p.id,
-    blobs: p.blobs.map((b) => ({ id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression })),
-  }));
+  if (!j || !Array.isArray(j.packs)) throw new IntegrityError('index file has no pack list');
+  return j.packs.map((p) => {
+    if (!p || typeof p.id !== 'string' || !Array.isArray(p.blobs)) throw new IntegrityError('index file has a malformed pack entry');
+    return {
+      id: p.id,
+      blobs: p.blobs.map((b) => {
+        if (!b || typeof b.id !== 'string' || (b.type !== 'data' && b.type !== 'tree') || !u32(b.offset) || !u32(b.length) || !u32(b.raw_length) || !(u32(b.compression) && b.compression < 128)) {
+          throw new IntegrityError(`index file has a malformed entry for pack ${String(p.id)}`);
+        }
+        return { id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };
+      }),
+    };
+  });
+}
+
+function u32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff_ffff;
 }

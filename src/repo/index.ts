@@ -9,7 +9,7 @@ export { BlobWriter } from './blob-writer.ts';
 export { PackReaders } from './pack-readers.ts';
 export type { WriterStats, BlobWriterOptions } from './blob-writer.ts';
 export { BlobIndex } from './blob-index.ts';
-export type { BlobLocation } from './blob-index.ts';
+export type { BlobLocation, IndexFileJson } from './blob-index.ts';
 export { Chunker } from './chunker.ts';
 export type { ChunkerParams } from './chunker.ts';
 export { compressBlob, decompressBlob, Compression } from './compress.ts';

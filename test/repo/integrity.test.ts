@@ -21,6 +21,7 @@ import {
   saveSnapshot,
   seal,
   newMasterKey,
+  type IndexFileJson,
   type TreeNode,
 } from '../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
@@ -151,6 +152,25 @@ describe('integrity and bad input', () => {
     assert.deepEqual(rb.damaged, []);
     const after = await checkRepository(await openRepo(dir), { readData: true });
     assert.ok(after.ok, JSON.stringify(after.problems));
+  });
+
+  it('reports an index file whose numbers are out of range as damaged, not read truncated', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.bin'), seededBytes('a', 300_000));
+    await backupFiles(await newRepo(dir), { paths: [src] });
+    const repo = await openRepo(dir);
+    const [idx] = await repo.listNames('index');
+    const j = await repo.loadJson<IndexFileJson>('index', idx!);
+    // Sealed by the key, as a faulty writer would have: only the value is wrong (2^32 + 5 bytes in).
+    j.packs[0]!.blobs[0]!.offset = 2 ** 32 + 5;
+    const bad = await repo.saveJson('index', j);
+    await repo.backend.remove({ type: 'index', name: idx! });
+    const res = await checkRepository(await openRepo(dir));
+    const p = res.problems.find((x) => x.kind === 'index');
+    assert.ok(p && p.id === bad && /malformed entry/.test(p.message), JSON.stringify(res.problems));
+    await assert.rejects((await openRepo(dir)).loadIndex(), { code: 'INTEGRITY' });
   });
 
   it('refuses crafted trees that would escape the restore target', async (t) => {
