@@ -20,3 +20,5 @@ export { Fifo } from './fifo.ts';
 export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';
 export type { RunOptions, RunResult } from './exec.ts';
 export { compareStrings } from './order.ts';
+export { newScratch, scratchBuffer } from './scratch.ts';
+export type { Scratch } from './scratch.ts';

@@ -8,30 +8,10 @@
 import { createRequire } from 'node:module';
 import { compress as zstdCompress, decompress as zstdDecompress } from 'zstd-napi';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
-import { defaults, IntegrityError, subjectText, type Subject } from '../core/index.ts';
+import { defaults, IntegrityError, scratchBuffer, subjectText, type Scratch, type Subject } from '../core/index.ts';
 
 /** zstd-napi's native binding: compression and decompression into buffers we own. */
 const zstdBinding = createRequire(import.meta.url)('zstd-napi/binding') as typeof ZstdBinding;
-
-/**
- * A reusable output buffer, owned by one thread. Functions that take one return views into it that stay
- * valid until its next use. The hot loops (backup workers compressing, restore and check workers
- * decompressing) used to get a new buffer per blob: compressBound-sized plus a trimmed copy per compressed
- * chunk, the plaintext per decompressed chunk. Dead buffers outside the V8 heap wait for a GC, and in the
- * bench each worker held tens of MiB of them (bench, 2026-11-30).
- */
-export interface Scratch {
-  buf: Buffer;
-}
-
-export function newScratch(): Scratch {
-  return { buf: Buffer.alloc(0) };
-}
-
-function scratchOf(s: Scratch, n: number): Buffer {
-  if (s.buf.length < n) s.buf = Buffer.allocUnsafe(Math.max(n, Math.min(2 * s.buf.length, 64 << 20)));
-  return s.buf;
-}
 
 /** Per-thread zstd contexts: one at level 1 for samples, one per level for whole blobs (no re-sizing between). */
 const cctxs = new Map<number, InstanceType<typeof zstdBinding.CCtx>>();
@@ -44,7 +24,7 @@ function zstdInto(data: Uint8Array, level: number, scratch: Scratch): Buffer {
     c.setParameter(zstdBinding.CParameter.compressionLevel, level);
     cctxs.set(level, c);
   }
-  const out = scratchOf(scratch, zstdBinding.compressBound(data.length));
+  const out = scratchBuffer(scratch, zstdBinding.compressBound(data.length));
   return out.subarray(0, c.compress2(out, data));
 }
 
@@ -87,7 +67,7 @@ export function decompressBlob(data: Buffer, compression: number, rawLength: num
   let out: Buffer;
   try {
     if (scratch) {
-      const buf = scratchOf(scratch, declared);
+      const buf = scratchBuffer(scratch, declared);
       dctx ??= new zstdBinding.DCtx();
       out = buf.subarray(0, dctx.decompress(buf.subarray(0, declared), data));
     } else {

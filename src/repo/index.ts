@@ -3,7 +3,8 @@
  * Layers, bottom up: backend (files) → crypto/compress/pack (blobs in packs) → blob index → trees →
  * snapshots; locks, check and prune work across them. See docs/repository-format.md for the bytes.
  */
-export { Repository, mapLimit, decodeBlob, REPO_VERSION } from './repository.ts';
+export { Repository, mapLimit, decodeBlob, newBlobScratch, REPO_VERSION } from './repository.ts';
+export type { BlobScratch } from './repository.ts';
 export type { RepoConfig, InitOptions, OpenOptions } from './repository.ts';
 export { BlobWriter } from './blob-writer.ts';
 export { PackReaders } from './pack-readers.ts';

@@ -7,11 +7,11 @@
  * for new data. It never interprets trees or snapshots; those live in tree.ts and snapshot.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { defaults, IntegrityError, LifeboatError, systemClock, type Clock } from '../core/index.ts';
+import { defaults, IntegrityError, LifeboatError, newScratch, systemClock, type Clock, type Scratch } from '../core/index.ts';
 import type { Backend, FileType } from './backend/index.ts';
 import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
-import { Compression, compressBlob, decompressBlob, type Scratch } from './compress.ts';
+import { Compression, compressBlob, decompressBlob } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { defaultKdf, type KdfParams } from './kdf.ts';
@@ -265,15 +265,25 @@ export function decodeDocument<T>(plain: Buffer, what: string): T {
   }
 }
 
+/** Reusable buffers of one thread for decodeBlob: the decrypted blob, and its decompressed plaintext. */
+export interface BlobScratch {
+  opened: Scratch;
+  plain: Scratch;
+}
+
+export function newBlobScratch(): BlobScratch {
+  return { opened: newScratch(), plain: newScratch() };
+}
+
 /**
  * Decrypt, decompress and verify one blob: the authentication tag, the raw length, and the id recomputed
  * from the plaintext. A free function so worker threads (which hold the key, not a Repository) use it too.
- * With `scratch` (a `{ buf }` the caller keeps), compressed blobs decompress into it: the result is then
- * valid only until the next use of `scratch`.
+ * With `scratch` (kept by the caller), the result may be a view into it, valid only until its next use.
  */
-export function decodeBlob(master: MasterKey, blob: PackedBlob, pack: string, sealed: Buffer, scratch?: Scratch): Buffer {
+export function decodeBlob(master: MasterKey, blob: PackedBlob, pack: string, sealed: Buffer, scratch?: BlobScratch): Buffer {
   const what = (): string => `${blob.type} blob ${blob.id} in pack ${pack}`;
-  const plain = decompressBlob(open(master, sealed, what, BLOB_AAD), blob.compression, blob.rawLength, what, blob.rawLength, scratch);
+  const opened = open(master, sealed, what, BLOB_AAD, scratch?.opened);
+  const plain = decompressBlob(opened, blob.compression, blob.rawLength, what, blob.rawLength, scratch?.plain);
   if (blobId(master, plain, blob.type) !== blob.id) throw new IntegrityError(`${what()}: contents do not match the id`);
   return plain;
 }

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import type { MasterKey } from './crypto.ts';
 import { parseHeader, type PackedBlob } from './pack.ts';
-import { decodeBlob } from './repository.ts';
+import { decodeBlob, type BlobScratch } from './repository.ts';
 import { decodeTree, treeRefs, type TreeRefs } from './tree.ts';
 
 export interface PackVerdict {
@@ -33,10 +33,7 @@ export type VerifyReq =
   | { t: 'pack'; pack: string; bytes: Uint8Array; indexed: PackedBlob[]; size: number }
   | { t: 'blobs'; pack: string; start: number; bytes: Uint8Array; blobs: PackedBlob[] };
 
-/** A reusable buffer for decompressed blobs (see compress.ts Scratch). */
-type Scratch = { buf: Buffer };
-
-export function verifyPack(master: MasterKey, pack: string, bytes: Buffer, indexed: readonly PackedBlob[], size: number, scratch?: Scratch): PackVerdict {
+export function verifyPack(master: MasterKey, pack: string, bytes: Buffer, indexed: readonly PackedBlob[], size: number, scratch?: BlobScratch): PackVerdict {
   const reasons: string[] = [];
   if (bytes.length !== size) reasons.push(`size changed while reading (${size} → ${bytes.length})`);
   if (createHash('sha256').update(bytes).digest('hex') !== pack) reasons.push('contents do not match its name (SHA-256)');
@@ -81,7 +78,7 @@ export function verifyBlobs(
   start: number,
   bytes: Buffer,
   blobs: readonly PackedBlob[],
-  scratch?: Scratch,
+  scratch?: BlobScratch,
   trees?: VerifiedTrees,
 ): Array<[string, string]> {
   const damaged: Array<[string, string]> = [];

@@ -1,11 +1,12 @@
 /** Worker thread entry for verifyPack and verifyBlobs (check --read-data). The key arrives as its input (workerInput). */
 import { serveRequests, workerInput } from '../core/index.ts';
+import { newBlobScratch } from './repository.ts';
 import { verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
 
 const k = await workerInput<{ encryption: Uint8Array; mac: Uint8Array }>();
 const master = { encryption: Buffer.from(k.encryption), mac: Buffer.from(k.mac) };
-/** Decompressed blobs land here, one after another, instead of in a new buffer each. */
-const scratch = { buf: Buffer.alloc(0) };
+/** Blobs are decrypted and decompressed here, one after another, instead of into new buffers each. */
+const scratch = newBlobScratch();
 
 serveRequests((req: VerifyReq): PackVerdict => {
   const bytes = Buffer.from(req.bytes.buffer, req.bytes.byteOffset, req.bytes.byteLength);

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { startWorker } from '../../src/core/index.ts';
+import { newScratch, startWorker } from '../../src/core/index.ts';
 import { LocalBackend } from '../../src/repo/backend/index.ts';
 import {
+  aad,
   BlobWriter,
   checkRepository,
   encodeTree,
@@ -51,6 +52,25 @@ describe('integrity and bad input', () => {
     assert.throws(() => open(newMasterKey(), sealed, 'thing'), { code: 'INTEGRITY' });
     // Nonces are unique: the same plaintext seals differently every time.
     assert.notDeepEqual(seal(key, Buffer.from('a')), seal(key, Buffer.from('a')));
+  });
+
+  it('opens a large object into a scratch buffer in slices, and still refuses any change to it', () => {
+    const key = newMasterKey();
+    const big = seededBytes('big', 300_000);
+    const sealed = seal(key, big, aad('blob'));
+    const scratch = newScratch();
+    const opened = open(key, sealed, 'big', aad('blob'), scratch);
+    assert.ok(opened.equals(big));
+    assert.equal(opened.buffer, scratch.buf.buffer, 'a view into the scratch buffer');
+    for (const at of [24, 24 + 65_536, 24 + 200_000, sealed.length - 1]) {
+      const bad = Buffer.from(sealed);
+      bad[at]! ^= 0x80;
+      assert.throws(() => open(key, bad, 'big', aad('blob'), scratch), { code: 'INTEGRITY' });
+    }
+    // Small objects get a buffer of their own.
+    const small = open(key, seal(key, Buffer.from('tiny')), 'tiny', undefined, scratch);
+    assert.equal(small.toString(), 'tiny');
+    assert.notEqual(small.buffer, scratch.buf.buffer);
   });
 
   it('never repeats a nonce: one thread counts under its prefix, each key and thread draws its own', async () => {

@@ -8,7 +8,7 @@
  * that ends a file also sets its size, so trailing holes survive. Zero runs become holes (sparse files).
  */
 import { closeSync, constants as fsc, ftruncateSync, openSync, writeSync } from 'node:fs';
-import { decodeBlob, type BlobLocation, type MasterKey } from '../../repo/index.ts';
+import { decodeBlob, newBlobScratch, type BlobLocation, type MasterKey } from '../../repo/index.ts';
 
 export interface RestoreTarget {
   /** Absolute path of the file in the target. */
@@ -40,8 +40,8 @@ export class RestoreWork {
   readonly #master: MasterKey;
   readonly #fds = new Map<string, number>();
   readonly #zero = Buffer.alloc(SPARSE_BLOCK);
-  /** Compressed chunks decompress into this one buffer (written out before the next), not a new one each. */
-  readonly #scratch = { buf: Buffer.alloc(0) };
+  /** Chunks are decrypted and decompressed into these buffers (written out before the next), not new ones each. */
+  readonly #scratch = newBlobScratch();
 
   constructor(master: { encryption: Uint8Array; mac: Uint8Array }) {
     this.#master = { encryption: Buffer.from(master.encryption), mac: Buffer.from(master.mac) };
