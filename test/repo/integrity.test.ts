@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, openSync, readSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { newScratch, startWorker } from '../../src/core/index.ts';
-import { LocalBackend } from '../../src/repo/backend/index.ts';
+import { LifeboatError, newScratch, startWorker } from '../../src/core/index.ts';
+import { FaultBackend, LocalBackend } from '../../src/repo/backend/index.ts';
 import {
   aad,
   BlobWriter,
@@ -150,6 +150,25 @@ describe('integrity and bad input', () => {
     assert.deepEqual(rr.warnings.map((w) => [w.path, w.kind]), [[join(src, 'file-3.bin'), 'damaged']]);
     assert.equal(existsSync(join(target, src, 'file-3.bin')), false);
     for (const i of [0, 1, 2, 4, 5]) assert.ok(readFileSync(join(target, src, `file-${i}.bin`)).equals(seededBytes(`f${i}`, 600_000)));
+  });
+
+  it('reports a pack that cannot be read during check --read-data, with the files that need it', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a.bin'), seededBytes('a', 3_000_000));
+    writeFileSync(join(src, 'small.txt'), 'small');
+    await backupFiles(await newRepo(dir), { paths: [src] });
+    const fault = new FaultBackend(new LocalBackend(join(dir, 'repo')));
+    fault.failNth('load', 'pack', 2, new LifeboatError('IO', 'simulated read error'));
+    const res = await checkRepository(await Repository.open(fault, PASSWORD), { readData: true });
+    assert.equal(res.ok, false);
+    const p = res.problems.find((x) => x.kind === 'pack');
+    assert.ok(p && /cannot be read: simulated read error/.test(p.message), JSON.stringify(res.problems));
+    assert.ok(p.files?.some((f) => f.endsWith('/a.bin')), JSON.stringify(p));
+    // Nothing was changed: read again without the fault, the repository is whole.
+    const again = await checkRepository(await openRepo(dir), { readData: true });
+    assert.ok(again.ok, JSON.stringify(again.problems));
   });
 
   it('reports a truncated index file, and the index can be rebuilt from the packs', async (t) => {

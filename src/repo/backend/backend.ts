@@ -57,6 +57,10 @@ export interface OpOptions {
   signal?: AbortSignal;
 }
 
+export interface ReadOptions extends OpOptions {
+  into?: Uint8Array;
+}
+
 export interface LoadOptions extends OpOptions {
   /** Byte offset to start reading at. Default 0. */
   offset?: number;
@@ -78,8 +82,12 @@ export interface FileWriter {
 export interface FileReader {
   /** The file's size when it was opened. */
   readonly size: number;
-  /** `length` bytes from `offset`; a range past the end is an error (truncation), as with `load`. */
-  read(offset: number, length: number, opts?: OpOptions): Promise<Buffer>;
+  /**
+   * `length` bytes from `offset`; a range past the end is an error (truncation), as with `load`. With
+   * `into` (at least `length` bytes), they are read into its start and a view of them is returned, so a
+   * caller reading many ranges can reuse its buffers.
+   */
+  read(offset: number, length: number, opts?: ReadOptions): Promise<Buffer>;
   /** Release the file. Never rejects; does nothing the second time. */
   close(): Promise<void>;
 }

@@ -403,7 +403,8 @@ export class LocalBackend implements Backend {
         throwIfAborted(o.signal);
         if (closed) throw new LifeboatError('BACKEND', `read of ${path} after it was closed`, { context: { ...h, path } });
         if (offset + want > size) throw truncated(path, offset, want, size);
-        const buf = Buffer.allocUnsafe(want);
+        if (o.into && o.into.length < want) throw new LifeboatError('INTERNAL', `read of ${want} bytes into a buffer of ${o.into.length}`);
+        const buf = o.into ? Buffer.from(o.into.buffer, o.into.byteOffset, want) : Buffer.allocUnsafe(want);
         try {
           for (let got = 0; got < want; ) {
             throwIfAborted(o.signal);

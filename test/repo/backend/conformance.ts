@@ -148,6 +148,14 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         const got = await Promise.all(ranges.map(([o, n]) => r.read(o, n)));
         ranges.forEach(([o, n], i) => assert.deepEqual(got[i], data.subarray(o, o + n), `${o}+${n}`));
         await rejectsWith(r.read(65000, 1000), 'CORRUPT', /truncated/, h.name);
+        // Into a caller's buffer: a view of its start, the rest untouched.
+        const into = Buffer.alloc(2000, 0xee);
+        const view = await r.read(300, 1000, { into });
+        assert.equal(view.buffer, into.buffer);
+        assert.equal(view.byteOffset, into.byteOffset);
+        assert.deepEqual(view, data.subarray(300, 1300));
+        assert.equal(into[1000], 0xee);
+        await assert.rejects(r.read(0, 100, { into: Buffer.alloc(99) }));
         await r.close();
         await r.close(); // a second close does nothing
         await assert.rejects(r.read(0, 1));
