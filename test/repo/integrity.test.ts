@@ -165,7 +165,10 @@ describe('integrity and bad input', () => {
     assert.equal(res.ok, false);
     const p = res.problems.find((x) => x.kind === 'pack');
     assert.ok(p && /cannot be read: simulated read error/.test(p.message), JSON.stringify(res.problems));
-    assert.ok(p.files?.some((f) => f.endsWith('/a.bin')), JSON.stringify(p));
+    // Which pack's read fails depends on the order of concurrent reads (the data pack: a.bin; the tree
+    // pack: the folders): either way the report names the snapshot and what in it is lost.
+    assert.equal(p.snapshots?.length, 1, JSON.stringify(p));
+    assert.ok(p.files && p.files.length > 0, JSON.stringify(p));
     // Nothing was changed: read again without the fault, the repository is whole.
     const again = await checkRepository(await openRepo(dir), { readData: true });
     assert.ok(again.ok, JSON.stringify(again.problems));
