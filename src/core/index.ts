@@ -21,4 +21,5 @@ export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './he
 export type { RunOptions, RunResult } from './exec.ts';
 export { compareStrings } from './order.ts';
 export { newScratch, scratchBuffer } from './scratch.ts';
+export { RangeBuffers } from './range-buffers.ts';
 export type { Scratch } from './scratch.ts';

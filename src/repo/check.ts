@@ -10,7 +10,7 @@
  * snapshots and files that depend on them, so the user knows what a restore would miss.
  */
 import { createHash, randomInt } from 'node:crypto';
-import { compareStrings, defaults, LifeboatError, prestartWorkers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
+import { compareStrings, defaults, LifeboatError, prestartWorkers, RangeBuffers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
 import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import type { FileReader } from './backend/index.ts';
 import type { PackedBlob } from './pack.ts';
@@ -158,6 +158,9 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     // workers verify while the next packs are read. Tiny jobs stay on this thread.
     const pool = early ?? (opts.workers === 0 || packs.length < 2 ? undefined : newVerifyPool(repo, opts.workers));
     // Ranges in memory: two per worker keeps each busy while the next is read.
+    // Shared-memory buffers, used for range after range: see RangeBuffers. A new 1 MiB buffer per range
+    // left freed memory that malloc kept: reading faster (one open file per pack) raised check's peak by
+    // 10 MiB that way (mixed bench repository, 2026-11-30).
     const buffers = new RangeBuffers((pool?.size ?? 1) * 2, defaults.checkReadSize);
     try {
       await mapLimit(packs, (pool?.size ?? 1) * 2, async (pack) => {
@@ -365,42 +368,6 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
   };
   for (const s of snaps) await walk(s.tree, '', s.short_id);
   return out;
-}
-
-/**
- * The buffers pack ranges are read into. At most this many ranges are in memory at once (read, waiting for
- * a worker, or being verified): set by checkRepository to two per worker. Each buffer is shared memory,
- * used for range after range: a worker verifies a range where it lies, and no range is allocated,
- * transferred and left for a collector. A new 1 MiB buffer per range left freed memory that malloc kept:
- * reading faster (one open file per pack) raised check's peak by 10 MiB that way (mixed bench repository,
- * 2026-11-30).
- */
-class RangeBuffers {
-  readonly #free: Buffer[] = [];
-  readonly #waiting: Array<(b: Buffer) => void> = [];
-
-  constructor(n: number, size: number) {
-    for (let i = 0; i < n; i++) this.#free.push(sharedBuffer(size));
-  }
-
-  async acquire(): Promise<Buffer> {
-    return this.#free.pop() ?? new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
-  }
-
-  /** `b`, or a larger buffer to take its place, for `n` bytes (a blob larger than a range, a long header). */
-  fit(b: Buffer, n: number): Buffer {
-    return b.length >= n ? b : sharedBuffer(n);
-  }
-
-  release(b: Buffer): void {
-    const next = this.#waiting.shift();
-    if (next) next(b);
-    else this.#free.push(b);
-  }
-}
-
-function sharedBuffer(n: number): Buffer {
-  return Buffer.from(new SharedArrayBuffer(n));
 }
 
 /**

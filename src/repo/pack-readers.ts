@@ -26,17 +26,20 @@ export class PackReaders {
     this.#keepIdle = keepIdle;
   }
 
-  /** `length` bytes of `pack` from `offset` (the guarantees of a ranged Backend.load). */
-  read(pack: string, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
+  /**
+   * `length` bytes of `pack` from `offset` (the guarantees of a ranged Backend.load); with `into`, read
+   * into its start (see FileReader.read).
+   */
+  read(pack: string, offset: number, length: number, signal?: AbortSignal, into?: Uint8Array): Promise<Buffer> {
     if (this.#closed) return Promise.reject(new LifeboatError('INTERNAL', `read of pack ${pack} after its readers were closed`));
-    const p = this.#read(pack, offset, length, signal);
+    const p = this.#read(pack, offset, length, signal, into);
     this.#inFlight.add(p);
     const done = (): void => void this.#inFlight.delete(p);
     p.then(done, done);
     return p;
   }
 
-  async #read(pack: string, offset: number, length: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  async #read(pack: string, offset: number, length: number, signal: AbortSignal | undefined, into: Uint8Array | undefined): Promise<Buffer> {
     let e = this.#open.get(pack);
     if (e === undefined) {
       const reader = this.#backend.reader({ type: 'pack', name: pack }, signal ? { signal } : {});
@@ -52,7 +55,7 @@ export class PackReaders {
     e.users++;
     try {
       const r = await e.reader;
-      return await r.read(offset, length, signal ? { signal } : {});
+      return await r.read(offset, length, { ...(signal ? { signal } : {}), ...(into ? { into } : {}) });
     } finally {
       if (--e.users === 0 && this.#open.get(pack) === e) {
         this.#idle.push(pack);

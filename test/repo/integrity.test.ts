@@ -152,6 +152,33 @@ describe('integrity and bad input', () => {
     for (const i of [0, 1, 2, 4, 5]) assert.ok(readFileSync(join(target, src, `file-${i}.bin`)).equals(seededBytes(`f${i}`, 600_000)));
   });
 
+  it('restores every file whose range could be read when one read of a pack fails, and leaves no partial file', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    // Six files of 600 KB, in ranges of at most 1 MiB: a failed read takes the files with a chunk in it.
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, `file-${i}.bin`), seededBytes(`f${i}`, 600_000));
+    await backupFiles(await newRepo(dir), { paths: [src], workers: 0 });
+    const fault = new FaultBackend(new LocalBackend(join(dir, 'repo')));
+    fault.failNth('load', 'pack', 3, new LifeboatError('IO', 'simulated read error'));
+    const repo = await Repository.open(fault, PASSWORD);
+    await repo.loadIndex();
+    const [snap] = await loadSnapshots(repo);
+    const target = join(dir, 'target');
+    const rr = await restoreFiles(repo, snap!, { target });
+    const failed = new Set(rr.warnings.map((w) => w.path));
+    assert.ok(failed.size >= 1 && failed.size <= 3, JSON.stringify(rr.warnings));
+    for (const w of rr.warnings) {
+      assert.equal(w.kind, 'damaged');
+      assert.match(w.message, /could not be read: simulated read error/);
+    }
+    for (let i = 0; i < 6; i++) {
+      const path = join(target, src, `file-${i}.bin`);
+      if (failed.has(join(src, `file-${i}.bin`))) assert.equal(existsSync(path), false, path);
+      else assert.ok(readFileSync(path).equals(seededBytes(`f${i}`, 600_000)), path);
+    }
+  });
+
   it('reports a pack that cannot be read during check --read-data, with the files that need it', async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, 'src');

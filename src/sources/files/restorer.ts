@@ -16,8 +16,8 @@
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { defaults, errnoCode, LifeboatError, throwIfAborted } from '../../core/index.ts';
-import { blobId, Lock, loadTree, PackReaders, validName, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { defaults, errnoCode, LifeboatError, RangeBuffers, throwIfAborted } from '../../core/index.ts';
+import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
 import { runInLanes } from './lanes.ts';
@@ -451,54 +451,68 @@ class Restorer {
   async #readAll(reads: Array<{ pack: string; ids: string[] }>, byPack: Map<string, Map<string, BlobUse[]>>, packs: PackReaders): Promise<void> {
     const pool = this.#pool;
     const index = this.#repo.index;
+    // One buffer per job in flight, used for range after range (see RangeBuffers).
+    const buffers = new RangeBuffers(pool.lanes * pool.perLane, defaults.restoreReadSize);
     await runInLanes(reads, pool.lanes, pool.perLane, async ({ pack, ids }, lane) => {
       throwIfAborted(this.#opts.signal);
       const locs = ids.map((id) => index.get(id)!);
-      const blobs = byPack.get(pack)!;
       const start = locs[0]!.offset;
-      const end = Math.max(...locs.map((l) => l.offset + l.length));
-      let bytes: Buffer;
+      let end = 0;
+      for (const l of locs) end = Math.max(end, l.offset + l.length);
+      const slot = buffers.fit(await buffers.acquire(), end - start);
       try {
-        bytes = await packs.read(pack, start, end - start, this.#opts.signal);
-      } catch (err) {
-        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-        for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
-        return;
+        await this.#readOne(pack, locs, end - start, lane, byPack.get(pack)!, packs, slot);
+      } finally {
+        buffers.release(slot);
       }
-      const sent: PlannedFile[] = [];
-      const job: PackJob = {
-        pack,
-        start,
-        bytes,
-        blobs: locs.map((loc) => ({
-          loc,
-          targets: blobs
-            .get(loc.id)!
-            .filter((u) => !u.file.failed)
-            .map((u) => {
-              sent.push(u.file);
-              return {
-                path: this.#out(u.file.path),
-                offset: u.file.offsets[u.i]!,
-                ...(u.i === u.file.offsets.length - 1 ? { end: u.file.size } : {}),
-              };
-            }),
-        })),
-      };
-      const r = await pool.run(job, lane);
-      this.#progress.bytes += r.bytes;
-      if (r.failed.length > 0) {
-        // Workers name files by target path; map them back for this job only (a damaged range fails many).
-        const byOut = new Map(sent.map((p) => [this.#out(p.path), p]));
-        for (const f of r.failed) {
-          const file = byOut.get(f.path);
-          if (file) this.#failFile(file, f.message);
-        }
-      }
-      // Files whose last chunk is now written get their metadata while the workers go on: after all the
-      // data, that was 0.6 s of one thread for the 15,000 files of the bench's mixed tree (2026-11-30).
-      for (const f of sent) if (--f.pending! === 0 && !f.failed) this.#finishFile(f);
     });
+  }
+
+  /** Read one range of a pack (its blobs `locs`, in offset order) into `into`, and have a worker decode and write them. */
+  async #readOne(pack: string, locs: BlobLocation[], length: number, lane: number, blobs: Map<string, BlobUse[]>, packs: PackReaders, into: Buffer): Promise<void> {
+    const pool = this.#pool;
+    const start = locs[0]!.offset;
+    let bytes: Buffer;
+    try {
+      bytes = await packs.read(pack, start, length, this.#opts.signal, into);
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      for (const l of locs) for (const u of blobs.get(l.id)!) this.#failFile(u.file, `pack ${pack} could not be read: ${(err as Error).message}`);
+      return;
+    }
+    const sent: PlannedFile[] = [];
+    const job: PackJob = {
+      pack,
+      start,
+      bytes,
+      blobs: locs.map((loc) => ({
+        loc,
+        targets: blobs
+          .get(loc.id)!
+          .filter((u) => !u.file.failed)
+          .map((u) => {
+            sent.push(u.file);
+            return {
+              path: this.#out(u.file.path),
+              offset: u.file.offsets[u.i]!,
+              ...(u.i === u.file.offsets.length - 1 ? { end: u.file.size } : {}),
+            };
+          }),
+      })),
+    };
+    const r = await pool.run(job, lane);
+    this.#progress.bytes += r.bytes;
+    if (r.failed.length > 0) {
+      // Workers name files by target path; map them back for this job only (a damaged range fails many).
+      const byOut = new Map(sent.map((p) => [this.#out(p.path), p]));
+      for (const f of r.failed) {
+        const file = byOut.get(f.path);
+        if (file) this.#failFile(file, f.message);
+      }
+    }
+    // Files whose last chunk is now written get their metadata while the workers go on: after all the
+    // data, that was 0.6 s of one thread for the 15,000 files of the bench's mixed tree (2026-11-30).
+    for (const f of sent) if (--f.pending! === 0 && !f.failed) this.#finishFile(f);
   }
 
   /** Mark a file failed; it is removed once all writers are done (a partial file must not pass for the real one). */
