@@ -92,6 +92,14 @@ export class BlobIndex {
     return [...this.#packs];
   }
 
+  /** Forget everything (the index is about to be loaded again). */
+  clear(): void {
+    this.#slots.clear();
+    this.#packs.length = 0;
+    this.#packNo.clear();
+    this.#n = 0;
+  }
+
   #at(id: string, s: number): BlobLocation {
     const f = this.#flags[s]!;
     return {

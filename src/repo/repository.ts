@@ -191,6 +191,21 @@ export class Repository {
     });
   }
 
+  /**
+   * Make sure the index loaded is the current one, when it was loaded before a lock was held (restore loads
+   * it while its lock is being written). Index files are content-addressed and never rewritten, so the
+   * names tell: new ones (a backup meanwhile) are loaded; if one that was loaded is gone, a prune replaced
+   * it, and the whole index is loaded again.
+   */
+  async refreshIndex(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const names = new Set(await this.listNames('index', opts.signal));
+    if ([...this.indexFiles].some((n) => !names.has(n))) {
+      this.index.clear();
+      this.indexFiles.clear();
+    }
+    await this.loadIndex(opts);
+  }
+
   // ---- blobs ----
 
   blobId(data: Uint8Array, type: BlobType = 'data'): string {

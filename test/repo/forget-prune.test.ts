@@ -72,3 +72,36 @@ it('forget keeps what a mixed policy says; prune reclaims space; check --read-da
   assert.equal(again.tempFilesRemoved, 1);
   assert.ok(!existsSync(cutShort) && existsSync(recent));
 });
+
+it('an index loaded before a prune replaced index files is loaded again (restore loads it while taking its lock)', async (t) => {
+  const dir = await tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  await newRepo(dir);
+  const open = (): Promise<Repository> => Repository.open(new LocalBackend(join(dir, 'repo')), PASSWORD);
+  for (let day = 0; day < 3; day++) {
+    rmSync(join(src, `day-${day - 1}.bin`), { force: true });
+    writeFileSync(join(src, `day-${day}.bin`), seededBytes(`day${day}`, 1 << 20));
+    await backupFiles(await open(), { paths: [src], workers: 0 });
+  }
+  const stale = await open();
+  await stale.loadIndex();
+  const staleForRestore = await open();
+  await staleForRestore.loadIndex();
+  const loadedBefore = [...stale.indexFiles].sort();
+  const res = await forget(await open(), { last: 1 }, { prune: true });
+  assert.ok(res.prune && res.prune.packsRemoved > 0);
+  await stale.refreshIndex();
+  const fresh = await open();
+  await fresh.loadIndex();
+  assert.notDeepEqual([...fresh.indexFiles].sort(), loadedBefore, 'prune replaced index files');
+  assert.deepEqual([...stale.indexFiles].sort(), [...fresh.indexFiles].sort());
+  assert.equal(stale.index.size, fresh.index.size);
+  for (const loc of fresh.index.entries()) assert.deepEqual(stale.index.get(loc.id), loc);
+  // A restore through a repository whose index predates the prune reads the blobs where they are now.
+  const [kept] = await loadSnapshots(staleForRestore);
+  const target = join(dir, 'restore');
+  const rr = await restoreFiles(staleForRestore, kept!, { target });
+  assert.deepEqual(rr.warnings, []);
+  assert.ok(existsSync(join(target, src, 'day-2.bin')));
+});
