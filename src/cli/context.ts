@@ -100,7 +100,8 @@ export class Session {
     const repo = await this.openRepo();
     try {
       const mode = opts.lock ?? 'none';
-      const lock = mode === 'none' ? undefined : await Lock.acquire(repo, { exclusive: mode === 'exclusive', ...(opts.purpose ? { purpose: opts.purpose } : {}) });
+      // Commands given a shared lock here only read (see Lock.acquire): their locks need not survive a crash.
+      const lock = mode === 'none' ? undefined : await Lock.acquire(repo, { exclusive: mode === 'exclusive', readOnly: mode === 'shared', ...(opts.purpose ? { purpose: opts.purpose } : {}) });
       try {
         return await fn(repo);
       } finally {

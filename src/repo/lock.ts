@@ -7,6 +7,13 @@
  *
  * Acquisition writes our lock first, then looks at the others, and backs off on a conflict: two
  * processes racing for conflicting locks may both back off, but can never both proceed.
+ *
+ * The locks of commands that only read (`readOnly`: restore, check, ls, ...) are written without fsync.
+ * A lock must be seen whole by other processes, which the rename gives; surviving a crash of this machine
+ * protects nothing, since the reader dies with it. (If a lock on a shared file server were lost in that
+ * server's crash, a prune could remove packs under a running reader, which then fails with a read error;
+ * nothing stored is lost.) The two fsyncs took ~0.1 s of a cold restore here (2026-11-30). Writers
+ * (backup, prune) keep durable locks: a backup's new packs are unreferenced until its snapshot is saved.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -61,18 +68,20 @@ export class Lock {
   readonly id: string;
   readonly #repo: Repository;
   readonly #json: LockJson;
+  readonly #durable: boolean;
   #timer: NodeJS.Timeout | undefined;
   #released = false;
   #lastRefresh: number;
 
-  private constructor(repo: Repository, id: string, json: LockJson) {
+  private constructor(repo: Repository, id: string, json: LockJson, durable: boolean) {
     this.#repo = repo;
     this.id = id;
     this.#json = json;
+    this.#durable = durable;
     this.#lastRefresh = repo.clock.now();
   }
 
-  static async acquire(repo: Repository, opts: { exclusive: boolean; purpose?: string; refreshMs?: number }): Promise<Lock> {
+  static async acquire(repo: Repository, opts: { exclusive: boolean; purpose?: string; refreshMs?: number; readOnly?: boolean }): Promise<Lock> {
     const now = new Date(repo.clock.now()).toISOString();
     const username = currentUsername();
     const json: LockJson = {
@@ -85,8 +94,9 @@ export class Lock {
       ...(opts.purpose ? { purpose: opts.purpose } : {}),
     };
     const id = randomBytes(32).toString('hex');
-    await repo.saveJson('lock', json, { name: id });
-    const lock = new Lock(repo, id, json);
+    const durable = !(opts.readOnly && !opts.exclusive);
+    await repo.saveJson('lock', json, { name: id, durable });
+    const lock = new Lock(repo, id, json, durable);
     const others = (await listLocks(repo)).filter((l) => l.id !== id && !l.stale);
     const conflict = others.find((l) => opts.exclusive || l.exclusive);
     if (conflict) {
@@ -111,7 +121,7 @@ export class Lock {
     if (this.#released) return;
     const now = this.#repo.clock.now();
     this.#json.refreshed = new Date(now).toISOString();
-    await this.#repo.saveJson('lock', this.#json, { name: this.id });
+    await this.#repo.saveJson('lock', this.#json, { name: this.id, durable: this.#durable });
     this.#lastRefresh = now;
   }
 

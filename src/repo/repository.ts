@@ -114,10 +114,10 @@ export class Repository {
   // ---- sealed JSON files: snapshots, index files, locks ----
 
   /** Seal and store a JSON document; its name is the SHA-256 of the stored bytes. */
-  async saveJson(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown, opts: { signal?: AbortSignal; name?: string } = {}): Promise<string> {
+  async saveJson(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown, opts: { signal?: AbortSignal; name?: string; durable?: boolean } = {}): Promise<string> {
     const bytes = seal(this.master, encodeDocument(value), aad(type));
     const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
-    await this.backend.save({ type, name }, bytes, opts.signal ? { signal: opts.signal } : {});
+    await this.backend.save({ type, name }, bytes, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.durable === false ? { durable: false } : {}) });
     return name;
   }
 

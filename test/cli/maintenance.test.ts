@@ -93,6 +93,22 @@ void test('diff, stats, forget, prune, check', async (t) => {
     assert.match(check.stdout, /no problems found/);
   });
 
+  await t.test('a reader\'s lock (written without fsync) still stops prune, and is refreshed the same way', async () => {
+    const r = await Repository.open(new LocalBackend(repo), PASSWORD);
+    const lock = await Lock.acquire(r, { exclusive: false, purpose: 'restore', readOnly: true });
+    try {
+      const prune = await cli('prune');
+      assert.equal(prune.code, 11, show(prune));
+      assert.match(prune.stderr, /repository is locked: a lock is held by pid \d+ .*\(restore, since/m);
+      await lock.refresh();
+      const listed = JSON.parse((await ok('--json', 'unlock', '--remove-all')).stdout) as Array<{ id: string; purpose: string }>;
+      assert.deepEqual(listed.map((l) => [l.id, l.purpose]), [[lock.id, 'restore']]);
+    } finally {
+      await lock.release();
+      await r.backend.close();
+    }
+  });
+
   await t.test('a live exclusive lock: backup exits 11 with a hint; unlock leaves it, unlock --remove-all removes it', async () => {
     // This test process holds the lock, so it is alive and not stale.
     const r = await Repository.open(new LocalBackend(repo), PASSWORD);

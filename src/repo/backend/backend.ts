@@ -57,6 +57,14 @@ export interface OpOptions {
   signal?: AbortSignal;
 }
 
+export interface SaveOptions extends OpOptions {
+  /**
+   * false: the file need not survive a crash of this machine (no fsync), only appear whole, as always.
+   * For the locks of commands that only read: see Lock.acquire. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface ReadOptions extends OpOptions {
   into?: Uint8Array;
 }
@@ -97,7 +105,7 @@ export interface Backend {
   readonly location: string;
   /** Create an empty repository layout. Rejects with code `REPO_EXISTS` if a config is already there. */
   create(opts?: OpOptions): Promise<void>;
-  save(h: Handle, data: Uint8Array, opts?: OpOptions): Promise<void>;
+  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void>;
   load(h: Handle, opts?: LoadOptions): Promise<Buffer>;
   /** Open `h` for ranged reads: one open for many reads, where `load` opens the file for each. */
   reader(h: Handle, opts?: OpOptions): Promise<FileReader>;

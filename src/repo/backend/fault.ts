@@ -19,7 +19,7 @@
  * sleeping: a held operation still honours its `signal`.
  */
 import { LifeboatError, abortError, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions, SaveOptions } from './backend.ts';
 import { diskFullError } from './local.ts';
 
 export type FaultOp = 'save' | 'load' | 'stat' | 'list' | 'remove';
@@ -154,7 +154,7 @@ export class FaultBackend implements Backend {
     return this.inner.create(opts);
   }
 
-  async save(h: Handle, data: Uint8Array, opts?: OpOptions): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     await this.#before(this.#take('save', h.type), 'save', this.#where(h), opts?.signal);
     await this.inner.save(h, data, opts);
   }

@@ -3,7 +3,7 @@
  * local-folder backend, and a fault-injecting wrapper for tests. Imports only core.
  */
 export { fileTypes } from './backend.ts';
-export type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions, ReadOptions } from './backend.ts';
+export type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions, ReadOptions, SaveOptions } from './backend.ts';
 export { LocalBackend, openLocal } from './local.ts';
 export { FaultBackend } from './fault.ts';
 export type { FaultOp, Hold } from './fault.ts';

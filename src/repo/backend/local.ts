@@ -22,7 +22,7 @@ import { mkdir, open, readdir, stat, unlink, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { LifeboatError, NotFoundError, errnoCode, throwIfAborted } from '../../core/index.ts';
-import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions } from './backend.ts';
+import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions, SaveOptions } from './backend.ts';
 
 /** Folder of each type under the root (`config` lives in the root itself). */
 const folders: Record<Exclude<FileType, 'config'>, string> = {
@@ -228,8 +228,9 @@ export class LocalBackend implements Backend {
     return join(this.#dir(h), h.name);
   }
 
-  async save(h: Handle, data: Uint8Array, opts: OpOptions = {}): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts: SaveOptions = {}): Promise<void> {
     const { signal } = opts;
+    const durable = opts.durable ?? true;
     const path = this.#path(h);
     throwIfAborted(signal);
     const dir = this.#dir(h);
@@ -239,7 +240,7 @@ export class LocalBackend implements Backend {
     try {
       fh = await this.#createTemp(temp, dir);
       await writeAllAt(fh, data, 0, signal);
-      await fh.sync();
+      if (durable) await fh.sync();
       const closing = fh;
       fh = undefined;
       await closing.close();
@@ -249,7 +250,7 @@ export class LocalBackend implements Backend {
       renamed = true;
       // If this fsync fails the file is complete but may not survive a crash; the caller sees the error and
       // saves again (replacing it). Removing it instead could delete a good earlier version of a lock.
-      await syncDir(dir);
+      if (durable) await syncDir(dir);
     } catch (err) {
       if (!renamed) {
         // Cleanup errors are dropped on purpose: the original error is the one to report, and a temp file

@@ -129,7 +129,7 @@ export async function restoreFiles(repo: Repository, snap: SnapshotEntry, opts: 
   indexLoad.catch(() => undefined); // awaited below
   let lock: Lock;
   try {
-    lock = await Lock.acquire(repo, { exclusive: false, purpose: 'restore' });
+    lock = await Lock.acquire(repo, { exclusive: false, purpose: 'restore', readOnly: true });
   } catch (err) {
     await indexLoad.catch(() => undefined);
     throw err;

@@ -258,6 +258,18 @@ export function backendConformance(name: string, make: () => Promise<BackendFixt
         assert.deepEqual(await listAll(b, 'lock'), [{ name: h.name, size: 50 }]);
       }));
 
+    void it('saves a file that need not be durable (a reader\'s lock) as whole and as replaceable as any other', () =>
+      withBackend(async (b) => {
+        const h = handle('lock');
+        const first = randomBytes(100);
+        await b.save(h, first, { durable: false });
+        assert.deepEqual(await b.load(h), first);
+        const second = randomBytes(60);
+        await b.save(h, second, { durable: false });
+        assert.deepEqual(await b.load(h), second);
+        assert.deepEqual(await listAll(b, 'lock'), [{ name: h.name, size: 60 }]);
+      }));
+
     void it('leaves one whole version when the same name is saved concurrently', () =>
       withBackend(async (b) => {
         const h = handle('lock');
