@@ -30,7 +30,8 @@ export interface Runtime {
   stdoutClosed: boolean;
 }
 
-export type LockMode = 'none' | 'shared' | 'exclusive';
+/** `read`: a shared lock for a command that only reads (saved without the folder's fsync: see Lock.acquire). */
+export type LockMode = 'none' | 'read' | 'shared' | 'exclusive';
 
 export class Session {
   readonly rt: Runtime;
@@ -100,8 +101,7 @@ export class Session {
     const repo = await this.openRepo();
     try {
       const mode = opts.lock ?? 'none';
-      // Commands given a shared lock here only read (see Lock.acquire): their locks need not survive a crash.
-      const lock = mode === 'none' ? undefined : await Lock.acquire(repo, { exclusive: mode === 'exclusive', readOnly: mode === 'shared', ...(opts.purpose ? { purpose: opts.purpose } : {}) });
+      const lock = mode === 'none' ? undefined : await Lock.acquire(repo, { exclusive: mode === 'exclusive', readOnly: mode === 'read', ...(opts.purpose ? { purpose: opts.purpose } : {}) });
       try {
         return await fn(repo);
       } finally {

@@ -20,7 +20,10 @@ export class RangeBuffers {
     return this.#free.pop() ?? new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
   }
 
-  /** `b`, or a larger buffer to take its place, for `n` bytes (a blob larger than a range, a long header). */
+  /**
+   * `b`, or a larger buffer to take its place, for `n` bytes (a blob larger than a range, a long header).
+   * The larger one stays in the pool, so the pool holds at most `n` × the largest range read.
+   */
   fit(b: Buffer, n: number): Buffer {
     return b.length >= n ? b : sharedBuffer(n);
   }

@@ -141,15 +141,16 @@ export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly
  * (offsets and lengths below 4 GiB, a known type): index files are authenticated, so a value out of range
  * means a writer's bug, and it is reported as a damaged index file rather than stored truncated.
  */
-export function packsFromIndexJson(j: IndexFileJson): Array<{ id: string; blobs: PackedBlob[] }> {
-  if (!j || !Array.isArray(j.packs)) throw new IntegrityError('index file has no pack list');
+export function packsFromIndexJson(j: IndexFileJson, name = ''): Array<{ id: string; blobs: PackedBlob[] }> {
+  const file = name ? `index file ${name}` : 'index file';
+  if (!j || !Array.isArray(j.packs)) throw new IntegrityError(`${file} has no pack list`);
   return j.packs.map((p) => {
-    if (!p || typeof p.id !== 'string' || !Array.isArray(p.blobs)) throw new IntegrityError('index file has a malformed pack entry');
+    if (!p || typeof p.id !== 'string' || !Array.isArray(p.blobs)) throw new IntegrityError(`${file} has a malformed pack entry`);
     return {
       id: p.id,
       blobs: p.blobs.map((b) => {
         if (!b || typeof b.id !== 'string' || (b.type !== 'data' && b.type !== 'tree') || !u32(b.offset) || !u32(b.length) || !u32(b.raw_length) || !(u32(b.compression) && b.compression < 128)) {
-          throw new IntegrityError(`index file has a malformed entry for pack ${String(p.id)}`);
+          throw new IntegrityError(`${file} has a malformed entry for pack ${String(p.id)}`);
         }
         return { id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };
       }),

@@ -97,7 +97,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     await mapLimit(indexNames, 8, async (name) => {
       try {
         const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {});
-        for (const p of packsFromIndexJson(j)) {
+        for (const p of packsFromIndexJson(j, name)) {
           repo.index.addPack(p.id, p.blobs);
           let claims = packBlobs.get(p.id);
           if (!claims) packBlobs.set(p.id, (claims = new PackClaims()));
@@ -457,14 +457,15 @@ async function checkPack(
         const p: Promise<PackVerdict> = pool
           ? pool.run(req)
           : Promise.resolve({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, r.blobs, undefined, trees), trees });
-        verdicts.push(
-          p
-            .then((x) => {
-              for (const [id, refs] of x.trees ?? []) verifiedTrees.set(id, 'error' in refs ? refs : checkedTree(repo, refs));
-              return x.damaged;
-            })
-            .finally(() => buffers.release(slot)),
-        );
+        const verdict = p
+          .then((x) => {
+            for (const [id, refs] of x.trees ?? []) verifiedTrees.set(id, 'error' in refs ? refs : checkedTree(repo, refs));
+            return x.damaged;
+          })
+          .finally(() => buffers.release(slot));
+        // Awaited after the loop; until then a failed worker must not count as an unhandled rejection.
+        verdict.catch(() => undefined);
+        verdicts.push(verdict);
       }
     } finally {
       // Reads already handed to workers are done; only the file is released here.

@@ -8,12 +8,16 @@
  * Acquisition writes our lock first, then looks at the others, and backs off on a conflict: two
  * processes racing for conflicting locks may both back off, but can never both proceed.
  *
- * The locks of commands that only read (`readOnly`: restore, check, ls, ...) are written without fsync.
- * A lock must be seen whole by other processes, which the rename gives; surviving a crash of this machine
- * protects nothing, since the reader dies with it. (If a lock on a shared file server were lost in that
- * server's crash, a prune could remove packs under a running reader, which then fails with a read error;
- * nothing stored is lost.) The two fsyncs took ~0.1 s of a cold restore here (2026-11-30). Writers
- * (backup, prune) keep durable locks: a backup's new packs are unreferenced until its snapshot is saved.
+ * The locks of commands that only read (`readOnly`: restore, check, ls, ...) are saved without the
+ * folder's fsync (Backend.save `durable: false`): a crash may lose the lock, never leave it with other
+ * bytes. Losing it protects nothing less, since the reader dies with the machine. (If a lock on a shared
+ * file server were lost in that server's crash, a prune could remove packs under a running reader, which
+ * then fails with a read error; nothing stored is lost.) That fsync took ~0.1 s of a cold restore here
+ * (2026-11-30). Writers (backup, prune) keep durable locks: a backup's new packs are unreferenced until its
+ * snapshot is saved.
+ *
+ * A lock file that cannot be read (damaged; never one being written: it appears by rename) blocks
+ * nobody and is listed as stale, so `unlock` removes it.
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -58,6 +62,10 @@ export async function listLocks(repo: Repository): Promise<LockEntry[]> {
       out.push({ ...l, id, stale: isStale(l, repo.clock.now()) });
     } catch (err) {
       if (err instanceof NotFoundError) continue; // released while we listed
+      if (err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')) {
+        out.push({ id, time: '', refreshed: '', exclusive: false, hostname: '?', username: '?', pid: 0, purpose: `unreadable lock file (${err.message})`, stale: true });
+        continue;
+      }
       throw err;
     }
   }

@@ -170,10 +170,10 @@ export class Repository {
   /** Load every index file not yet loaded. Safe to call again to pick up files written since. */
   async loadIndex(opts: { signal?: AbortSignal; onError?: (name: string, err: unknown) => void } = {}): Promise<void> {
     const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n));
-    const loaded: Array<IndexFileJson | undefined> = new Array(names.length);
+    const loaded: Array<ReturnType<typeof packsFromIndexJson> | undefined> = new Array(names.length);
     await mapLimit(names, 8, async (name, i) => {
       try {
-        loaded[i] = await this.loadJson<IndexFileJson>('index', name, opts);
+        loaded[i] = packsFromIndexJson(await this.loadJson<IndexFileJson>('index', name, opts), name);
       } catch (err) {
         if (opts.onError && err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')) {
           opts.onError(name, err);
@@ -184,9 +184,9 @@ export class Repository {
     });
     // Merged in name order, so which copy of a blob stored twice is used does not depend on timing.
     names.forEach((name, i) => {
-      const j = loaded[i];
-      if (!j) return;
-      for (const p of packsFromIndexJson(j)) this.index.addPack(p.id, p.blobs);
+      const packs = loaded[i];
+      if (!packs) return;
+      for (const p of packs) this.index.addPack(p.id, p.blobs);
       this.indexFiles.add(name);
     });
   }
@@ -195,7 +195,7 @@ export class Repository {
    * Make sure the index loaded is the current one, when it was loaded before a lock was held (restore loads
    * it while its lock is being written). Index files are content-addressed and never rewritten, so the
    * names tell: new ones (a backup meanwhile) are loaded; if one that was loaded is gone, a prune replaced
-   * it, and the whole index is loaded again.
+   * it, and the whole index is loaded again (nothing else may be using this Repository's index meanwhile).
    */
   async refreshIndex(opts: { signal?: AbortSignal } = {}): Promise<void> {
     const names = new Set(await this.listNames('index', opts.signal));

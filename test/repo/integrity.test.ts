@@ -15,8 +15,11 @@ import {
   checkRepository,
   encodeTree,
   findNode,
+  listLocks,
   loadSnapshots,
+  Lock,
   open,
+  removeLocks,
   rebuildIndex,
   Repository,
   saveSnapshot,
@@ -240,6 +243,19 @@ describe('integrity and bad input', () => {
     const p = res.problems.find((x) => x.kind === 'index');
     assert.ok(p && p.id === bad && /malformed entry/.test(p.message), JSON.stringify(res.problems));
     await assert.rejects((await openRepo(dir)).loadIndex(), { code: 'INTEGRITY' });
+  });
+
+  it('a lock file that cannot be read blocks nobody, is listed as stale, and unlock removes it', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    // What a crash could leave of a lock if its bytes were not on disk when its rename was.
+    writeFileSync(join(dir, 'repo/locks', 'ab'.repeat(32)), '');
+    const [l] = await listLocks(repo);
+    assert.ok(l && l.stale && /unreadable lock file/.test(l.purpose ?? ''), JSON.stringify(l));
+    const prune = await Lock.acquire(repo, { exclusive: true, purpose: 'prune' });
+    await prune.release();
+    assert.deepEqual((await removeLocks(repo)).map((x) => x.id), ['ab'.repeat(32)]);
+    assert.deepEqual(await listLocks(repo), []);
   });
 
   it('refuses crafted trees that would escape the restore target', async (t) => {

@@ -97,7 +97,7 @@ EXIT STATUS
           // Problems go to stdout (they are the result); the verdict also to stderr, so -q still says it.
           s.out.warn(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
         },
-        { lock: 'shared', purpose: 'check' },
+        { lock: 'read', purpose: 'check' },
       );
     });
 }

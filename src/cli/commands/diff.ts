@@ -56,7 +56,7 @@ EXIT STATUS
           s.out.print(`Added:   ${formatBytes(d.stats.addedBytes)}`);
           s.out.print(`Removed: ${formatBytes(d.stats.removedBytes)}`);
         },
-        { lock: 'shared', purpose: 'diff' },
+        { lock: 'read', purpose: 'diff' },
       );
     });
 }

@@ -48,7 +48,7 @@ EXIT STATUS
           }
           for (const id of node.content ?? []) await s.out.writeRaw(await repo.loadBlob('data', id, s.signal));
         },
-        { lock: 'shared', purpose: 'dump' },
+        { lock: 'read', purpose: 'dump' },
       );
     });
 }

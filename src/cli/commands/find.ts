@@ -63,7 +63,7 @@ EXIT STATUS
           }
           s.out.detail(`${found} match(es) in ${snaps.length} snapshot(s)${snaps.length ? `, ${formatTime(snaps[0]!.time)} to ${formatTime(snaps[snaps.length - 1]!.time)}` : ''}`);
         },
-        { lock: 'shared', purpose: 'find' },
+        { lock: 'read', purpose: 'find' },
       );
     });
 }

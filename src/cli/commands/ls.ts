@@ -109,7 +109,7 @@ EXIT STATUS
             onUnsafe: (parent, n) => s.out.warn(`${parent}: entry with an unsafe name ${JSON.stringify(n.name)} not shown`),
           });
         },
-        { lock: 'shared', purpose: 'ls' },
+        { lock: 'read', purpose: 'ls' },
       );
     });
 }

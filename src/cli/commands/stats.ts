@@ -52,7 +52,7 @@ EXIT STATUS
           s.out.print(`Deduplication:     ${st.dedupRatio.toFixed(2)}x`);
           s.out.print(`Compression:       ${st.compressionRatio.toFixed(2)}x`);
         },
-        { lock: 'shared', purpose: 'stats' },
+        { lock: 'read', purpose: 'stats' },
       );
     });
 }

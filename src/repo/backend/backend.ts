@@ -59,8 +59,9 @@ export interface OpOptions {
 
 export interface SaveOptions extends OpOptions {
   /**
-   * false: the file need not survive a crash of this machine (no fsync), only appear whole, as always.
-   * For the locks of commands that only read: see Lock.acquire. Default true.
+   * false: the file need not survive a crash of this machine: it may then be missing, but never there with
+   * other bytes (the local backend skips the folder's fsync after the rename). For the locks of commands
+   * that only read: see Lock.acquire. Default true.
    */
   durable?: boolean;
 }

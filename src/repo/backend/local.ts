@@ -240,7 +240,10 @@ export class LocalBackend implements Backend {
     try {
       fh = await this.#createTemp(temp, dir);
       await writeAllAt(fh, data, 0, signal);
-      if (durable) await fh.sync();
+      // Always: a file whose rename survived a crash must have its bytes (a renamed empty lock would stop
+      // every later command). `durable: false` only skips the folder's fsync, so the rename itself may be
+      // lost in a crash.
+      await fh.sync();
       const closing = fh;
       fh = undefined;
       await closing.close();
