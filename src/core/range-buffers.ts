@@ -16,15 +16,13 @@ export class RangeBuffers {
     for (let i = 0; i < n; i++) this.#free.push(sharedBuffer(size));
   }
 
-  async acquire(): Promise<Buffer> {
-    return this.#free.pop() ?? new Promise<Buffer>((resolve) => this.#waiting.push(resolve));
-  }
-
   /**
-   * `b`, or a larger buffer to take its place, for `n` bytes (a blob larger than a range, a long header).
-   * The larger one stays in the pool, so the pool holds at most `n` × the largest range read.
+   * A buffer of at least `n` bytes, once one is free. One too small (a blob larger than a range, a long
+   * header) is replaced by a larger one, which stays in the pool: it holds at most its count × the largest
+   * range read.
    */
-  fit(b: Buffer, n: number): Buffer {
+  async acquire(n = 0): Promise<Buffer> {
+    const b = this.#free.pop() ?? (await new Promise<Buffer>((resolve) => this.#waiting.push(resolve)));
     return b.length >= n ? b : sharedBuffer(n);
   }
 

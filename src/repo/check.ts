@@ -423,7 +423,7 @@ async function checkPack(
     }
     try {
       for (const r of ranges) {
-        const slot = buffers.fit(await buffers.acquire(), r.end - r.start);
+        const slot = await buffers.acquire(r.end - r.start);
         let bytes: Buffer;
         try {
           bytes = await reader.read(r.start, r.end - r.start, { ...opts, into: slot });

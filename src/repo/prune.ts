@@ -67,13 +67,15 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
   const indexNames = await repo.listNames('index', signal);
   const packs = new Map<string, PackedBlob[]>();
   await mapLimit(indexNames, 8, async (name) => {
-    const read = async (): Promise<ReturnType<typeof packsFromIndexJson>> => packsFromIndexJson(await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {}), name);
-    const filePacks = await read().catch((err: unknown) => {
+    let filePacks: ReturnType<typeof packsFromIndexJson>;
+    try {
+      filePacks = packsFromIndexJson(await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {}), name);
+    } catch (err) {
       throw new LifeboatError('INTEGRITY', `prune stopped: index file ${name} cannot be read (${(err as Error).message})`, {
         hint: 'run `lifeboat check` and repair the repository before pruning',
         cause: err,
       });
-    });
+    }
     for (const p of filePacks) {
       repo.index.addPack(p.id, p.blobs);
       if (!packs.has(p.id)) packs.set(p.id, p.blobs);

@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/core/index.ts';
 import { FaultBackend, LocalBackend } from '../../src/repo/backend/index.ts';
 import { checkRepository, forget, loadSnapshots, prune, repoStats, Repository } from '../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
-import { newRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
+import { newRepo, openRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
 import { seededBytes } from '../helpers/tree.ts';
 
 it('forget keeps what a mixed policy says; prune reclaims space; check --read-data passes', { timeout: 5 * 60_000 }, async (t) => {
@@ -78,7 +78,7 @@ it('an index loaded before a prune replaced index files is loaded again by refre
   const src = join(dir, 'src');
   mkdirSync(src);
   await newRepo(dir);
-  const open = (): Promise<Repository> => Repository.open(new LocalBackend(join(dir, 'repo')), PASSWORD);
+  const open = (): Promise<Repository> => openRepo(dir);
   for (let day = 0; day < 3; day++) {
     rmSync(join(src, `day-${day - 1}.bin`), { force: true });
     writeFileSync(join(src, `day-${day}.bin`), seededBytes(`day${day}`, 1 << 20));
@@ -103,7 +103,7 @@ it('a restore whose index was read while a prune ran, before its lock held, read
   const src = join(dir, 'src');
   mkdirSync(src);
   await newRepo(dir);
-  const open = (): Promise<Repository> => Repository.open(new LocalBackend(join(dir, 'repo')), PASSWORD);
+  const open = (): Promise<Repository> => openRepo(dir);
   // One pack holds a.bin and b.bin; the second snapshot has only a.bin. Forgetting the first makes that
   // pack half used, so prune repacks a.bin's chunks elsewhere and deletes it.
   writeFileSync(join(src, 'a.bin'), seededBytes('a', 600_000));

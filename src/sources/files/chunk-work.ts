@@ -8,6 +8,7 @@
  * nothing and saves the thread-pool hop per read, which dominates for small files.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
+import { newScratch } from '../../core/index.ts';
 import { aad, blobId, Chunker, compressBlob, seal, SEAL_OVERHEAD, type ChunkerParams, type MasterKey } from '../../repo/index.ts';
 
 export interface WorkKeys {
@@ -100,7 +101,7 @@ export class ChunkWork {
    */
   readonly #arena: Buffer;
   /** Compressed chunks are written here (then sealed into the emit buffer), not into a new buffer each. */
-  readonly #scratch = { buf: Buffer.alloc(0) };
+  readonly #scratch = newScratch();
   /** The buffer sealed blobs are written into; handed to `emit` and back. */
   #emitBuf: Buffer | undefined;
 
