@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
-import { LifeboatError } from './errors.ts';
+import { LifeboatError, type ErrorCode } from './errors.ts';
 import { collectWorkerGarbage } from './heap.ts';
 
 /**
@@ -143,11 +143,13 @@ export class WorkerPool<Req, Res> {
     for (let i = 0; i < workers; i++) {
       const worker = startWorker(module, workerData);
       const slot: Slot = { worker, inFlight: 0 };
-      worker.on('message', (m: { id: number; res?: Res; error?: string }) => {
+      worker.on('message', (m: { id: number; res?: Res; error?: string; code?: ErrorCode; hint?: string }) => {
         slot.inFlight--;
         const w = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
         if (m.error === undefined) w?.resolve(m.res as Res);
+        // A LifeboatError thrown in the worker keeps its code and hint (a damaged file stays INTEGRITY).
+        else if (m.code) w?.reject(new LifeboatError(m.code, m.error, m.hint === undefined ? {} : { hint: m.hint }));
         else w?.reject(new LifeboatError('INTERNAL', `worker failed: ${m.error}`));
       });
       worker.on('error', (err) => {
@@ -193,17 +195,20 @@ export class WorkerPool<Req, Res> {
 }
 
 /**
- * Inside a worker: answer every request with `handle`. After the requests that have arrived are answered,
- * the worker's garbage is collected (collectWorkerGarbage), so a job's buffers are freed before the next.
+ * Inside a worker: answer every request with `handle`; `transfer` lists the buffers of an answer to move
+ * rather than copy. After the requests that have arrived are answered, the worker's garbage is collected
+ * (collectWorkerGarbage), so a job's buffers are freed before the next.
  */
-export function serveRequests<Req, Res>(handle: (req: Req) => Res): void {
+export function serveRequests<Req, Res>(handle: (req: Req) => Res, transfer?: (res: Res) => ArrayBuffer[]): void {
   const port = parentPort!;
   let collect = false;
   onParentMessage((m: { id: number; req: Req }) => {
     try {
-      port.postMessage({ id: m.id, res: handle(m.req) });
+      const res = handle(m.req);
+      port.postMessage({ id: m.id, res }, transfer?.(res) ?? []);
     } catch (err) {
-      port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err) });
+      const known = err instanceof LifeboatError ? { code: err.code, ...(err.hint === undefined ? {} : { hint: err.hint }) } : {};
+      port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err), ...known });
     }
     // Not here: the message event still holds this request. After the handler returns, it is garbage.
     if (!collect) {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { prestartWorkers, WorkerPool } from '../../src/core/index.ts';
+import { prestartWorkers, WorkerPool, type LifeboatError } from '../../src/core/index.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const module = new URL('../helpers/input-worker.ts', import.meta.url);
@@ -19,6 +19,21 @@ describe('worker pool', () => {
     try {
       const out = await Promise.all([1, 2, 3, 4].map((n) => pool.run(n)));
       assert.deepEqual(out.map((r) => [r.tag, r.req, r.deferred]), [1, 2, 3, 4].map((n) => ['plain', n, false]));
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('keeps the code and hint of a LifeboatError thrown in a worker, and moves the buffers it is told to', async () => {
+    const pool = new WorkerPool<number, Res & { bytes?: Uint8Array }>(module, { tag: 'errors' }, 1);
+    try {
+      await assert.rejects(pool.run(-1), (err: LifeboatError) => err.code === 'INTEGRITY' && err.message === 'index file x is damaged' && err.hint === 'run lifeboat check');
+      await assert.rejects(pool.run(-2), (err: LifeboatError) => err.code === 'INTERNAL' && /worker failed: a bug/.test(err.message));
+      const r = await pool.run(-3);
+      assert.equal(r.bytes?.length, 1 << 20);
+      assert.equal(r.bytes?.[12345], 7);
+      // The pool still works after the errors.
+      assert.equal((await pool.run(5)).req, 5);
     } finally {
       await pool.close();
     }

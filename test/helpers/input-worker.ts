@@ -1,13 +1,22 @@
 /**
  * Worker for the worker-pool tests: takes its input (workerInput) and answers each request with the input,
  * the request, and whether it was started ahead of need. Started ahead of need with FAIL_EARLY set in its
- * environment, it throws while loading (a worker that fails before it is taken).
+ * environment, it throws while loading (a worker that fails before it is taken). Request -1 throws an
+ * IntegrityError with a hint, -2 a plain Error; request -3 is answered with a buffer that is transferred.
  */
 import { workerData } from 'node:worker_threads';
-import { DEFERRED_INPUT, serveRequests, workerInput } from '../../src/core/index.ts';
+import { DEFERRED_INPUT, IntegrityError, serveRequests, workerInput } from '../../src/core/index.ts';
 
 const deferred = typeof workerData === 'object' && workerData !== null && DEFERRED_INPUT in workerData;
 if (deferred && process.env['FAIL_EARLY'] === '1') throw new Error('failed while loading');
 const input = await workerInput<{ tag: string }>();
 
-serveRequests((req: number) => ({ tag: input.tag, req, deferred }));
+serveRequests(
+  (req: number): { tag: string; req: number; deferred: boolean; bytes?: Uint8Array } => {
+    if (req === -1) throw new IntegrityError('index file x is damaged', { hint: 'run lifeboat check' });
+    if (req === -2) throw new Error('a bug');
+    if (req === -3) return { tag: input.tag, req, deferred, bytes: new Uint8Array(1 << 20).fill(7) };
+    return { tag: input.tag, req, deferred };
+  },
+  (res) => (res.bytes ? [res.bytes.buffer as ArrayBuffer] : []),
+);
