@@ -10,7 +10,7 @@ export const defaults = {
    * 256 KiB, while the first backup is the same size (878-880 MiB) and chunking speed is ~1.5 GB/s per core
    * at every size. With 512 KiB, Lifeboat's compressed incremental was still 0.7 % above restic's in the
    * side-by-side bench; a whole backup of the corpus took the same time at 256 KiB (3.5 s vs 3.6-3.9 s).
-   * The cost is index size: ~100 B of memory per chunk, so 1 TiB of large files (4M chunks) needs ~400 MiB
+   * The cost is index size: ~60 B of memory per chunk, so 1 TiB of large files (4M chunks) needs ~240 MiB
    * until the index moves to disk (docs/architecture.md, known limits).
    */
   chunkMin: 64 * 1024,
@@ -66,6 +66,13 @@ export const defaults = {
 
   /** Index files are written every this many packs, so an interrupted backup leaves re-usable data behind. */
   indexEveryPacks: 64,
+  /**
+   * ... and once this many blobs are unindexed; prune and repair split what they write the same way (a pack
+   * with more blobs gets a file of its own). Index files are decoded in parallel (check decodes them in its
+   * workers): the 100,000-file bench repository had all its 110,000 blobs in one 20 MiB JSON file, which
+   * one thread took ~0.35 s to decode while the other waited.
+   */
+  indexMaxBlobs: 16384,
 
   /** Restore: files written concurrently. */
   restoreConcurrency: 8,

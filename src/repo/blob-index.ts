@@ -2,11 +2,11 @@
  * The blob index: which pack holds each blob, where, and how it is stored.
  *
  * On the backend, index files (`index/<id>`) each describe some packs (sealed JSON, see
- * docs/repository-format.md). In memory, all index files are merged into one `BlobIndex`: a Map from blob
- * id to a slot in parallel typed arrays (about 100 bytes a blob; a 1 TiB repository of 1 MiB chunks needs
- * ~100 MiB). Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
+ * docs/repository-format.md). In memory, all index files are merged into one `BlobIndex`: blob ids as
+ * bytes in a hash table (`IdTable`), each with a slot in parallel typed arrays, all outside the V8 heap.
+ * Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
  */
-import { IntegrityError } from '../core/index.ts';
+import { defaults, IntegrityError } from '../core/index.ts';
 import type { BlobType, PackedBlob } from './pack.ts';
 
 export interface BlobLocation {
@@ -28,8 +28,161 @@ export interface IndexFileJson {
   }>;
 }
 
+/** A blob or pack id as the repository writes it: 64 lowercase hex digits (32 bytes). */
+const ID_HEX = /^[0-9a-f]{64}$/;
+
+export function isBlobId(id: string): boolean {
+  return id.length === 64 && ID_HEX.test(id);
+}
+
+/**
+ * Blob ids held as their 32 bytes, 8 u32 words a slot, in one growable typed array: not as hex strings.
+ * A 64-digit id string is 80 bytes of V8 heap and one more object for the collector to trace; the index of
+ * the 100,000-file bench repository (110,000 blobs) held ~11 MiB of them, and V8 lets its old generation
+ * grow to twice what is live (see core/heap.ts) (2026-11-30).
+ */
+export class BlobIds {
+  #words: Uint32Array;
+  #bytes: Buffer;
+  #n = 0;
+
+  constructor(capacity = 64) {
+    this.#words = new Uint32Array(8 * Math.max(1, capacity));
+    this.#bytes = Buffer.from(this.#words.buffer);
+  }
+
+  get size(): number {
+    return this.#n;
+  }
+
+  /** Append an id (64 hex digits, checked by the caller); returns its slot. */
+  push(id: string): number {
+    this.#room();
+    this.#bytes.write(id, this.#n * 32, 32, 'hex');
+    return this.#n++;
+  }
+
+  /** Append the id held in words[at .. at + 8]; returns its slot. */
+  pushWords(words: Uint32Array, at: number): number {
+    this.#room();
+    this.#words.set(words.subarray(at, at + 8), this.#n * 8);
+    return this.#n++;
+  }
+
+  #room(): void {
+    if ((this.#n + 1) * 8 <= this.#words.length) return;
+    const grown = new Uint32Array(this.#words.length * 2);
+    grown.set(this.#words);
+    this.#words = grown;
+    this.#bytes = Buffer.from(grown.buffer);
+  }
+
+  hex(slot: number): string {
+    return this.#bytes.toString('hex', slot * 32, slot * 32 + 32);
+  }
+
+  /** The id's first 4 bytes as a number: ids are MACs and hashes, so this is already a good hash. */
+  head(slot: number): number {
+    return this.#words[slot * 8]!;
+  }
+
+  /** Whether slot holds the id in key[at .. at + 8]. */
+  equals(slot: number, key: Uint32Array, at: number): boolean {
+    const w = this.#words;
+    const o = slot * 8;
+    for (let i = 0; i < 8; i++) if (w[o + i] !== key[at + i]) return false;
+    return true;
+  }
+
+  clear(): void {
+    this.#n = 0;
+  }
+}
+
+/** A lookup key: an id's 8 words, decoded from hex into one reused buffer. */
+class IdKey {
+  readonly words = new Uint32Array(8);
+  readonly #bytes = Buffer.from(this.words.buffer);
+
+  /**
+   * Decode id into words; false when it is not 64 hex digits (then no blob has it). Upper-case digits are
+   * not refused here (a regular expression per lookup cost more than the lookup): ids are written in lower
+   * case, and a blob read under any other spelling fails its id check (decodeBlob).
+   */
+  set(id: string): boolean {
+    return id.length === 64 && this.#bytes.write(id, 0, 32, 'hex') === 32;
+  }
+}
+
+/**
+ * Ids to slots: open addressing with linear probing over `BlobIds`, at most half full, keyed by each id's
+ * first word. Slots are added, never removed (only cleared all at once).
+ */
+export class IdTable {
+  readonly ids = new BlobIds();
+  #table = new Int32Array(128); // slot + 1; 0 = empty
+  readonly #key = new IdKey();
+
+  get size(): number {
+    return this.ids.size;
+  }
+
+  /** The slot of id, or -1. */
+  find(id: string): number {
+    if (!this.#key.set(id)) return -1;
+    return this.findWords(this.#key.words, 0);
+  }
+
+  /** The slot of the id in words[at .. at + 8], or -1. */
+  findWords(words: Uint32Array, at: number): number {
+    const t = this.#table;
+    const mask = t.length - 1;
+    for (let i = words[at]! & mask; ; i = (i + 1) & mask) {
+      const e = t[i]!;
+      if (e === 0) return -1;
+      if (this.ids.equals(e - 1, words, at)) return e - 1;
+    }
+  }
+
+  /** Add id, which findWords did not find; returns its slot. */
+  insert(id: string): number {
+    if (!this.#key.set(id)) throw new IntegrityError(`${JSON.stringify(id.slice(0, 80))} is not a blob id`);
+    return this.insertWords(this.#key.words, 0);
+  }
+
+  /** Add the id in words[at .. at + 8], which findWords did not find; returns its slot. */
+  insertWords(words: Uint32Array, at: number): number {
+    if ((this.ids.size + 1) * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
+    const slot = this.ids.pushWords(words, at);
+    this.#place(slot);
+    return slot;
+  }
+
+  clear(): void {
+    this.ids.clear();
+    this.#table = new Int32Array(128);
+  }
+
+  #place(slot: number): void {
+    const t = this.#table;
+    const mask = t.length - 1;
+    let i = this.ids.head(slot) & mask;
+    while (t[i] !== 0) i = (i + 1) & mask;
+    t[i] = slot + 1;
+  }
+
+  #rehash(size: number): void {
+    this.#table = new Int32Array(size);
+    for (let s = 0; s < this.ids.size; s++) this.#place(s);
+  }
+}
+
+/**
+ * All index files merged: for each blob, its pack and place, in parallel typed arrays by slot of an
+ * `IdTable` (~57 bytes a blob, outside the V8 heap; a 1 TiB repository of 1 MiB chunks needs ~60 MiB).
+ */
 export class BlobIndex {
-  readonly #slots = new Map<string, number>();
+  readonly #ids = new IdTable();
   readonly #packs: string[] = [];
   readonly #packNo = new Map<string, number>();
   #pack = new Uint32Array(1024);
@@ -37,14 +190,13 @@ export class BlobIndex {
   #length = new Uint32Array(1024);
   #raw = new Uint32Array(1024);
   #flags = new Uint8Array(1024);
-  #n = 0;
 
   get size(): number {
-    return this.#n;
+    return this.#ids.size;
   }
 
   has(id: string): boolean {
-    return this.#slots.has(id);
+    return this.#ids.find(id) >= 0;
   }
 
   hasPack(packId: string): boolean {
@@ -53,39 +205,58 @@ export class BlobIndex {
 
   /** Add a pack's blobs. A blob already known keeps its first location (duplicates are left to prune). */
   addPack(packId: string, blobs: readonly PackedBlob[]): void {
+    const p = this.#packNumber(packId);
+    for (const b of blobs) {
+      if (this.#ids.find(b.id) >= 0) continue;
+      this.#set(this.#ids.insert(b.id), p, b.offset, b.length, b.rawLength, (b.type === 'tree' ? 1 : 0) | (b.compression << 1));
+    }
+  }
+
+  /** Add the packs of one index file (see addPack). */
+  addIndexed(ip: IndexedPacks): void {
+    let b = 0;
+    ip.packs.forEach((packId, k) => {
+      const p = this.#packNumber(packId);
+      for (const end = b + ip.counts[k]!; b < end; b++) {
+        if (this.#ids.findWords(ip.ids, b * 8) >= 0) continue;
+        const n = ip.nums;
+        this.#set(this.#ids.insertWords(ip.ids, b * 8), p, n[b * 4]!, n[b * 4 + 1]!, n[b * 4 + 2]!, n[b * 4 + 3]!);
+      }
+    });
+  }
+
+  #packNumber(packId: string): number {
     let p = this.#packNo.get(packId);
     if (p === undefined) {
       p = this.#packs.length;
       this.#packs.push(packId);
       this.#packNo.set(packId, p);
     }
-    for (const b of blobs) {
-      if (this.#slots.has(b.id)) continue;
-      if (this.#n === this.#pack.length) this.#grow();
-      const s = this.#n++;
-      this.#pack[s] = p;
-      this.#offset[s] = b.offset;
-      this.#length[s] = b.length;
-      this.#raw[s] = b.rawLength;
-      this.#flags[s] = (b.type === 'tree' ? 1 : 0) | (b.compression << 1);
-      this.#slots.set(b.id, s);
-    }
+    return p;
+  }
+
+  #set(s: number, pack: number, offset: number, length: number, raw: number, flags: number): void {
+    if (s === this.#pack.length) this.#grow();
+    this.#pack[s] = pack;
+    this.#offset[s] = offset;
+    this.#length[s] = length;
+    this.#raw[s] = raw;
+    this.#flags[s] = flags;
   }
 
   get(id: string): BlobLocation | undefined {
-    const s = this.#slots.get(id);
-    if (s === undefined) return undefined;
-    return this.#at(id, s);
+    const s = this.#ids.find(id);
+    return s < 0 ? undefined : this.#at(id, s);
   }
 
   /** The blob's plaintext length, without making a BlobLocation (restore planning asks it per chunk). */
   rawLength(id: string): number | undefined {
-    const s = this.#slots.get(id);
-    return s === undefined ? undefined : this.#raw[s];
+    const s = this.#ids.find(id);
+    return s < 0 ? undefined : this.#raw[s];
   }
 
   *entries(): Generator<BlobLocation> {
-    for (const [id, s] of this.#slots) yield this.#at(id, s);
+    for (let s = 0; s < this.#ids.size; s++) yield this.#at(this.#ids.ids.hex(s), s);
   }
 
   packIds(): string[] {
@@ -94,10 +265,9 @@ export class BlobIndex {
 
   /** Forget everything (the index is about to be loaded again). */
   clear(): void {
-    this.#slots.clear();
+    this.#ids.clear();
     this.#packs.length = 0;
     this.#packNo.clear();
-    this.#n = 0;
   }
 
   #at(id: string, s: number): BlobLocation {
@@ -127,6 +297,30 @@ export class BlobIndex {
   }
 }
 
+/** Packs listed in one index file that prune or repair writes, at most. */
+const INDEX_FILE_MAX_PACKS = 2000;
+
+/**
+ * `packs` cut into the groups that index files list: at most `maxPacks` packs and, unless a single pack has
+ * more, `maxBlobs` blobs each (see defaults.indexMaxBlobs). Order is kept.
+ */
+export function indexFileGroups<P extends { blobs: readonly unknown[] }>(packs: readonly P[], maxPacks: number = INDEX_FILE_MAX_PACKS, maxBlobs: number = defaults.indexMaxBlobs): P[][] {
+  const groups: P[][] = [];
+  let cur: P[] = [];
+  let blobs = 0;
+  for (const p of packs) {
+    if (cur.length > 0 && (cur.length >= maxPacks || blobs + p.blobs.length > maxBlobs)) {
+      groups.push(cur);
+      cur = [];
+      blobs = 0;
+    }
+    cur.push(p);
+    blobs += p.blobs.length;
+  }
+  if (cur.length > 0) groups.push(cur);
+  return groups;
+}
+
 export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>): IndexFileJson {
   return {
     packs: packs.map((p) => ({
@@ -137,25 +331,80 @@ export function indexFileJson(packs: ReadonlyArray<{ id: string; blobs: readonly
 }
 
 /**
- * The packs an index file describes. Its numbers are checked to be what the in-memory structures hold
- * (offsets and lengths below 4 GiB, a known type): index files are authenticated, so a value out of range
- * means a writer's bug, and it is reported as a damaged index file rather than stored truncated.
+ * The packs of one index file, compact: what BlobIndex and check take in, and what a worker that decoded
+ * the file hands back (its arrays are transferred, not copied). The blobs of all packs follow one another.
  */
-export function packsFromIndexJson(j: IndexFileJson, name = ''): Array<{ id: string; blobs: PackedBlob[] }> {
+export interface IndexedPacks {
+  packs: string[];
+  /** How many blobs each pack has, in the order of `packs`. */
+  counts: Uint32Array;
+  /** Blob ids, 8 words (32 bytes) each. */
+  ids: Uint32Array;
+  /** Per blob: offset, length, raw length, and flags (bit 0: a tree; the bits above: the compression). */
+  nums: Uint32Array;
+}
+
+/**
+ * The packs an index file describes. Its numbers are checked to be what the in-memory structures hold
+ * (offsets and lengths below 4 GiB, a known type, ids of 64 hex digits): index files are authenticated, so
+ * a value out of range means a writer's bug, and it is reported as a damaged index file rather than stored
+ * truncated.
+ */
+export function indexedPacks(j: IndexFileJson, name = ''): IndexedPacks {
   const file = name ? `index file ${name}` : 'index file';
   if (!j || !Array.isArray(j.packs)) throw new IntegrityError(`${file} has no pack list`);
-  return j.packs.map((p) => {
+  let total = 0;
+  for (const p of j.packs) {
     if (!p || typeof p.id !== 'string' || !Array.isArray(p.blobs)) throw new IntegrityError(`${file} has a malformed pack entry`);
-    return {
-      id: p.id,
-      blobs: p.blobs.map((b) => {
-        if (!b || typeof b.id !== 'string' || (b.type !== 'data' && b.type !== 'tree') || !u32(b.offset) || !u32(b.length) || !u32(b.raw_length) || !(u32(b.compression) && b.compression < 128)) {
-          throw new IntegrityError(`${file} has a malformed entry for pack ${String(p.id)}`);
-        }
-        return { id: b.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };
-      }),
-    };
+    total += p.blobs.length;
+  }
+  const out: IndexedPacks = { packs: [], counts: new Uint32Array(j.packs.length), ids: new Uint32Array(total * 8), nums: new Uint32Array(total * 4) };
+  const idBytes = Buffer.from(out.ids.buffer);
+  let i = 0;
+  j.packs.forEach((p, k) => {
+    out.packs.push(p.id);
+    out.counts[k] = p.blobs.length;
+    for (const b of p.blobs) {
+      if (!b || typeof b.id !== 'string' || !isBlobId(b.id) || (b.type !== 'data' && b.type !== 'tree') || !u32(b.offset) || !u32(b.length) || !u32(b.raw_length) || !(u32(b.compression) && b.compression < 128)) {
+        throw new IntegrityError(`${file} has a malformed entry for pack ${String(p.id)}`);
+      }
+      idBytes.write(b.id, i * 32, 32, 'hex');
+      const n = out.nums;
+      n[i * 4] = b.offset;
+      n[i * 4 + 1] = b.length;
+      n[i * 4 + 2] = b.raw_length;
+      n[i * 4 + 3] = (b.type === 'tree' ? 1 : 0) | (b.compression << 1);
+      i++;
+    }
   });
+  return out;
+}
+
+/** The buffers of an IndexedPacks, to transfer it between threads. */
+export function indexedPacksTransfer(ip: IndexedPacks): ArrayBuffer[] {
+  return [ip.counts.buffer, ip.ids.buffer, ip.nums.buffer] as ArrayBuffer[];
+}
+
+/** The packs of an index file as lists of PackedBlob (prune and repair work pack by pack). */
+export function packsOf(ip: IndexedPacks): Array<{ id: string; blobs: PackedBlob[] }> {
+  const idBytes = Buffer.from(ip.ids.buffer, ip.ids.byteOffset, ip.ids.byteLength);
+  let i = 0;
+  return ip.packs.map((id, k) => {
+    const blobs: PackedBlob[] = [];
+    for (const end = i + ip.counts[k]!; i < end; i++) blobs.push(packedBlob(idBytes.toString('hex', i * 32, i * 32 + 32), ip.nums, i));
+    return { id, blobs };
+  });
+}
+
+/** The PackedBlob of blob i of nums (4 numbers a blob, as in IndexedPacks). */
+export function packedBlob(id: string, nums: Uint32Array, i: number): PackedBlob {
+  const f = nums[i * 4 + 3]!;
+  return { id, type: f & 1 ? 'tree' : 'data', offset: nums[i * 4]!, length: nums[i * 4 + 1]!, rawLength: nums[i * 4 + 2]!, compression: f >> 1 };
+}
+
+/** indexedPacks, as PackedBlob lists (see packsOf). */
+export function packsFromIndexJson(j: IndexFileJson, name = ''): Array<{ id: string; blobs: PackedBlob[] }> {
+  return packsOf(indexedPacks(j, name));
 }
 
 function u32(n: unknown): n is number {

@@ -5,8 +5,8 @@
  * Dedup runs through `reserve(id)`: it answers "store it" exactly once per id that is neither in the index
  * nor already on its way, so concurrent producers (worker threads) never store a blob twice. A blob is
  * added to the in-memory index only once its pack is durably saved; an index file follows every
- * `indexEveryPacks` packs and at `flush()`. A crash therefore loses at most the unindexed packs' reuse,
- * never correctness: every index entry points into a complete pack.
+ * `indexEveryPacks` packs or `defaults.indexMaxBlobs` blobs, and at `flush()`. A crash therefore loses at
+ * most the unindexed packs' reuse, never correctness: every index entry points into a complete pack.
  */
 import { defaults, LifeboatError } from '../core/index.ts';
 import { indexFileJson } from './blob-index.ts';
@@ -52,6 +52,7 @@ export class BlobWriter {
   readonly #waiting = new Set<PackBuilder>();
   #builders: Record<BlobType, PackBuilder>;
   #unindexed: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  #unindexedBlobs = 0;
   #failed: unknown;
   readonly stats: WriterStats = { blobsAdded: 0, rawAdded: 0, packBytes: 0, packs: 0 };
 
@@ -135,7 +136,8 @@ export class BlobWriter {
           return;
         }
         this.#unindexed.push({ id, blobs });
-        if (this.#unindexed.length >= this.#indexEvery) await this.#saveIndex();
+        this.#unindexedBlobs += blobs.length;
+        if (this.#unindexed.length >= this.#indexEvery || this.#unindexedBlobs >= defaults.indexMaxBlobs) await this.#saveIndex();
       })
       .catch(async (err: unknown) => {
         this.#failed ??= err;
@@ -151,6 +153,7 @@ export class BlobWriter {
     if (this.#unindexed.length === 0) return;
     const packs = this.#unindexed;
     this.#unindexed = [];
+    this.#unindexedBlobs = 0;
     const name = await this.#repo.saveJson('index', indexFileJson(packs), this.#signal ? { signal: this.#signal } : {});
     this.#repo.indexFiles.add(name);
   }

@@ -11,10 +11,10 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { compareStrings, defaults, LifeboatError, prestartWorkers, RangeBuffers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
-import { packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
+import { packedBlob, type IndexedPacks } from './blob-index.ts';
 import type { FileReader } from './backend/index.ts';
 import type { PackedBlob } from './pack.ts';
-import { checkHeader, planRanges, verifyBlobs, verifyPack, type PackVerdict, type VerifiedTrees, type VerifyReq } from './verify-pack.ts';
+import { checkHeader, decodeIndexIn, planRanges, rangeBlobs, verifyBlobs, verifyIn, verifyPack, type BlobTable, type PackVerdict, type VerifiedTrees, type VerifyPool, type VerifyReq } from './verify-pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
 import { loadSnapshots, type SnapshotEntry } from './snapshot.ts';
 import { decodeTree, treeRefs, validName, type Tree, type TreeRefs } from './tree.ts';
@@ -72,11 +72,11 @@ export function prestartVerifyWorkers(workers?: number): void {
   void prestartWorkers(VERIFY_WORKER, workers);
 }
 
-function newVerifyPool(repo: Repository, workers: number | undefined): WorkerPool<VerifyReq, PackVerdict> {
-  return new WorkerPool<VerifyReq, PackVerdict>(VERIFY_WORKER, { encryption: repo.master.encryption, mac: repo.master.mac }, workers);
+function newVerifyPool(repo: Repository, workers: number | undefined): VerifyPool {
+  return new WorkerPool<VerifyReq, PackVerdict | IndexedPacks>(VERIFY_WORKER, { encryption: repo.master.encryption, mac: repo.master.mac }, workers);
 }
 
-async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool<VerifyReq, PackVerdict> | undefined): Promise<CheckResult> {
+async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool | undefined): Promise<CheckResult> {
   const problems: CheckProblem[] = [];
   const notes: string[] = [];
   const signal = opts.signal;
@@ -87,28 +87,36 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     for await (const f of repo.backend.list('pack', signal ? { signal } : {})) onBackend.set(f.name, f.size);
   })();
   listing.catch(() => undefined); // awaited below
-  // What the index files place in each pack: compact, since check holds it for every blob of the
-  // repository (PackedBlob objects were ~80 bytes a blob beside the index, 9 MiB of the 100,000-file
-  // bench repository's heap; check's peak memory there is its main thread's heap).
+  // What the index files place in each pack: check holds it for every blob of the repository, so it points
+  // into the decoded files' arrays rather than holding objects (PackedBlob objects were ~80 bytes a blob
+  // beside the index, 9 MiB of the 100,000-file bench repository's heap).
   const packBlobs = new Map<string, PackClaims>();
   try {
-    const indexNames = await repo.listNames('index', signal);
     let done = 0;
-    await mapLimit(indexNames, 8, async (name) => {
-      try {
-        const j = await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {});
-        for (const p of packsFromIndexJson(j, name)) {
-          repo.index.addPack(p.id, p.blobs);
-          let claims = packBlobs.get(p.id);
-          if (!claims) packBlobs.set(p.id, (claims = new PackClaims()));
-          claims.add(p.blobs);
-        }
-        repo.indexFiles.add(name);
-      } catch (err) {
-        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+    let total = 0;
+    await repo.loadIndex({
+      ...(signal ? { signal } : {}),
+      // Reading everything, the workers decode the index files: a file's JSON objects would otherwise all
+      // survive a few young collections on this thread, and V8 grows the young generation for that to its
+      // 32 MiB maximum at once (100,000-file bench repository, one 20 MiB index file: peak RSS 185 MiB
+      // decoded here, 165 MiB in the workers, 2026-11-30).
+      ...(early ? { decode: (name: string, bytes: Buffer) => decodeIndexIn(early, name, bytes) } : {}),
+      anyError: true,
+      onError: (name, err) => {
         problems.push({ kind: 'index', id: name, message: `index file ${name} is damaged: ${(err as Error).message}` });
-      }
-      opts.onProgress?.({ phase: 'index', done: ++done, total: indexNames.length });
+        opts.onProgress?.({ phase: 'index', done: ++done, total });
+      },
+      onListed: (n) => (total = n),
+      onLoaded: (_name, ip) => {
+        let b = 0;
+        ip.packs.forEach((id, k) => {
+          const claims = packBlobs.get(id);
+          if (claims) claims.add(ip, b, ip.counts[k]!);
+          else packBlobs.set(id, new PackClaims(ip, b, ip.counts[k]!));
+          b += ip.counts[k]!;
+        });
+        opts.onProgress?.({ phase: 'index', done: ++done, total });
+      },
     });
   } finally {
     // Never left running: a failure reading the index waits for the listing before it is reported.
@@ -120,13 +128,13 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     const size = onBackend.get(pack);
     if (size === undefined) {
       problems.push({ kind: 'pack', id: pack, message: `pack ${pack} is in the index but missing from the backend` });
-      for (const id of claims.ids) lostBlobs.add(id);
+      for (const id of claims.ids()) lostBlobs.add(id);
       continue;
     }
     const end = claims.end();
     if (end + 4 > size) {
       problems.push({ kind: 'pack', id: pack, message: `pack ${pack} is truncated: ${size} bytes, index needs more than ${end}` });
-      for (const id of claims.ids) lostBlobs.add(id);
+      for (const id of claims.ids()) lostBlobs.add(id);
     }
   }
   const unindexed = [...onBackend.keys()].filter((p) => !packBlobs.has(p));
@@ -165,7 +173,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     try {
       await mapLimit(packs, (pool?.size ?? 1) * 2, async (pack) => {
         throwIfAborted(signal);
-        const problem = await checkPack(repo, pool, buffers, pack, packBlobs.get(pack)!.blobs(), onBackend.get(pack)!, damagedBlobs, verifiedTrees, signal);
+        const problem = await checkPack(repo, pool, buffers, pack, packBlobs.get(pack)!, onBackend.get(pack)!, damagedBlobs, verifiedTrees, signal);
         if (problem) problems.push(problem);
         packsRead++;
         opts.onProgress?.({ phase: 'data', done: ++n, total: packs.length });
@@ -235,10 +243,10 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
     // Attach affected snapshots/files to the pack problems (or add blob problems when no pack problem names them).
     for (const p of problems) {
       if (p.kind !== 'pack') continue;
-      const ids = new Set((packBlobs.get(p.id)?.ids ?? []).filter((id) => bad.has(id)));
+      const ids = new Set((packBlobs.get(p.id)?.ids() ?? []).filter((id) => bad.has(id)));
       attach(p, ids, affected);
     }
-    const named = new Set(problems.filter((p) => p.kind === 'pack').flatMap((p) => packBlobs.get(p.id)?.ids ?? []));
+    const named = new Set(problems.filter((p) => p.kind === 'pack').flatMap((p) => packBlobs.get(p.id)?.ids() ?? []));
     for (const [id, why] of bad) {
       if (named.has(id)) continue;
       const p: CheckProblem = { kind: badTrees.has(id) ? 'tree' : 'blob', id, message: `${badTrees.has(id) ? 'tree' : 'blob'} ${id}: ${why}` };
@@ -260,49 +268,86 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: WorkerPool
 }
 
 /**
- * The blobs the index files place in one pack, in parallel arrays: the ids (the same strings the index
- * holds), and offset, length, raw length and type/compression flags. A blob claimed twice (the pack is in
- * two index files) is kept once.
+ * The blobs the index files place in one pack (a BlobTable): usually one run of one decoded index file's
+ * arrays, referred to where they lie. A pack in two index files gets arrays of its own, each blob once.
  */
-class PackClaims {
-  readonly ids: string[] = [];
-  #nums = new Uint32Array(16);
-  #seen: Set<string> | undefined;
+class PackClaims implements BlobTable {
+  #ids: Uint32Array;
+  #nums: Uint32Array;
+  #base: number;
+  #count: number;
+  #idBytes: Buffer | undefined;
 
-  add(blobs: readonly PackedBlob[]): void {
-    if (this.ids.length > 0) this.#seen ??= new Set(this.ids);
-    for (const b of blobs) {
-      if (this.#seen) {
-        if (this.#seen.has(b.id)) continue;
-        this.#seen.add(b.id);
+  constructor(ip: IndexedPacks, start: number, count: number) {
+    this.#ids = ip.ids;
+    this.#nums = ip.nums;
+    this.#base = start;
+    this.#count = count;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Another index file claims blobs in this pack too. */
+  add(ip: IndexedPacks, start: number, count: number): void {
+    const ids = new Uint32Array((this.#count + count) * 8);
+    const nums = new Uint32Array((this.#count + count) * 4);
+    const seen = new Set<string>();
+    let n = 0;
+    const take = (from: PackClaims): void => {
+      for (let i = 0; i < from.count; i++) {
+        const id = from.id(i);
+        if (seen.has(id)) continue;
+        seen.add(id);
+        ids.set(from.#ids.subarray((from.#base + i) * 8, (from.#base + i + 1) * 8), n * 8);
+        nums.set(from.#nums.subarray((from.#base + i) * 4, (from.#base + i + 1) * 4), n * 4);
+        n++;
       }
-      const i = this.ids.length * 4;
-      if (i + 4 > this.#nums.length) {
-        const grown = new Uint32Array(this.#nums.length * 2);
-        grown.set(this.#nums);
-        this.#nums = grown;
-      }
-      this.#nums[i] = b.offset;
-      this.#nums[i + 1] = b.length;
-      this.#nums[i + 2] = b.rawLength;
-      this.#nums[i + 3] = (b.type === 'tree' ? 1 : 0) | (b.compression << 1);
-      this.ids.push(b.id);
-    }
+    };
+    take(this);
+    take(new PackClaims(ip, start, count));
+    this.#ids = ids;
+    this.#nums = nums;
+    this.#base = 0;
+    this.#count = n;
+    this.#idBytes = undefined;
+  }
+
+  id(i: number): string {
+    this.#idBytes ??= Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
+    const o = (this.#base + i) * 32;
+    return this.#idBytes.toString('hex', o, o + 32);
+  }
+
+  sameId(i: number, bytes: Uint8Array, at: number): boolean {
+    const o = (this.#base + i) * 32;
+    this.#idBytes ??= Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
+    for (let k = 0; k < 32; k++) if (this.#idBytes[o + k] !== bytes[at + k]) return false;
+    return true;
+  }
+
+  offset(i: number): number {
+    return this.#nums[(this.#base + i) * 4]!;
+  }
+
+  length(i: number): number {
+    return this.#nums[(this.#base + i) * 4 + 1]!;
+  }
+
+  blob(i: number): PackedBlob {
+    return packedBlob(this.id(i), this.#nums, this.#base + i);
+  }
+
+  ids(): string[] {
+    return Array.from({ length: this.#count }, (_, i) => this.id(i));
   }
 
   /** Where the last blob ends. */
   end(): number {
     let end = 0;
-    for (let i = 0; i < this.ids.length; i++) end = Math.max(end, this.#nums[i * 4]! + this.#nums[i * 4 + 1]!);
+    for (let i = 0; i < this.#count; i++) end = Math.max(end, this.offset(i) + this.length(i));
     return end;
-  }
-
-  blobs(): PackedBlob[] {
-    return this.ids.map((id, i) => {
-      const n = this.#nums;
-      const flags = n[i * 4 + 3]!;
-      return { id, type: flags & 1 ? 'tree' : 'data', offset: n[i * 4]!, length: n[i * 4 + 1]!, rawLength: n[i * 4 + 2]!, compression: flags >> 1 };
-    });
   }
 }
 
@@ -379,10 +424,10 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
  */
 async function checkPack(
   repo: Repository,
-  pool: WorkerPool<VerifyReq, PackVerdict> | undefined,
+  pool: VerifyPool | undefined,
   buffers: RangeBuffers,
   pack: string,
-  indexed: PackedBlob[],
+  indexed: BlobTable,
   size: number,
   damaged: Map<string, string>,
   verifiedTrees: Map<string, CheckedTree | { error: string }>,
@@ -390,7 +435,7 @@ async function checkPack(
 ): Promise<CheckProblem | undefined> {
   const cannotRead = (err: unknown): CheckProblem => {
     if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-    for (const b of indexed) damaged.set(b.id, `pack ${pack} cannot be read`);
+    for (let i = 0; i < indexed.count; i++) damaged.set(indexed.id(i), `pack ${pack} cannot be read`);
     return { kind: 'pack', id: pack, message: `pack ${pack} cannot be read: ${(err as Error).message}` };
   };
   const handle = { type: 'pack', name: pack } as const;
@@ -406,7 +451,8 @@ async function checkPack(
       } catch (err) {
         return cannotRead(err);
       }
-      v = pool ? await pool.run({ t: 'pack', pack, bytes, indexed, size }, transferable(bytes)) : verifyPack(repo.master, pack, bytes, indexed, size);
+      const list = Array.from({ length: indexed.count }, (_, i) => indexed.blob(i));
+      v = pool ? await verifyIn(pool, { t: 'pack', pack, bytes, indexed: list, size }, transferable(bytes)) : verifyPack(repo.master, pack, bytes, list, size);
     } finally {
       buffers.release(slot);
     }
@@ -452,11 +498,11 @@ async function checkPack(
         }
         // The range's buffer is shared memory: the worker reads it where it lies, and it comes back to the
         // pool only once the worker has answered.
-        const req: VerifyReq = { t: 'blobs', pack, start: r.start, bytes, blobs: r.blobs };
+        const blobs = rangeBlobs(indexed, r);
         const trees: VerifiedTrees = [];
         const p: Promise<PackVerdict> = pool
-          ? pool.run(req)
-          : Promise.resolve({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, r.blobs, undefined, trees), trees });
+          ? verifyIn(pool, { t: 'blobs', pack, start: r.start, bytes, blobs })
+          : Promise.resolve({ reasons: [], damaged: verifyBlobs(repo.master, pack, r.start, bytes, blobs, undefined, trees), trees });
         const verdict = p
           .then((x) => {
             for (const [id, refs] of x.trees ?? []) verifiedTrees.set(id, 'error' in refs ? refs : checkedTree(repo, refs));

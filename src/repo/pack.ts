@@ -144,29 +144,43 @@ export class PackBuilder {
   }
 }
 
-/** Parse a pack's header from its last bytes. `tail` must end at the end of the pack. */
-export function parseHeader(key: MasterKey, tail: Buffer, packSize: number, packId: string): PackedBlob[] | { need: number } {
+/**
+ * A pack's header from its last bytes (`tail` must end at the end of the pack), decrypted and checked:
+ * every entry has a known type and lies inside the pack. HEADER_ENTRY_SIZE bytes an entry; `{ need }` when
+ * `tail` is too short to hold it.
+ */
+export function openHeader(key: MasterKey, tail: Buffer, packSize: number, packId: string): Buffer | { need: number } {
   if (tail.length < 4) throw new IntegrityError(`pack ${packId}: too short (${packSize} bytes)`);
   const hlen = tail.readUInt32LE(tail.length - 4);
   if (hlen + 4 > packSize) throw new IntegrityError(`pack ${packId}: header length ${hlen} exceeds pack size ${packSize}`);
   if (hlen + 4 > tail.length) return { need: hlen + 4 };
   const header = open(key, tail.subarray(tail.length - 4 - hlen, tail.length - 4), `pack ${packId} header`, aad('pack-header'));
   if (header.length % HEADER_ENTRY_SIZE !== 0) throw new IntegrityError(`pack ${packId}: header has a partial entry`);
-  const blobs: PackedBlob[] = [];
   const dataEnd = packSize - 4 - hlen;
   for (let o = 0; o < header.length; o += HEADER_ENTRY_SIZE) {
-    const t = header.readUInt8(o);
+    const t = header[o]!;
     if (t > 1) throw new IntegrityError(`pack ${packId}: unknown blob type ${t} in header`);
-    const b: PackedBlob = {
-      type: t === 1 ? 'tree' : 'data',
-      compression: header.readUInt8(o + 1),
+    if (header.readUInt32LE(o + 4) + header.readUInt32LE(o + 8) > dataEnd) {
+      throw new IntegrityError(`pack ${packId}: blob ${header.toString('hex', o + 16, o + 48)} lies outside the pack`);
+    }
+  }
+  return header;
+}
+
+/** Parse a pack's header from its last bytes (see openHeader) into its blobs. */
+export function parseHeader(key: MasterKey, tail: Buffer, packSize: number, packId: string): PackedBlob[] | { need: number } {
+  const header = openHeader(key, tail, packSize, packId);
+  if (!Buffer.isBuffer(header)) return header;
+  const blobs: PackedBlob[] = [];
+  for (let o = 0; o < header.length; o += HEADER_ENTRY_SIZE) {
+    blobs.push({
+      type: header[o] === 1 ? 'tree' : 'data',
+      compression: header[o + 1]!,
       offset: header.readUInt32LE(o + 4),
       length: header.readUInt32LE(o + 8),
       rawLength: header.readUInt32LE(o + 12),
       id: header.toString('hex', o + 16, o + 48),
-    };
-    if (b.offset + b.length > dataEnd) throw new IntegrityError(`pack ${packId}: blob ${b.id} lies outside the pack`);
-    blobs.push(b);
+    });
   }
   return blobs;
 }

@@ -12,7 +12,7 @@
  * A crash after 2 leaves duplicate index entries (harmless); after 3, orphan packs (the next prune removes them).
  */
 import { defaults, LifeboatError, throwIfAborted } from '../core/index.ts';
-import { packsFromIndexJson, indexFileJson, type IndexFileJson } from './blob-index.ts';
+import { indexFileGroups, indexFileJson, packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
 import { BlobWriter } from './blob-writer.ts';
 import { Lock } from './lock.ts';
 import type { PackedBlob } from './pack.ts';
@@ -45,8 +45,6 @@ export interface PruneResult {
   /** Temp files left by writes a crash cut short (a backup killed while writing packs), removed. */
   tempFilesRemoved: number;
 }
-
-const INDEX_PACKS_PER_FILE = 2000;
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
   const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: true, purpose: 'prune' });
@@ -183,8 +181,8 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
 
   // 2. New index: kept packs + new packs.
   const all = [...keep.map((id) => ({ id, blobs: packs.get(id)! })), ...writer.saved];
-  for (let i = 0; i < all.length; i += INDEX_PACKS_PER_FILE) {
-    await repo.saveJson('index', indexFileJson(all.slice(i, i + INDEX_PACKS_PER_FILE)), signal ? { signal } : {});
+  for (const group of indexFileGroups(all)) {
+    await repo.saveJson('index', indexFileJson(group), signal ? { signal } : {});
   }
   // 3. Old index files.
   for (const name of indexNames) await repo.backend.remove({ type: 'index', name });

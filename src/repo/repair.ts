@@ -10,7 +10,7 @@
  *   lost index file).
  */
 import { compareStrings, LifeboatError } from '../core/index.ts';
-import { indexFileJson } from './blob-index.ts';
+import { indexFileGroups, indexFileJson } from './blob-index.ts';
 import { parseHeader, type PackedBlob } from './pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
 
@@ -52,10 +52,10 @@ export async function adoptPacks(repo: Repository, opts: { signal?: AbortSignal 
     if (!repo.index.hasPack(f.name)) orphans.push(f);
   }
   const { found, damaged } = await readHeaders(repo, orphans, opts.signal);
-  if (found.length) {
-    const name = await repo.saveJson('index', indexFileJson(found), opts.signal ? { signal: opts.signal } : {});
+  for (const group of indexFileGroups(found)) {
+    const name = await repo.saveJson('index', indexFileJson(group), opts.signal ? { signal: opts.signal } : {});
     repo.indexFiles.add(name);
-    for (const p of found) repo.index.addPack(p.id, p.blobs);
+    for (const p of group) repo.index.addPack(p.id, p.blobs);
   }
   return { adopted: found.length, damaged };
 }
@@ -72,8 +72,10 @@ export async function rebuildIndex(repo: Repository, opts: { signal?: AbortSigna
   for await (const f of repo.backend.list('pack', opts.signal ? { signal: opts.signal } : {})) packs.push(f);
   const { found, damaged } = await readHeaders(repo, packs, opts.signal);
   const old = await repo.listNames('index', opts.signal);
-  for (let i = 0; i < found.length || i === 0; i += 2000) {
-    await repo.saveJson('index', indexFileJson(found.slice(i, i + 2000)), opts.signal ? { signal: opts.signal } : {});
+  const groups = indexFileGroups(found);
+  // An empty index file when no pack could be read: the old ones are removed all the same.
+  for (const group of groups.length > 0 ? groups : [[]]) {
+    await repo.saveJson('index', indexFileJson(group), opts.signal ? { signal: opts.signal } : {});
   }
   for (const name of old) await repo.backend.remove({ type: 'index', name });
   return { packs: found.length, blobs: found.reduce((a, p) => a + p.blobs.length, 0), damaged, indexFilesRemoved: old.length };

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { defaults, IntegrityError, LifeboatError, newScratch, systemClock, type Clock, type Scratch } from '../core/index.ts';
 import type { Backend, FileType } from './backend/index.ts';
-import { BlobIndex, packsFromIndexJson, type BlobLocation, type IndexFileJson } from './blob-index.ts';
+import { BlobIndex, indexedPacks, type BlobLocation, type IndexedPacks, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
 import { Compression, compressBlob, decompressBlob } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
@@ -40,6 +40,19 @@ export interface InitOptions {
 export interface OpenOptions {
   clock?: Clock;
   signal?: AbortSignal;
+}
+
+export interface LoadIndexOptions {
+  signal?: AbortSignal;
+  /** Decode an index file's bytes (default: decodeIndexFile, on this thread). */
+  decode?: (name: string, bytes: Buffer) => Promise<IndexedPacks> | IndexedPacks;
+  /** A damaged index file (INTEGRITY, CORRUPT; with anyError, any failure but ABORTED) is passed here and skipped. */
+  onError?: (name: string, err: unknown) => void;
+  anyError?: boolean;
+  /** How many index files there are to load (for progress). */
+  onListed?: (count: number) => void;
+  /** Each index file as it is decoded (in any order; the index merges them in name order afterwards). */
+  onLoaded?: (name: string, packs: IndexedPacks) => void;
 }
 
 export class Repository {
@@ -121,13 +134,9 @@ export class Repository {
     return name;
   }
 
-  async loadJson<T>(type: Exclude<FileType, 'pack' | 'config' | 'key'>, name: string, opts: { signal?: AbortSignal; contentAddressed?: boolean } = {}): Promise<T> {
+  async loadJson<T>(type: JsonFileType, name: string, opts: { signal?: AbortSignal; contentAddressed?: boolean } = {}): Promise<T> {
     const bytes = await this.backend.load({ type, name }, opts.signal ? { signal: opts.signal } : {});
-    if (opts.contentAddressed !== false) {
-      const sum = createHash('sha256').update(bytes).digest('hex');
-      if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
-    }
-    return decodeDocument<T>(open(this.master, bytes, `${type} ${name}`, aad(type)), `${type} ${name}`);
+    return decodeJsonFile<T>(this.master, type, name, bytes, opts.contentAddressed !== false);
   }
 
   // ---- named objects: archived WAL files, stored whole, compressed and sealed ----
@@ -167,26 +176,35 @@ export class Repository {
 
   // ---- index ----
 
-  /** Load every index file not yet loaded. Safe to call again to pick up files written since. */
-  async loadIndex(opts: { signal?: AbortSignal; onError?: (name: string, err: unknown) => void } = {}): Promise<void> {
+  /**
+   * Load every index file not yet loaded. Safe to call again to pick up files written since. `decode` turns
+   * a file's bytes into its packs: by default decodeIndexFile on this thread; a caller with worker threads
+   * can decode there (check does), which keeps each file's JSON objects out of this thread's heap.
+   */
+  async loadIndex(opts: LoadIndexOptions = {}): Promise<void> {
     const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n));
-    const loaded: Array<ReturnType<typeof packsFromIndexJson> | undefined> = new Array(names.length);
+    opts.onListed?.(names.length);
+    const decode = opts.decode ?? ((name: string, bytes: Buffer) => decodeIndexFile(this.master, name, bytes));
+    const loaded: Array<IndexedPacks | undefined> = new Array(names.length);
     await mapLimit(names, 8, async (name, i) => {
+      let packs: IndexedPacks;
       try {
-        loaded[i] = packsFromIndexJson(await this.loadJson<IndexFileJson>('index', name, opts), name);
+        packs = await decode(name, await this.backend.load({ type: 'index', name }, opts.signal ? { signal: opts.signal } : {}));
       } catch (err) {
-        if (opts.onError && err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')) {
+        if (opts.onError && !(err instanceof LifeboatError && err.code === 'ABORTED') && (opts.anyError || (err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')))) {
           opts.onError(name, err);
           return;
         }
         throw err;
       }
+      loaded[i] = packs;
+      opts.onLoaded?.(name, packs);
     });
     // Merged in name order, so which copy of a blob stored twice is used does not depend on timing.
     names.forEach((name, i) => {
       const packs = loaded[i];
       if (!packs) return;
-      for (const p of packs) this.index.addPack(p.id, p.blobs);
+      this.index.addIndexed(packs);
       this.indexFiles.add(name);
     });
   }
@@ -197,7 +215,7 @@ export class Repository {
    * names tell: new ones (a backup meanwhile) are loaded; if one that was loaded is gone, a prune replaced
    * it, and the whole index is loaded again (nothing else may be using this Repository's index meanwhile).
    */
-  async refreshIndex(opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async refreshIndex(opts: LoadIndexOptions = {}): Promise<void> {
     const names = new Set(await this.listNames('index', opts.signal));
     if ([...this.indexFiles].some((n) => !names.has(n))) {
       this.index.clear();
@@ -266,6 +284,22 @@ export function encodeDocument(value: unknown): Buffer {
   if (json.length < 256) return json;
   const z = zstdCompress(json, { compressionLevel: 3 });
   return z.length < json.length ? z : json;
+}
+
+export type JsonFileType = Exclude<FileType, 'pack' | 'config' | 'key'>;
+
+/** A sealed JSON file's contents (see loadJson). Pure and synchronous: worker threads use it too. */
+export function decodeJsonFile<T>(master: MasterKey, type: JsonFileType, name: string, bytes: Buffer, contentAddressed = true): T {
+  if (contentAddressed) {
+    const sum = createHash('sha256').update(bytes).digest('hex');
+    if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
+  }
+  return decodeDocument<T>(open(master, bytes, `${type} ${name}`, aad(type)), `${type} ${name}`);
+}
+
+/** An index file's packs, from its sealed bytes. */
+export function decodeIndexFile(master: MasterKey, name: string, bytes: Buffer): IndexedPacks {
+  return indexedPacks(decodeJsonFile<IndexFileJson>(master, 'index', name, bytes), name);
 }
 
 export function decodeDocument<T>(plain: Buffer, what: string): T {
