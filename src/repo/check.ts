@@ -520,7 +520,7 @@ async function checkPack(
     const found = (await Promise.all(verdicts)).flat();
     if (failed) return failed;
     if (hash.digest('hex') !== pack) reasons.unshift('contents do not match its name (SHA-256)');
-    if (found.length) reasons.push(`${found.length} of ${indexed.length} blobs are damaged`);
+    if (found.length) reasons.push(`${found.length} of ${indexed.count} blobs are damaged`);
     v = { reasons, damaged: found };
   }
   for (const [id, why] of v.damaged) damaged.set(id, why);

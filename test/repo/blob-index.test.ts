@@ -106,4 +106,28 @@ describe('blob index', () => {
       assert.equal(res.packsRead, res.packs);
     }
   });
+
+  it('check names the blobs an index places where the pack header does not, read in ranges and whole', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), seededBytes(`g${i}`, 5_000 + i * 100));
+    await backupFiles(await newRepo(dir), { paths: [src] });
+    const repo = await openRepo(dir);
+    const [only] = await repo.listNames('index');
+    const j = await repo.loadJson<IndexFileJson>('index', only!);
+    const blobs = j.packs.find((p) => p.blobs.length >= 2)!.blobs;
+    // Two entries swap ids, each keeping the other's place: as a faulty writer's index would.
+    const [a, b] = [blobs[0]!.id, blobs[1]!.id];
+    [blobs[0]!.id, blobs[1]!.id] = [b, a];
+    await repo.saveJson('index', j);
+    await repo.backend.remove({ type: 'index', name: only! });
+    for (const workers of [undefined, 0]) {
+      const res = await checkRepository(await openRepo(dir), { readData: true, ...(workers === undefined ? {} : { workers }) });
+      const p = res.problems.find((x) => x.kind === 'pack');
+      assert.ok(p, JSON.stringify(res.problems));
+      for (const id of [a, b]) assert.match(p.message, new RegExp(`blob ${id} is in the index but not at that place in the pack header`));
+      assert.match(p.message, /2 of \d+ blobs are damaged/);
+    }
+  });
 });
