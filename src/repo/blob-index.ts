@@ -31,7 +31,7 @@ export interface IndexFileJson {
 /** A blob or pack id as the repository writes it: 64 lowercase hex digits (32 bytes). */
 const ID_HEX = /^[0-9a-f]{64}$/;
 
-export function isBlobId(id: string): boolean {
+function isBlobId(id: string): boolean {
   return id.length === 64 && ID_HEX.test(id);
 }
 
@@ -41,25 +41,13 @@ export function isBlobId(id: string): boolean {
  * the 100,000-file bench repository (110,000 blobs) held ~11 MiB of them, and V8 lets its old generation
  * grow to twice what is live (see core/heap.ts) (2026-11-30).
  */
-export class BlobIds {
-  #words: Uint32Array;
-  #bytes: Buffer;
+class BlobIds {
+  #words = new Uint32Array(8 * 64);
+  #bytes = Buffer.from(this.#words.buffer);
   #n = 0;
-
-  constructor(capacity = 64) {
-    this.#words = new Uint32Array(8 * Math.max(1, capacity));
-    this.#bytes = Buffer.from(this.#words.buffer);
-  }
 
   get size(): number {
     return this.#n;
-  }
-
-  /** Append an id (64 hex digits, checked by the caller); returns its slot. */
-  push(id: string): number {
-    this.#room();
-    this.#bytes.write(id, this.#n * 32, 32, 'hex');
-    return this.#n++;
   }
 
   /** Append the id held in words[at .. at + 8]; returns its slot. */
@@ -121,7 +109,7 @@ class IdKey {
  * Ids to slots: open addressing with linear probing over `BlobIds`, at most half full, keyed by each id's
  * first word. Slots are added, never removed (only cleared all at once).
  */
-export class IdTable {
+class IdTable {
   readonly ids = new BlobIds();
   #table = new Int32Array(128); // slot + 1; 0 = empty
   readonly #key = new IdKey();
