@@ -135,14 +135,15 @@ class IdTable {
     }
   }
 
-  /** Add id, which findWords did not find; returns its slot. */
-  insert(id: string): number {
+  /** Add id (64 hex digits) unless it is there: its new slot, or -1 when it was there already. */
+  add(id: string): number {
     if (!this.#key.set(id)) throw new IntegrityError(`${JSON.stringify(id.slice(0, 80))} is not a blob id`);
-    return this.insertWords(this.#key.words, 0);
+    return this.addWords(this.#key.words, 0);
   }
 
-  /** Add the id in words[at .. at + 8], which findWords did not find; returns its slot. */
-  insertWords(words: Uint32Array, at: number): number {
+  /** Add the id in words[at .. at + 8] unless it is there: its new slot, or -1. */
+  addWords(words: Uint32Array, at: number): number {
+    if (this.findWords(words, at) >= 0) return -1;
     if ((this.ids.size + 1) * 2 > this.#table.length) this.#rehash(this.#table.length * 2);
     const slot = this.ids.pushWords(words, at);
     this.#place(slot);
@@ -198,8 +199,8 @@ export class BlobIndex {
   addPack(packId: string, blobs: readonly PackedBlob[]): void {
     const p = this.#packNumber(packId);
     for (const b of blobs) {
-      if (this.#ids.find(b.id) >= 0) continue;
-      this.#set(this.#ids.insert(b.id), p, b.offset, b.length, b.rawLength, (b.type === 'tree' ? 1 : 0) | (b.compression << 1));
+      const s = this.#ids.add(b.id);
+      if (s >= 0) this.#set(s, p, b.offset, b.length, b.rawLength, (b.type === 'tree' ? 1 : 0) | (b.compression << 1));
     }
   }
 
@@ -209,9 +210,9 @@ export class BlobIndex {
     ip.packs.forEach((packId, k) => {
       const p = this.#packNumber(packId);
       for (const end = b + ip.counts[k]!; b < end; b++) {
-        if (this.#ids.findWords(ip.ids, b * 8) >= 0) continue;
+        const s = this.#ids.addWords(ip.ids, b * 8);
         const n = ip.nums;
-        this.#set(this.#ids.insertWords(ip.ids, b * 8), p, n[b * 4]!, n[b * 4 + 1]!, n[b * 4 + 2]!, n[b * 4 + 3]!);
+        if (s >= 0) this.#set(s, p, n[b * 4]!, n[b * 4 + 1]!, n[b * 4 + 2]!, n[b * 4 + 3]!);
       }
     });
   }

@@ -276,10 +276,12 @@ class PackClaims implements BlobTable {
   #nums: Uint32Array;
   #base: number;
   #count: number;
-  #idBytes: Buffer | undefined;
+  /** The bytes of #ids. */
+  #idBytes: Buffer;
 
   constructor(ip: IndexedPacks, start: number, count: number) {
     this.#ids = ip.ids;
+    this.#idBytes = bytesOf(ip.ids);
     this.#nums = ip.nums;
     this.#base = start;
     this.#count = count;
@@ -308,21 +310,19 @@ class PackClaims implements BlobTable {
     take(this);
     take(new PackClaims(ip, start, count));
     this.#ids = ids;
+    this.#idBytes = bytesOf(ids);
     this.#nums = nums;
     this.#base = 0;
     this.#count = n;
-    this.#idBytes = undefined;
   }
 
   id(i: number): string {
-    this.#idBytes ??= Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
     const o = (this.#base + i) * 32;
     return this.#idBytes.toString('hex', o, o + 32);
   }
 
   sameId(i: number, bytes: Uint8Array, at: number): boolean {
     const o = (this.#base + i) * 32;
-    this.#idBytes ??= Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
     for (let k = 0; k < 32; k++) if (this.#idBytes[o + k] !== bytes[at + k]) return false;
     return true;
   }
@@ -349,6 +349,10 @@ class PackClaims implements BlobTable {
     for (let i = 0; i < this.#count; i++) end = Math.max(end, this.offset(i) + this.length(i));
     return end;
   }
+}
+
+function bytesOf(a: Uint32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /** A tree as the structure check keeps it: its folders' trees, how many chunks it uses, those not indexed. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BlobIndex, checkRepository, type IndexFileJson } from '../../src/repo/index.ts';
+import { BlobIndex, checkRepository, type IndexFileJson, type Repository } from '../../src/repo/index.ts';
 import { indexedPacks, indexFileGroups, indexFileJson, packsOf } from '../../src/repo/blob-index.ts';
 import type { PackedBlob } from '../../src/repo/pack.ts';
 import { backupFiles } from '../../src/sources/files/index.ts';
@@ -29,6 +29,18 @@ function pack(name: string, n: number, from = 0): { id: string; blobs: PackedBlo
       compression: i % 2,
     })),
   };
+}
+
+/** A repository holding one backup of `files` seeded files of the given sizes, and its one index file. */
+async function backedUp(t: Parameters<typeof tempDir>[0], files: number, size: (i: number) => number): Promise<{ dir: string; repo: Repository; only: string }> {
+  const dir = await tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  for (let i = 0; i < files; i++) writeFileSync(join(src, `f${i}`), seededBytes(`f${i}`, size(i)));
+  await backupFiles(await newRepo(dir), { paths: [src] });
+  const repo = await openRepo(dir);
+  const [only] = await repo.listNames('index');
+  return { dir, repo, only: only! };
 }
 
 describe('blob index', () => {
@@ -90,16 +102,10 @@ describe('blob index', () => {
     assert.deepEqual(indexFileGroups([], 10, 10), []);
   });
 
-  it('check reads a pack that two index files list once per blob, decoding the index in its workers', async (t) => {
-    const dir = await tempDir(t);
-    const src = join(dir, 'src');
-    mkdirSync(src);
-    for (let i = 0; i < 20; i++) writeFileSync(join(src, `f${i}`), seededBytes(`f${i}`, 20_000 + i * 1000));
-    await backupFiles(await newRepo(dir), { paths: [src] });
-    const repo = await openRepo(dir);
-    const [only] = await repo.listNames('index');
+  it('check reads a pack that two index files list once per blob, in its workers and on this thread', async (t) => {
+    const { dir, repo, only } = await backedUp(t, 20, (i) => 20_000 + i * 1000);
     // The same entries again under another name (sealing draws a new nonce): as after an interrupted prune.
-    await repo.saveJson('index', await repo.loadJson<IndexFileJson>('index', only!));
+    await repo.saveJson('index', await repo.loadJson<IndexFileJson>('index', only));
     for (const workers of [undefined, 0]) {
       const res = await checkRepository(await openRepo(dir), { readData: true, ...(workers === undefined ? {} : { workers }) });
       assert.ok(res.ok, JSON.stringify(res.problems));
@@ -107,21 +113,15 @@ describe('blob index', () => {
     }
   });
 
-  it('check names the blobs an index places where the pack header does not, read in ranges and whole', async (t) => {
-    const dir = await tempDir(t);
-    const src = join(dir, 'src');
-    mkdirSync(src);
-    for (let i = 0; i < 6; i++) writeFileSync(join(src, `f${i}`), seededBytes(`g${i}`, 5_000 + i * 100));
-    await backupFiles(await newRepo(dir), { paths: [src] });
-    const repo = await openRepo(dir);
-    const [only] = await repo.listNames('index');
-    const j = await repo.loadJson<IndexFileJson>('index', only!);
+  it('check names the blobs an index places where the pack header does not, in its workers and on this thread', async (t) => {
+    const { dir, repo, only } = await backedUp(t, 6, (i) => 5_000 + i * 100);
+    const j = await repo.loadJson<IndexFileJson>('index', only);
     const blobs = j.packs.find((p) => p.blobs.length >= 2)!.blobs;
     // Two entries swap ids, each keeping the other's place: as a faulty writer's index would.
     const [a, b] = [blobs[0]!.id, blobs[1]!.id];
     [blobs[0]!.id, blobs[1]!.id] = [b, a];
     await repo.saveJson('index', j);
-    await repo.backend.remove({ type: 'index', name: only! });
+    await repo.backend.remove({ type: 'index', name: only });
     for (const workers of [undefined, 0]) {
       const res = await checkRepository(await openRepo(dir), { readData: true, ...(workers === undefined ? {} : { workers }) });
       const p = res.problems.find((x) => x.kind === 'pack');
