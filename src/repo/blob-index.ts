@@ -1,8 +1,8 @@
 /**
  * The blob index: which pack holds each blob, where, and how it is stored.
  *
- * On the backend, index files (`index/<id>`) each describe some packs (sealed JSON, see
- * docs/repository-format.md). In memory, all index files are merged into one `BlobIndex`: blob ids as
+ * On the backend, index files (`index/<id>`) each describe some packs (sealed, in a binary form or, as
+ * older writers wrote them, JSON; see docs/repository-format.md §9). In memory, all index files are merged into one `BlobIndex`: blob ids as
  * bytes in a hash table (`IdTable`), each with a slot in parallel typed arrays, all outside the V8 heap.
  * Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
  */
@@ -372,6 +372,83 @@ export function indexedPacks(j: IndexFileJson, name = ''): IndexedPacks {
   return out;
 }
 
+/**
+ * The binary form of an index file (docs/repository-format.md §9.1), what writers write: the magic, the
+ * pack and blob counts, the pack names, each pack's blob count, the blob ids, then four u32 per blob. A
+ * reader copies the last three sections into IndexedPacks as they are: no JSON objects, no hex decoding.
+ * Measured (2026-11-30, the 100,000-file bench repository, 110,108 blobs in 5 files, one thread): the JSON
+ * form took 230-290 ms to decode, this 12-28 ms, and is 17 % smaller (4.3 against 5.2 MB); JSON also made a
+ * transient object per blob, 16,384 per file.
+ */
+const INDEX_MAGIC = Buffer.from('LBIX\x02\0\0\0', 'latin1');
+const INDEX_HEAD = INDEX_MAGIC.length + 8;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Whether the (decompressed) contents of an index file are in the binary form. */
+export function isBinaryIndex(plain: Uint8Array): boolean {
+  return plain.length >= INDEX_MAGIC.length && INDEX_MAGIC.equals(plain.subarray(0, INDEX_MAGIC.length));
+}
+
+/** The binary form of an index file listing `packs` (every id 64 lower-case hex digits, numbers u32). */
+export function encodeIndexFile(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>): Buffer {
+  let blobs = 0;
+  for (const p of packs) blobs += p.blobs.length;
+  const out = Buffer.alloc(INDEX_HEAD + packs.length * 36 + blobs * 48);
+  INDEX_MAGIC.copy(out, 0);
+  out.writeUInt32LE(packs.length, INDEX_MAGIC.length);
+  out.writeUInt32LE(blobs, INDEX_MAGIC.length + 4);
+  let names = INDEX_HEAD;
+  let counts = names + packs.length * 32;
+  let ids = counts + packs.length * 4;
+  let nums = ids + blobs * 32;
+  for (const p of packs) {
+    if (!isBlobId(p.id)) throw new RangeError(`index: pack name ${p.id} is not 64 hex digits`);
+    names += out.write(p.id, names, 32, 'hex');
+    counts = out.writeUInt32LE(p.blobs.length, counts);
+    for (const b of p.blobs) {
+      if (!isBlobId(b.id)) throw new RangeError(`index: blob id ${b.id} is not 64 hex digits`);
+      ids += out.write(b.id, ids, 32, 'hex');
+      nums = out.writeUInt32LE(b.offset, nums);
+      nums = out.writeUInt32LE(b.length, nums);
+      nums = out.writeUInt32LE(b.rawLength, nums);
+      nums = out.writeUInt32LE((b.type === 'tree' ? 1 : 0) | (b.compression << 1), nums);
+    }
+  }
+  return out;
+}
+
+/** The packs of an index file in the binary form (see encodeIndexFile); a damaged one is an IntegrityError. */
+export function decodeIndexBytes(plain: Buffer, name = ''): IndexedPacks {
+  const file = name ? `index file ${name}` : 'index file';
+  if (!isBinaryIndex(plain) || plain.length < INDEX_HEAD) throw new IntegrityError(`${file} is not a binary index`);
+  const packCount = plain.readUInt32LE(INDEX_MAGIC.length);
+  const blobCount = plain.readUInt32LE(INDEX_MAGIC.length + 4);
+  if (plain.length !== INDEX_HEAD + packCount * 36 + blobCount * 48) {
+    throw new IntegrityError(`${file}: ${plain.length} bytes, but it declares ${packCount} packs and ${blobCount} blobs`);
+  }
+  const out: IndexedPacks = { packs: new Array<string>(packCount), counts: new Uint32Array(packCount), ids: new Uint32Array(blobCount * 8), nums: new Uint32Array(blobCount * 4) };
+  let at = INDEX_HEAD;
+  for (let k = 0; k < packCount; k++, at += 32) out.packs[k] = plain.toString('hex', at, at + 32);
+  at = copyWords(plain, at, out.counts);
+  let total = 0;
+  for (let k = 0; k < packCount; k++) total += out.counts[k]!;
+  if (total !== blobCount) throw new IntegrityError(`${file}: its packs hold ${total} blobs, but it declares ${blobCount}`);
+  Buffer.from(out.ids.buffer).set(plain.subarray(at, at + blobCount * 32)); // bytes, as IdTable keeps them
+  at = copyWords(plain, at + blobCount * 32, out.nums);
+  for (let i = 3; i < out.nums.length; i += 4) {
+    if (out.nums[i]! > 0xff) throw new IntegrityError(`${file} has a malformed entry (flags ${out.nums[i]!})`);
+  }
+  return out;
+}
+
+/** Fill `into` with the u32 LE words at plain[at..]; returns the offset after them. */
+function copyWords(plain: Buffer, at: number, into: Uint32Array): number {
+  const end = at + into.length * 4;
+  if (LITTLE_ENDIAN) Buffer.from(into.buffer, into.byteOffset, into.byteLength).set(plain.subarray(at, end));
+  else for (let i = 0; i < into.length; i++) into[i] = plain.readUInt32LE(at + i * 4);
+  return end;
+}
+
 /** The buffers of an IndexedPacks, to transfer it between threads. */
 export function indexedPacksTransfer(ip: IndexedPacks): ArrayBuffer[] {
   return [ip.counts.buffer, ip.ids.buffer, ip.nums.buffer] as ArrayBuffer[];
@@ -392,11 +469,6 @@ export function packsOf(ip: IndexedPacks): Array<{ id: string; blobs: PackedBlob
 export function packedBlob(id: string, nums: Uint32Array, i: number): PackedBlob {
   const f = nums[i * 4 + 3]!;
   return { id, type: f & 1 ? 'tree' : 'data', offset: nums[i * 4]!, length: nums[i * 4 + 1]!, rawLength: nums[i * 4 + 2]!, compression: f >> 1 };
-}
-
-/** indexedPacks, as PackedBlob lists (see packsOf). */
-export function packsFromIndexJson(j: IndexFileJson, name = ''): Array<{ id: string; blobs: PackedBlob[] }> {
-  return packsOf(indexedPacks(j, name));
 }
 
 function u32(n: unknown): n is number {

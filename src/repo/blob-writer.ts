@@ -9,7 +9,6 @@
  * most the unindexed packs' reuse, never correctness: every index entry points into a complete pack.
  */
 import { defaults, LifeboatError } from '../core/index.ts';
-import { indexFileJson } from './blob-index.ts';
 import { compressBlob } from './compress.ts';
 import { aad, seal } from './crypto.ts';
 import { PackBuilder, type BlobType, type PackedBlob } from './pack.ts';
@@ -154,7 +153,7 @@ export class BlobWriter {
     const packs = this.#unindexed;
     this.#unindexed = [];
     this.#unindexedBlobs = 0;
-    const name = await this.#repo.saveJson('index', indexFileJson(packs), this.#signal ? { signal: this.#signal } : {});
+    const name = await this.#repo.saveIndexFile(packs, this.#signal ? { signal: this.#signal } : {});
     this.#repo.indexFiles.add(name);
   }
 

@@ -12,7 +12,7 @@
  * A crash after 2 leaves duplicate index entries (harmless); after 3, orphan packs (the next prune removes them).
  */
 import { defaults, LifeboatError, throwIfAborted } from '../core/index.ts';
-import { indexFileGroups, indexFileJson, packsFromIndexJson, type IndexFileJson } from './blob-index.ts';
+import { indexFileGroups, packsOf } from './blob-index.ts';
 import { BlobWriter } from './blob-writer.ts';
 import { Lock } from './lock.ts';
 import type { PackedBlob } from './pack.ts';
@@ -65,9 +65,9 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
   const indexNames = await repo.listNames('index', signal);
   const packs = new Map<string, PackedBlob[]>();
   await mapLimit(indexNames, 8, async (name) => {
-    let filePacks: ReturnType<typeof packsFromIndexJson>;
+    let filePacks: ReturnType<typeof packsOf>;
     try {
-      filePacks = packsFromIndexJson(await repo.loadJson<IndexFileJson>('index', name, signal ? { signal } : {}), name);
+      filePacks = packsOf(await repo.loadIndexFile(name, signal ? { signal } : {}));
     } catch (err) {
       throw new LifeboatError('INTEGRITY', `prune stopped: index file ${name} cannot be read (${(err as Error).message})`, {
         hint: 'run `lifeboat check` and repair the repository before pruning',
@@ -182,7 +182,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
   // 2. New index: kept packs + new packs.
   const all = [...keep.map((id) => ({ id, blobs: packs.get(id)! })), ...writer.saved];
   for (const group of indexFileGroups(all)) {
-    await repo.saveJson('index', indexFileJson(group), signal ? { signal } : {});
+    await repo.saveIndexFile(group, signal ? { signal } : {});
   }
   // 3. Old index files.
   for (const name of indexNames) await repo.backend.remove({ type: 'index', name });

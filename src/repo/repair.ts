@@ -10,7 +10,7 @@
  *   lost index file).
  */
 import { compareStrings, LifeboatError } from '../core/index.ts';
-import { indexFileGroups, indexFileJson } from './blob-index.ts';
+import { indexFileGroups } from './blob-index.ts';
 import { parseHeader, type PackedBlob } from './pack.ts';
 import { mapLimit, type Repository } from './repository.ts';
 
@@ -53,7 +53,7 @@ export async function adoptPacks(repo: Repository, opts: { signal?: AbortSignal 
   }
   const { found, damaged } = await readHeaders(repo, orphans, opts.signal);
   for (const group of indexFileGroups(found)) {
-    const name = await repo.saveJson('index', indexFileJson(group), opts.signal ? { signal: opts.signal } : {});
+    const name = await repo.saveIndexFile(group, opts.signal ? { signal: opts.signal } : {});
     repo.indexFiles.add(name);
     for (const p of group) repo.index.addPack(p.id, p.blobs);
   }
@@ -75,7 +75,7 @@ export async function rebuildIndex(repo: Repository, opts: { signal?: AbortSigna
   const groups = indexFileGroups(found);
   // An empty index file when no pack could be read: the old ones are removed all the same.
   for (const group of groups.length > 0 ? groups : [[]]) {
-    await repo.saveJson('index', indexFileJson(group), opts.signal ? { signal: opts.signal } : {});
+    await repo.saveIndexFile(group, opts.signal ? { signal: opts.signal } : {});
   }
   for (const name of old) await repo.backend.remove({ type: 'index', name });
   return { packs: found.length, blobs: found.reduce((a, p) => a + p.blobs.length, 0), damaged, indexFilesRemoved: old.length };

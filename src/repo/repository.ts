@@ -2,14 +2,14 @@
  * A Repository: an opened, unlocked store of recovery points on a Backend.
  *
  * It owns the master key, the config (chunker parameters) and the in-memory blob index, and offers the
- * primitives every higher layer uses: sealed JSON files (snapshots, index files, locks), blob reads that are
+ * primitives every higher layer uses: sealed JSON files (snapshots, locks), index files, blob reads that are
  * verified end to end (authentication tag, then the id recomputed from the plaintext), and a `BlobWriter`
  * for new data. It never interprets trees or snapshots; those live in tree.ts and snapshot.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { defaults, IntegrityError, LifeboatError, newScratch, systemClock, type Clock, type Scratch } from '../core/index.ts';
 import type { Backend, FileType } from './backend/index.ts';
-import { BlobIndex, indexedPacks, type BlobLocation, type IndexedPacks, type IndexFileJson } from './blob-index.ts';
+import { BlobIndex, decodeIndexBytes, encodeIndexFile, indexedPacks, isBinaryIndex, type BlobLocation, type IndexedPacks, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
 import { Compression, compressBlob, decompressBlob } from './compress.ts';
 import { compress as zstdCompress } from 'zstd-napi';
@@ -132,6 +132,19 @@ export class Repository {
     const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
     await this.backend.save({ type, name }, bytes, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.durable === false ? { durable: false } : {}) });
     return name;
+  }
+
+  /** Write an index file listing `packs` (binary form); returns its name. */
+  async saveIndexFile(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>, opts: { signal?: AbortSignal } = {}): Promise<string> {
+    const bytes = sealIndexFile(this.master, packs);
+    const name = createHash('sha256').update(bytes).digest('hex');
+    await this.backend.save({ type: 'index', name }, bytes, opts.signal ? { signal: opts.signal } : {});
+    return name;
+  }
+
+  /** One index file's packs, verified (see decodeIndexFile). */
+  async loadIndexFile(name: string, opts: { signal?: AbortSignal } = {}): Promise<IndexedPacks> {
+    return decodeIndexFile(this.master, name, await this.backend.load({ type: 'index', name }, opts.signal ? { signal: opts.signal } : {}));
   }
 
   async loadJson<T>(type: JsonFileType, name: string, opts: { signal?: AbortSignal; contentAddressed?: boolean } = {}): Promise<T> {
@@ -280,33 +293,54 @@ const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 const MAX_DOCUMENT = 1 << 30;
 
 export function encodeDocument(value: unknown): Buffer {
-  const json = Buffer.from(JSON.stringify(value));
-  if (json.length < 256) return json;
-  const z = zstdCompress(json, { compressionLevel: 3 });
-  return z.length < json.length ? z : json;
+  return packDocument(Buffer.from(JSON.stringify(value)));
+}
+
+/** A document's stored form: compressed (a zstd frame) when that is smaller. */
+function packDocument(raw: Buffer): Buffer {
+  if (raw.length < 256) return raw;
+  const z = zstdCompress(raw, { compressionLevel: 3 });
+  return z.length < raw.length ? z : raw;
+}
+
+/** A document's contents from its stored form (see packDocument). */
+function unpackDocument(plain: Buffer, what: string): Buffer {
+  if (plain.length >= 4 && plain.subarray(0, 4).equals(ZSTD_MAGIC)) return decompressBlob(plain, Compression.Zstd, -1, what, MAX_DOCUMENT);
+  return plain;
 }
 
 export type JsonFileType = Exclude<FileType, 'pack' | 'config' | 'key'>;
 
 /** A sealed JSON file's contents (see loadJson). Pure and synchronous: worker threads use it too. */
 export function decodeJsonFile<T>(master: MasterKey, type: JsonFileType, name: string, bytes: Buffer, contentAddressed = true): T {
-  if (contentAddressed) {
-    const sum = createHash('sha256').update(bytes).digest('hex');
-    if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
-  }
+  if (contentAddressed) checkAddressed(type, name, bytes);
   return decodeDocument<T>(open(master, bytes, `${type} ${name}`, aad(type)), `${type} ${name}`);
 }
 
-/** An index file's packs, from its sealed bytes. */
+/** A content-addressed file's name is the SHA-256 of its bytes. */
+function checkAddressed(type: JsonFileType, name: string, bytes: Buffer): void {
+  const sum = createHash('sha256').update(bytes).digest('hex');
+  if (sum !== name) throw new IntegrityError(`${type} ${name}: contents do not match the name (damaged or truncated file)`);
+}
+
+/** The sealed bytes of an index file listing `packs`, in the binary form (docs/repository-format.md §9.1). */
+export function sealIndexFile(master: MasterKey, packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>): Buffer {
+  return seal(master, packDocument(encodeIndexFile(packs)), aad('index'));
+}
+
+/** An index file's packs, from its sealed bytes: the binary form, or JSON as older writers wrote it. */
 export function decodeIndexFile(master: MasterKey, name: string, bytes: Buffer): IndexedPacks {
-  return indexedPacks(decodeJsonFile<IndexFileJson>(master, 'index', name, bytes), name);
+  checkAddressed('index', name, bytes);
+  const what = `index ${name}`;
+  const plain = unpackDocument(open(master, bytes, what, aad('index')), what);
+  return isBinaryIndex(plain) ? decodeIndexBytes(plain, name) : indexedPacks(parseJson<IndexFileJson>(plain, what), name);
 }
 
 export function decodeDocument<T>(plain: Buffer, what: string): T {
-  let text = plain;
-  if (plain.length >= 4 && plain.subarray(0, 4).equals(ZSTD_MAGIC)) {
-    text = decompressBlob(plain, Compression.Zstd, -1, what, MAX_DOCUMENT);
-  }
+  return parseJson<T>(unpackDocument(plain, what), what);
+}
+
+function parseJson<T>(text: Buffer, what: string): T {
   try {
     return JSON.parse(text.toString('utf8')) as T;
   } catch (cause) {

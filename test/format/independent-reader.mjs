@@ -91,15 +91,54 @@ export function sealWithNonce(k, nonce, plaintext, ad = Buffer.alloc(0)) {
 }
 
 /** A sealed JSON document of the given kind (§3.1, §4). */
-export function openJson(k, sealed, kind) {
-  let plain = unseal(k, sealed, aad(kind));
-  // §3: a document is JSON, or a zstd frame of JSON (starts with 28 B5 2F FD).
+/** §3: a sealed document's body: as is, or a zstd frame of it (starts with 28 B5 2F FD). */
+function openBody(k, sealed, kind) {
+  const plain = unseal(k, sealed, aad(kind));
   if (plain.length >= 4 && plain.readUInt32LE(0) === 0xfd2fb528) {
     const declared = zstdContentSize(plain);
     if (declared === undefined || declared > 1 << 30) throw new Error(`${kind}: document frame size not acceptable`);
-    plain = decompress(plain);
+    return decompress(plain);
   }
-  return JSON.parse(plain.toString('utf8'));
+  return plain;
+}
+
+export function openJson(k, sealed, kind) {
+  return JSON.parse(openBody(k, sealed, kind).toString('utf8'));
+}
+
+/** §9: an index file's packs, from the binary form (§9.1) or the JSON form, as the JSON form's object. */
+export function openIndex(k, sealed) {
+  const body = openBody(k, sealed, 'index');
+  if (body.subarray(0, 4).toString('latin1') !== 'LBIX') return JSON.parse(body.toString('utf8'));
+  if (body.length < 16 || body[4] !== 2 || body[5] !== 0 || body[6] !== 0 || body[7] !== 0) throw new Error('index: unknown binary encoding');
+  const P = body.readUInt32LE(8);
+  const B = body.readUInt32LE(12);
+  if (body.length !== 16 + 36 * P + 48 * B) throw new Error(`index: ${body.length} bytes for ${P} packs and ${B} blobs`);
+  const idsAt = 16 + 36 * P;
+  const numsAt = idsAt + 32 * B;
+  const packs = [];
+  let i = 0;
+  for (let p = 0; p < P; p++) {
+    const count = body.readUInt32LE(16 + 32 * P + 4 * p);
+    const blobs = [];
+    for (const end = i + count; i < end; i++) {
+      if (i >= B) throw new Error('index: pack blob counts exceed the blob count');
+      const n = (j) => body.readUInt32LE(numsAt + 16 * i + 4 * j);
+      const flags = n(3);
+      if (flags > 255) throw new Error(`index: flags ${flags}`);
+      blobs.push({
+        id: body.toString('hex', idsAt + 32 * i, idsAt + 32 * i + 32),
+        type: flags & 1 ? 'tree' : 'data',
+        offset: n(0),
+        length: n(1),
+        raw_length: n(2),
+        compression: flags >> 1,
+      });
+    }
+    packs.push({ id: body.toString('hex', 16 + 32 * p, 48 + 32 * p), blobs });
+  }
+  if (i !== B) throw new Error('index: pack blob counts do not add up to the blob count');
+  return { packs };
 }
 
 // ---- §5: keys ------------------------------------------------------------------------------------------
@@ -329,7 +368,7 @@ export async function openRepository(dir, password) {
    */
   const index = new Map();
   for (const name of listFiles(join(dir, 'index'))) {
-    const j = openJson(master.encryption, readAddressed(join(dir, 'index', name), name), 'index');
+    const j = openIndex(master.encryption, readAddressed(join(dir, 'index', name), name));
     for (const p of j.packs) {
       for (const b of p.blobs) {
         const loc = { pack: p.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.raw_length, compression: b.compression };

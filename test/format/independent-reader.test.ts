@@ -69,6 +69,7 @@ interface Reader {
   sealWithNonce(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad?: Uint8Array): Buffer;
   unseal(key: Uint8Array, sealed: Uint8Array, ad?: Uint8Array): Buffer;
   openJson(key: Uint8Array, sealed: Uint8Array, kind: Kind): unknown;
+  openIndex(key: Uint8Array, sealed: Uint8Array): unknown;
   parsePackHeader(encryption: Uint8Array, pack: Buffer): Array<Omit<Location, 'pack'> & { id: string }>;
   scryptParamsOk(p: { N: unknown; r: unknown; p: unknown }): boolean;
   validSnapshot(s: unknown): boolean;
@@ -138,7 +139,7 @@ const sameLocation = (a: Location, b: Location): boolean =>
 /** The documents of every index file, opened with the reader. */
 function indexDocuments(dir: string, encryption: Buffer): Array<Record<string, unknown>> {
   const folder = join(dir, 'repo', 'index');
-  return readdirSync(folder).map((n) => reader.openJson(encryption, readFileSync(join(folder, n)), 'index') as Record<string, unknown>);
+  return readdirSync(folder).map((n) => reader.openIndex(encryption, readFileSync(join(folder, n))) as Record<string, unknown>);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

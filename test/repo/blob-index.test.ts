@@ -1,6 +1,7 @@
 /**
- * The in-memory index: ids held as bytes in a hash table (BlobIndex, IdTable), index files decoded into
- * compact arrays (indexedPacks) and cut into files of bounded size (indexFileGroups); and check, whose
+ * The in-memory index: ids held as bytes in a hash table (BlobIndex, IdTable), index files (binary, and
+ * JSON as older writers wrote them) decoded into compact arrays and cut into files of bounded size
+ * (indexFileGroups); and check, whose
  * workers decode the index files, on a pack that two index files list.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BlobIndex, checkRepository, type IndexFileJson, type Repository } from '../../src/repo/index.ts';
-import { indexedPacks, indexFileGroups, indexFileJson, packsOf } from '../../src/repo/blob-index.ts';
+import { decodeIndexBytes, encodeIndexFile, indexedPacks, indexFileGroups, indexFileJson, isBinaryIndex, packsOf } from '../../src/repo/blob-index.ts';
 import type { PackedBlob } from '../../src/repo/pack.ts';
 import { backupFiles } from '../../src/sources/files/index.ts';
 import { seededBytes } from '../helpers/tree.ts';
@@ -86,6 +87,28 @@ describe('blob index', () => {
     assert.deepEqual(a.packIds(), b.packIds());
   });
 
+  it('an index file in the binary form decodes to the same arrays as its JSON form, and a damaged one is refused', () => {
+    const packs = [pack('a', 300), pack('b', 1, 300), pack('c', 0), pack('d', 50, 301)];
+    const bytes = encodeIndexFile(packs);
+    assert.ok(isBinaryIndex(bytes));
+    const ip = decodeIndexBytes(bytes, 'f');
+    assert.deepEqual(ip, indexedPacks(indexFileJson(packs), 'f'));
+    assert.deepEqual(packsOf(ip), packs);
+    assert.deepEqual(packsOf(decodeIndexBytes(encodeIndexFile([]), 'f')), []);
+    const damaged = (change: (b: Buffer) => Buffer): Buffer => change(Buffer.from(bytes));
+    for (const [what, b] of [
+      ['cut short', damaged((b) => b.subarray(0, b.length - 4))],
+      ['one byte too many', damaged((b) => Buffer.concat([b, Buffer.of(0)]))],
+      ['more blobs declared', damaged((b) => (b.writeUInt32LE(352, 12), b))],
+      ['a pack count that does not add up', damaged((b) => (b.writeUInt32LE(299, 16 + 4 * 32), b))],
+      ['flags out of range', damaged((b) => (b.writeUInt32LE(0x100, b.length - 4), b))],
+      ['no magic', damaged((b) => (b[0] = 0x7b, b))],
+    ] as const) {
+      assert.throws(() => decodeIndexBytes(b, 'f'), { code: 'INTEGRITY', message: /index file f/ }, what);
+    }
+    assert.throws(() => encodeIndexFile([{ id: 'not hex', blobs: [] }]), RangeError);
+  });
+
   it('refuses an index file whose blob ids are not 64 lower-case hex digits', () => {
     for (const bad of ['zz'.repeat(32), id('x').slice(2), id('x').toUpperCase(), 42]) {
       const j = indexFileJson([pack('a', 3)]) as unknown as { packs: Array<{ blobs: Array<{ id: unknown }> }> };
@@ -102,10 +125,10 @@ describe('blob index', () => {
     assert.deepEqual(indexFileGroups([], 10, 10), []);
   });
 
-  it('check reads a pack that two index files list once per blob, in its workers and on this thread', async (t) => {
+  it('check reads a pack that two index files (binary, and JSON as older writers wrote) list once per blob, in its workers and on this thread', async (t) => {
     const { dir, repo, only } = await backedUp(t, 20, (i) => 20_000 + i * 1000);
-    // The same entries again under another name (sealing draws a new nonce): as after an interrupted prune.
-    await repo.saveJson('index', await repo.loadJson<IndexFileJson>('index', only));
+    // The same entries again under another name, in the JSON form: as after an interrupted prune.
+    await repo.saveJson('index', indexFileJson(packsOf(await repo.loadIndexFile(only))));
     for (const workers of [undefined, 0]) {
       const res = await checkRepository(await openRepo(dir), { readData: true, ...(workers === undefined ? {} : { workers }) });
       assert.ok(res.ok, JSON.stringify(res.problems));
@@ -115,12 +138,12 @@ describe('blob index', () => {
 
   it('check names the blobs an index places where the pack header does not, in its workers and on this thread', async (t) => {
     const { dir, repo, only } = await backedUp(t, 6, (i) => 5_000 + i * 100);
-    const j = await repo.loadJson<IndexFileJson>('index', only);
-    const blobs = j.packs.find((p) => p.blobs.length >= 2)!.blobs;
+    const packs = packsOf(await repo.loadIndexFile(only));
+    const blobs = packs.find((p) => p.blobs.length >= 2)!.blobs;
     // Two entries swap ids, each keeping the other's place: as a faulty writer's index would.
     const [a, b] = [blobs[0]!.id, blobs[1]!.id];
     [blobs[0]!.id, blobs[1]!.id] = [b, a];
-    await repo.saveJson('index', j);
+    await repo.saveIndexFile(packs);
     await repo.backend.remove({ type: 'index', name: only });
     for (const workers of [undefined, 0]) {
       const res = await checkRepository(await openRepo(dir), { readData: true, ...(workers === undefined ? {} : { workers }) });

@@ -25,12 +25,12 @@ import {
   saveSnapshot,
   seal,
   newMasterKey,
-  type IndexFileJson,
   type TreeNode,
 } from '../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
 import { newRepo, openRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
 import { listTree, seededBytes } from '../helpers/tree.ts';
+import { indexFileJson, packsOf } from '../../src/repo/blob-index.ts';
 
 function fingerprint(dir: string): string {
   return listTree(dir)
@@ -237,8 +237,9 @@ describe('integrity and bad input', () => {
     await backupFiles(await newRepo(dir), { paths: [src] });
     const repo = await openRepo(dir);
     const [idx] = await repo.listNames('index');
-    const j = await repo.loadJson<IndexFileJson>('index', idx!);
-    // Sealed by the key, as a faulty writer would have: only the value is wrong (2^32 + 5 bytes in).
+    // The JSON form older writers wrote, sealed by the key as a faulty writer would have: only the value is
+    // wrong (2^32 + 5 bytes in; the binary form cannot hold it).
+    const j = indexFileJson(packsOf(await repo.loadIndexFile(idx!)));
     j.packs[0]!.blobs[0]!.offset = 2 ** 32 + 5;
     const bad = await repo.saveJson('index', j);
     await repo.backend.remove({ type: 'index', name: idx! });
