@@ -132,6 +132,10 @@ export async function workerInput<T>(): Promise<T> {
 interface Slot {
   worker: Worker;
   inFlight: number;
+  /** Requests sent to this worker and not answered yet. */
+  pending: Set<number>;
+  /** Set once the worker has stopped (crashed, ran out of memory, exited): why. */
+  stopped?: LifeboatError;
 }
 
 export class WorkerPool<Req, Res> {
@@ -142,9 +146,10 @@ export class WorkerPool<Req, Res> {
   constructor(module: URL, workerData: unknown, workers: number = availableParallelism()) {
     for (let i = 0; i < workers; i++) {
       const worker = startWorker(module, workerData);
-      const slot: Slot = { worker, inFlight: 0 };
+      const slot: Slot = { worker, inFlight: 0, pending: new Set() };
       worker.on('message', (m: { id: number; res?: Res; error?: string; code?: ErrorCode; hint?: string }) => {
         slot.inFlight--;
+        slot.pending.delete(m.id);
         const w = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
         if (m.error === undefined) w?.resolve(m.res as Res);
@@ -152,10 +157,19 @@ export class WorkerPool<Req, Res> {
         else if (m.code) w?.reject(new LifeboatError(m.code, m.error, m.hint === undefined ? {} : { hint: m.hint }));
         else w?.reject(new LifeboatError('INTERNAL', `worker failed: ${m.error}`));
       });
-      worker.on('error', (err) => {
-        for (const w of this.#waiting.values()) w.reject(err);
-        this.#waiting.clear();
-      });
+      // A worker that stops fails only what it was given; the others go on. Later requests for it fail at
+      // once (run picks another), instead of waiting for an answer that never comes.
+      const stop = (why: string, cause?: unknown): void => {
+        if (slot.stopped) return;
+        slot.stopped = new LifeboatError('INTERNAL', `worker stopped: ${why}`, cause === undefined ? {} : { cause });
+        for (const id of slot.pending) {
+          this.#waiting.get(id)?.reject(slot.stopped);
+          this.#waiting.delete(id);
+        }
+        slot.pending.clear();
+      };
+      worker.on('error', (err) => stop(err.message, err));
+      worker.on('exit', (code) => stop(`exited with code ${code}`));
       this.#slots.push(slot);
     }
   }
@@ -166,7 +180,8 @@ export class WorkerPool<Req, Res> {
 
   /** Send `req` to the least busy worker; `transfer` lists buffers to move instead of copy. */
   run(req: Req, transfer: ArrayBuffer[] = []): Promise<Res> {
-    const slot = this.#slots.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
+    const live = this.#slots.filter((s) => !s.stopped);
+    const slot = live.length > 0 ? live.reduce((a, b) => (b.inFlight < a.inFlight ? b : a)) : this.#slots[0]!;
     return this.#send(slot, req, transfer);
   }
 
@@ -185,8 +200,10 @@ export class WorkerPool<Req, Res> {
   }
 
   #send(slot: Slot, req: Req, transfer: ArrayBuffer[]): Promise<Res> {
+    if (slot.stopped) return Promise.reject(slot.stopped);
     const id = ++this.#next;
     slot.inFlight++;
+    slot.pending.add(id);
     return new Promise<Res>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
       slot.worker.postMessage({ id, req }, transfer);

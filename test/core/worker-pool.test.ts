@@ -1,7 +1,8 @@
 /**
- * Workers started ahead of need (prestartWorkers): the pool takes them, their input arrives before any
- * request and no request sent while they still boot is lost; one never taken does not keep the process
- * alive; one that failed before it was taken is replaced by a new worker.
+ * The worker pool: answers, errors with their codes, a worker that stops (only its requests fail). Workers
+ * started ahead of need (prestartWorkers): the pool takes them, their input arrives before any request and
+ * no request sent while they still boot is lost; one never taken does not keep the process alive; one that
+ * failed before it was taken is replaced by a new worker.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -34,6 +35,21 @@ describe('worker pool', () => {
       assert.equal(r.bytes?.[12345], 7);
       // The pool still works after the errors.
       assert.equal((await pool.run(5)).req, 5);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a worker that stops fails only the requests it was given; the other worker goes on and takes new ones', async () => {
+    const pool = new WorkerPool<number, Res>(module, { tag: 'crash' }, 2);
+    try {
+      const slow = pool.runOn(1, -5); // on the worker that stays
+      await assert.rejects(pool.runOn(0, -4), (err: LifeboatError) => err.code === 'INTERNAL' && /worker stopped: exited with code 3/.test(err.message));
+      assert.equal((await slow).req, -5);
+      // Requests for the stopped worker fail at once; run() picks the one that is left.
+      await assert.rejects(pool.runOn(0, 8), /worker stopped/);
+      const out = await Promise.all([9, 10, 11].map((n) => pool.run(n)));
+      assert.deepEqual(out.map((r) => r.req), [9, 10, 11]);
     } finally {
       await pool.close();
     }
