@@ -131,8 +131,7 @@ export async function workerInput<T>(): Promise<T> {
 
 interface Slot {
   worker: Worker;
-  inFlight: number;
-  /** Requests sent to this worker and not answered yet. */
+  /** Requests sent to this worker and not answered yet (how busy it is). */
   pending: Set<number>;
   /** Set once the worker has stopped (crashed, ran out of memory, exited): why. */
   stopped?: LifeboatError;
@@ -146,9 +145,8 @@ export class WorkerPool<Req, Res> {
   constructor(module: URL, workerData: unknown, workers: number = availableParallelism()) {
     for (let i = 0; i < workers; i++) {
       const worker = startWorker(module, workerData);
-      const slot: Slot = { worker, inFlight: 0, pending: new Set() };
+      const slot: Slot = { worker, pending: new Set() };
       worker.on('message', (m: { id: number; res?: Res; error?: string; code?: ErrorCode; hint?: string }) => {
-        slot.inFlight--;
         slot.pending.delete(m.id);
         const w = this.#waiting.get(m.id);
         this.#waiting.delete(m.id);
@@ -181,7 +179,7 @@ export class WorkerPool<Req, Res> {
   /** Send `req` to the least busy worker; `transfer` lists buffers to move instead of copy. */
   run(req: Req, transfer: ArrayBuffer[] = []): Promise<Res> {
     const live = this.#slots.filter((s) => !s.stopped);
-    const slot = live.length > 0 ? live.reduce((a, b) => (b.inFlight < a.inFlight ? b : a)) : this.#slots[0]!;
+    const slot = live.length > 0 ? live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a)) : this.#slots[0]!;
     return this.#send(slot, req, transfer);
   }
 
@@ -202,7 +200,6 @@ export class WorkerPool<Req, Res> {
   #send(slot: Slot, req: Req, transfer: ArrayBuffer[]): Promise<Res> {
     if (slot.stopped) return Promise.reject(slot.stopped);
     const id = ++this.#next;
-    slot.inFlight++;
     slot.pending.add(id);
     return new Promise<Res>((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });

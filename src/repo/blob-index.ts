@@ -2,8 +2,8 @@
  * The blob index: which pack holds each blob, where, and how it is stored.
  *
  * On the backend, index files (`index/<id>`) each describe some packs (sealed, in a binary form or, as
- * older writers wrote them, JSON; see docs/repository-format.md §9). In memory, all index files are merged into one `BlobIndex`: blob ids as
- * bytes in a hash table (`IdTable`), each with a slot in parallel typed arrays, all outside the V8 heap.
+ * older writers wrote them, JSON; see docs/repository-format.md §9). In memory, all index files are merged
+ * into one `BlobIndex`: blob ids as bytes in a hash table (`IdTable`), each with a slot in parallel typed arrays, all outside the V8 heap.
  * Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
  */
 import { defaults, IntegrityError } from '../core/index.ts';
@@ -200,7 +200,7 @@ export class BlobIndex {
     const p = this.#packNumber(packId);
     for (const b of blobs) {
       const s = this.#ids.add(b.id);
-      if (s >= 0) this.#set(s, p, b.offset, b.length, b.rawLength, (b.type === 'tree' ? 1 : 0) | (b.compression << 1));
+      if (s >= 0) this.#set(s, p, b.offset, b.length, b.rawLength, blobFlags(b.type, b.compression));
     }
   }
 
@@ -365,7 +365,7 @@ export function indexedPacks(j: IndexFileJson, name = ''): IndexedPacks {
       n[i * 4] = b.offset;
       n[i * 4 + 1] = b.length;
       n[i * 4 + 2] = b.raw_length;
-      n[i * 4 + 3] = (b.type === 'tree' ? 1 : 0) | (b.compression << 1);
+      n[i * 4 + 3] = blobFlags(b.type, b.compression);
       i++;
     }
   });
@@ -411,7 +411,7 @@ export function encodeIndexFile(packs: ReadonlyArray<{ id: string; blobs: readon
       nums = out.writeUInt32LE(b.offset, nums);
       nums = out.writeUInt32LE(b.length, nums);
       nums = out.writeUInt32LE(b.rawLength, nums);
-      nums = out.writeUInt32LE((b.type === 'tree' ? 1 : 0) | (b.compression << 1), nums);
+      nums = out.writeUInt32LE(blobFlags(b.type, b.compression), nums);
     }
   }
   return out;
@@ -463,6 +463,11 @@ export function packsOf(ip: IndexedPacks): Array<{ id: string; blobs: PackedBlob
     for (const end = i + ip.counts[k]!; i < end; i++) blobs.push(packedBlob(idBytes.toString('hex', i * 32, i * 32 + 32), ip.nums, i));
     return { id, blobs };
   });
+}
+
+/** A blob's flags as index arrays and binary index files hold them: bit 0 a tree, the bits above its compression. */
+function blobFlags(type: BlobType, compression: number): number {
+  return (type === 'tree' ? 1 : 0) | (compression << 1);
 }
 
 /** The PackedBlob of blob i of nums (4 numbers a blob, as in IndexedPacks). */

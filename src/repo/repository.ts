@@ -128,17 +128,18 @@ export class Repository {
 
   /** Seal and store a JSON document; its name is the SHA-256 of the stored bytes. */
   async saveJson(type: Exclude<FileType, 'pack' | 'config' | 'key'>, value: unknown, opts: { signal?: AbortSignal; name?: string; durable?: boolean } = {}): Promise<string> {
-    const bytes = seal(this.master, encodeDocument(value), aad(type));
-    const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
-    await this.backend.save({ type, name }, bytes, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.durable === false ? { durable: false } : {}) });
-    return name;
+    return this.#saveSealed(type, seal(this.master, encodeDocument(value), aad(type)), opts);
   }
 
   /** Write an index file listing `packs` (binary form); returns its name. */
   async saveIndexFile(packs: ReadonlyArray<{ id: string; blobs: readonly PackedBlob[] }>, opts: { signal?: AbortSignal } = {}): Promise<string> {
-    const bytes = sealIndexFile(this.master, packs);
-    const name = createHash('sha256').update(bytes).digest('hex');
-    await this.backend.save({ type: 'index', name }, bytes, opts.signal ? { signal: opts.signal } : {});
+    return this.#saveSealed('index', sealIndexFile(this.master, packs), opts);
+  }
+
+  /** Store sealed bytes under `opts.name`, or content-addressed (the SHA-256 of the bytes); returns the name. */
+  async #saveSealed(type: JsonFileType, bytes: Buffer, opts: { signal?: AbortSignal; name?: string; durable?: boolean }): Promise<string> {
+    const name = opts.name ?? createHash('sha256').update(bytes).digest('hex');
+    await this.backend.save({ type, name }, bytes, { ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.durable === false ? { durable: false } : {}) });
     return name;
   }
 
