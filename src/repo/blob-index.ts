@@ -3,7 +3,8 @@
  *
  * On the backend, index files (`index/<id>`) each describe some packs (sealed, in a binary form or, as
  * older writers wrote them, JSON; see docs/repository-format.md §9). In memory, all index files are merged
- * into one `BlobIndex`: blob ids as bytes in a hash table (`IdTable`), each with a slot in parallel typed arrays, all outside the V8 heap.
+ * into one `BlobIndex`: blob ids as bytes in a hash table (`IdTable`), each with a slot in parallel typed
+ * arrays, all outside the V8 heap.
  * Keeping it on disk instead, for repositories of hundreds of millions of blobs, is future work.
  */
 import { defaults, IntegrityError } from '../core/index.ts';
