@@ -74,9 +74,6 @@ export const defaults = {
    */
   indexMaxBlobs: 16384,
 
-  /** Restore: files written concurrently. */
-  restoreConcurrency: 8,
-
   /**
    * Restore reads each pack in ranges of at most 1 MiB (whole blobs; a larger blob is read alone), four in
    * flight (two per worker). Reading a pack's whole needed range at once held four ~16 MiB buffers plus the
@@ -95,7 +92,4 @@ export const defaults = {
    * MiB, 100,000 tiny files 228 -> 197 MiB, same time (2026-11-30).
    */
   checkReadSize: 1024 * 1024,
-
-  /** Read size for files being backed up. */
-  readBufferSize: 8 * 1024 * 1024,
 } as const;

@@ -54,6 +54,18 @@ const WORKER_OLD_GROWTH = 6 * 1024 * 1024;
 let workerLive = 0;
 
 /**
+ * Buffers outside the V8 heap a worker may gather between collections (workerGarbageGrew). A job that makes
+ * few JS objects but large buffers (a restore worker decrypting 1 MiB ranges of big chunks in 64 KiB slices)
+ * never fills the young generation, so V8 does not collect, and only ~64 MiB more external memory makes it:
+ * restore workers sat at 25-30 MiB of dead slices each, and a full restore of the mixed bench corpus peaked
+ * at 177-199 MiB RSS; with collections at 4 MiB, 144-149 MiB (2026-12-01). Jobs with many JS objects fill
+ * the young generation anyway; collecting after each of those as well copied each job's live request (the
+ * 100,000 tiny files restore: ~1 s more CPU).
+ */
+const WORKER_EXTERNAL_GROWTH = 4 * 1024 * 1024;
+let workerExternal = 0;
+
+/**
  * Inside a worker, between batches of work: collectYoungGarbage, and a full collection once the heap has
  * grown WORKER_OLD_GROWTH past what was live after the last one. With a young generation as small as the
  * workers' (see worker-pool.ts), a batch's objects reach the old generation, where V8 lets ~16 MiB of them
@@ -64,7 +76,18 @@ let workerLive = 0;
 export function collectWorkerGarbage(): void {
   if (isMainThread) return;
   gc('minor');
-  if (getHeapStatistics().used_heap_size < workerLive + WORKER_OLD_GROWTH) return;
-  gc('major');
-  workerLive = getHeapStatistics().used_heap_size;
+  if (getHeapStatistics().used_heap_size >= workerLive + WORKER_OLD_GROWTH) {
+    gc('major');
+    workerLive = getHeapStatistics().used_heap_size;
+  }
+  workerExternal = getHeapStatistics().external_memory;
+}
+
+/**
+ * Inside a worker: whether its buffers outside the V8 heap grew by WORKER_EXTERNAL_GROWTH since its last
+ * collectWorkerGarbage, so that it should collect now rather than once its queue is empty. False on the
+ * main thread.
+ */
+export function workerGarbageGrew(): boolean {
+  return !isMainThread && getHeapStatistics().external_memory >= workerExternal + WORKER_EXTERNAL_GROWTH;
 }

@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { parentPort, Worker, workerData, type ResourceLimits } from 'node:worker_threads';
 import { LifeboatError, type ErrorCode } from './errors.ts';
-import { collectWorkerGarbage } from './heap.ts';
+import { collectWorkerGarbage, workerGarbageGrew } from './heap.ts';
 
 /**
  * V8 young generation of each worker: 6 MiB (semi-spaces of 2 MiB), instead of the default 48 MiB (16 MiB
@@ -210,8 +210,9 @@ export class WorkerPool<Req, Res> {
 
 /**
  * Inside a worker: answer every request with `handle`; `transfer` lists the buffers of an answer to move
- * rather than copy. After the requests that have arrived are answered, the worker's garbage is collected
- * (collectWorkerGarbage), so a job's buffers are freed before the next.
+ * rather than copy. The worker's garbage is collected (collectWorkerGarbage) once the requests that have
+ * arrived are answered, so a job's buffers are freed before the next; while requests keep coming, also as
+ * soon as a job leaves WORKER_EXTERNAL_GROWTH of buffers behind (workerGarbageGrew, heap.ts).
  */
 export function serveRequests<Req, Res>(handle: (req: Req) => Res, transfer?: (res: Res) => ArrayBuffer[]): void {
   const port = parentPort!;
@@ -224,8 +225,10 @@ export function serveRequests<Req, Res>(handle: (req: Req) => Res, transfer?: (r
       const known = err instanceof LifeboatError ? { code: err.code, ...(err.hint === undefined ? {} : { hint: err.hint }) } : {};
       port.postMessage({ id: m.id, error: err instanceof Error ? err.message : String(err), ...known });
     }
-    // Not here: the message event still holds this request. After the handler returns, it is garbage.
-    if (!collect) {
+    // The message event still holds this request: a collection now keeps it alive one round more.
+    if (workerGarbageGrew()) {
+      collectWorkerGarbage();
+    } else if (!collect) {
       collect = true;
       setImmediate(() => {
         collect = false;
