@@ -57,10 +57,11 @@ let workerLive = 0;
  * Buffers outside the V8 heap a worker may gather between collections (workerGarbageGrew). A job that makes
  * few JS objects but large buffers (a restore worker decrypting 1 MiB ranges of big chunks in 64 KiB slices)
  * never fills the young generation, so V8 does not collect, and only ~64 MiB more external memory makes it:
- * restore workers sat at 25-30 MiB of dead slices each, and a full restore of the mixed bench corpus peaked
- * at 177-199 MiB RSS; with collections at 4 MiB, 144-149 MiB (2026-12-01). Jobs with many JS objects fill
- * the young generation anyway; collecting after each of those as well copied each job's live request (the
- * 100,000 tiny files restore: ~1 s more CPU).
+ * restore workers sat at 25-30 MiB of dead slices each. Full restore of the mixed bench corpus, cold, five
+ * runs each (2026-12-01): peak RSS 171-186 MiB before, 158-160 MiB with this, same wall time. At 2 MiB:
+ * 152-158 MiB, maybe slower (3.16 against 3.00 s). Collecting after every job: 144-149 MiB, but jobs with
+ * many JS objects (which fill the young generation, so V8 collects anyway) then had their live request
+ * copied each time: the 100,000 tiny files restore took about 1 s more CPU (13.1 -> 14.2 s).
  */
 const WORKER_EXTERNAL_GROWTH = 4 * 1024 * 1024;
 let workerExternal = 0;
