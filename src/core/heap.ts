@@ -58,10 +58,10 @@ let workerLive = 0;
  * few JS objects but large buffers (a restore worker decrypting 1 MiB ranges of big chunks in 64 KiB slices)
  * never fills the young generation, so V8 does not collect, and only ~64 MiB more external memory makes it:
  * restore workers sat at 25-30 MiB of dead slices each. Full restore of the mixed bench corpus, cold, five
- * runs each (2026-12-01): peak RSS 171-186 MiB before, 158-160 MiB with this, same wall time. At 2 MiB:
- * 152-158 MiB, maybe slower (3.16 against 3.00 s). Collecting after every job: 144-149 MiB, but jobs with
- * many JS objects (which fill the young generation, so V8 collects anyway) then had their live request
- * copied each time: the 100,000 tiny files restore took about 1 s more CPU (13.1 -> 14.2 s).
+ * runs each (2026-12-01): peak RSS 174-184 MiB before, 153-155 MiB with this, same wall time (2.72 against
+ * 2.74 s). Collecting after every job gave 144-149 MiB, but jobs with many JS objects (which fill the young
+ * generation, so V8 collects anyway) then had their live request copied each time: the 100,000 tiny files
+ * restore took about 1 s more CPU (13.1 -> 14.2 s).
  */
 const WORKER_EXTERNAL_GROWTH = 4 * 1024 * 1024;
 let workerExternal = 0;
@@ -90,5 +90,10 @@ export function collectWorkerGarbage(): void {
  * main thread.
  */
 export function workerGarbageGrew(): boolean {
-  return !isMainThread && getHeapStatistics().external_memory >= workerExternal + WORKER_EXTERNAL_GROWTH;
+  if (isMainThread) return false;
+  const external = getHeapStatistics().external_memory;
+  // V8 frees the buffers of a young collection on a background thread, after collectWorkerGarbage has read
+  // the figure: the lowest one since is the base, or the threshold would creep up by 4 MiB every time.
+  if (external < workerExternal) workerExternal = external;
+  return external >= workerExternal + WORKER_EXTERNAL_GROWTH;
 }

@@ -1,5 +1,6 @@
 /**
- * The worker pool: answers, errors with their codes, a worker that stops (only its requests fail). Workers
+ * The worker pool: answers, errors with their codes, a worker that stops (only its requests fail), a busy
+ * worker that frees the buffers its jobs leave behind. Workers
  * started ahead of need (prestartWorkers): the pool takes them, their input arrives before any request and
  * no request sent while they still boot is lost; one never taken does not keep the process alive; one that
  * failed before it was taken is replaced by a new worker.
@@ -50,6 +51,19 @@ describe('worker pool', () => {
       await assert.rejects(pool.runOn(0, 8), /worker stopped/);
       const out = await Promise.all([9, 10, 11].map((n) => pool.run(n)));
       assert.deepEqual(out.map((r) => r.req), [9, 10, 11]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('frees the buffers jobs leave behind while requests keep coming, not only once its queue is empty', async () => {
+    const pool = new WorkerPool<number, Res & { arrayBuffers?: number }>(module, { tag: 'garbage' }, 1);
+    try {
+      // 48 jobs sent at once: the worker never finds its queue empty. Each leaves 1 MiB of dead buffers and
+      // few JS objects, so V8 alone would let ~64 MiB of them gather before collecting.
+      const out = await Promise.all(Array.from({ length: 48 }, () => pool.run(-6)));
+      const most = Math.max(...out.map((r) => r.arrayBuffers ?? Infinity));
+      assert.ok(most < 8 * 1024 * 1024, `buffers held at the start of a job: ${(most / 1048576).toFixed(1)} MiB`);
     } finally {
       await pool.close();
     }
