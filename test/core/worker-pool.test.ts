@@ -1,9 +1,9 @@
 /**
  * The worker pool: answers, errors with their codes, a worker that stops (only its requests fail), a busy
- * worker that frees the buffers its jobs leave behind. Workers
- * started ahead of need (prestartWorkers): the pool takes them, their input arrives before any request and
- * no request sent while they still boot is lost; one never taken does not keep the process alive; one that
- * failed before it was taken is replaced by a new worker.
+ * worker that frees the buffers its jobs leave behind. Workers started ahead of need (prestartWorkers): the
+ * pool takes them, their input arrives before any request and no request sent while they still boot is
+ * lost; one never taken does not keep the process alive; one that failed before it was taken is replaced by
+ * a new worker.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

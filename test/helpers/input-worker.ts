@@ -3,9 +3,9 @@
  * the request, and whether it was started ahead of need. Started ahead of need with FAIL_EARLY set in its
  * environment, it throws while loading (a worker that fails before it is taken). Request -1 throws an
  * IntegrityError with a hint, -2 a plain Error; request -3 is answered with a buffer that is transferred;
- * request -4 stops the worker before it answers (exit code 3), request -5 is answered only after a
- * busy 200 ms, and request -6 leaves 1 MiB of dead buffers behind (16 of 64 KiB, as a restore worker's
- * decryption does) and answers with the worker's buffer memory as the job began.
+ * request -4 stops the worker before it answers (exit code 3), request -5 is answered only after a busy
+ * 200 ms, and request -6 leaves 1 MiB of dead buffers behind (16 of 64 KiB, as a restore worker's decryption
+ * does) and answers with the worker's buffer memory as the job began.
  */
 import { workerData } from 'node:worker_threads';
 import { DEFERRED_INPUT, IntegrityError, serveRequests, workerInput } from '../../src/core/index.ts';
