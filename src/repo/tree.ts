@@ -35,6 +35,11 @@ export interface TreeNode {
   xattrs?: Record<string, string>;
   /** Chunk ids of a file's content, in order. */
   content?: string[];
+  /**
+   * A directory whose listing is not all it held: entries that could not be read, sockets, or another file
+   * system under --one-file-system. `restore --delete` removes nothing directly inside it.
+   */
+  incomplete?: boolean;
   /** Tree id of a directory. */
   subtree?: string;
 }

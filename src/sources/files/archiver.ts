@@ -13,7 +13,7 @@
  * the caller reports them (exit code 3). Anything that threatens the repository's integrity (a backend
  * write failing, an abort) is fatal and no snapshot is saved.
  */
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { currentUsername, errnoCode, Fifo, LifeboatError, throwIfAborted } from '../../core/index.ts';
@@ -116,11 +116,31 @@ export function newProgress(): BackupProgress {
   return { files: 0, dirs: 0, bytes: 0, bytesNew: 0, errors: 0, current: '' };
 }
 
-/** Absolute, deduplicated paths; a path inside another given path is dropped (the outer covers it). */
+/**
+ * Absolute, deduplicated paths; a path inside another given path is dropped (the outer covers it). A path
+ * below another given path that is a symlink is refused: the link is stored as a link, so what lies
+ * "below" it could not be restored there.
+ */
 export function normalizePaths(paths: readonly string[]): string[] {
   if (paths.length === 0) throw new LifeboatError('USAGE', 'no path to back up', { hint: 'lifeboat backup PATH...' });
   const abs = [...new Set(paths.map((p) => resolvePath(p)))].sort();
-  return abs.filter((p) => !abs.some((q) => q !== p && (q === '/' || p.startsWith(q + '/'))));
+  const inside = (p: string, q: string): boolean => q !== p && (q === '/' || p.startsWith(q + '/'));
+  for (const q of abs) {
+    const nested = abs.find((p) => inside(p, q));
+    if (nested === undefined || !isSymlink(q)) continue;
+    throw new LifeboatError('USAGE', `cannot back up ${nested} together with ${q}: ${q} is a symlink, stored as a link`, {
+      hint: `leave out one of the two, or give the folder the link points to instead of ${q}`,
+    });
+  }
+  return abs.filter((p) => !abs.some((q) => inside(p, q)));
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 interface Counters {
@@ -225,10 +245,25 @@ function dirnameOf(p: string): string {
   return i <= 0 ? '/' : p.slice(0, i);
 }
 
+/**
+ * An entry that exists but is not stored (unreadable, or a socket): its folder is marked `incomplete`, so
+ * that `restore --delete` never removes what the snapshot could not hold. Excluded and vanished entries
+ * are `undefined`.
+ */
+const UNREAD = Symbol('unread');
+type Child = TreeNode | undefined | typeof UNREAD;
+
 /** A folder's tree in the parent snapshot: its nodes by name, and its bytes. */
 interface ParentTree {
   nodes: Map<string, TreeNode>;
   plain: Buffer;
+}
+
+/** A folder listed, its entries started (see Archiver.#expand). */
+interface Expanded {
+  children: Array<Promise<Child>>;
+  prevTree: ParentTree | undefined;
+  incomplete: boolean;
 }
 
 /** A folder met by the walk, waiting to be expanded (see Archiver.#folders). */
@@ -355,19 +390,22 @@ class Archiver {
         const prevNode = prev?.get(name);
         if (child.leaf) {
           const n = await this.#entry(realOf.get(path) ?? path, name, prevNode, 0);
-          if (n) nodes.push(n);
+          if (n !== undefined && n !== UNREAD) nodes.push(n);
           continue;
         }
-        // A folder above a given path: stored with its own metadata (or, above a path stored under another
-        // name, with the metadata of the folder above the real path).
+        // A folder above a given path: stored as a folder with its own metadata (or, above a path stored
+        // under another name, with the metadata of the folder above the real path). A symlink on the way
+        // (Debian's /bin -> usr/bin) is followed, as restic and borg do: the path is kept as given, and what
+        // it goes through is a folder. Only a given path's last component is kept as a symlink.
         const below = [...realOf].find(([p, r]) => p !== r && p.startsWith(path + '/'));
         const metaPath = below ? dirnameOf(below[1]) : path;
         let st: BigIntStats;
         try {
-          st = lstatSync(metaPath, { bigint: true });
+          st = statSync(metaPath, { bigint: true });
         } catch (err) {
           throw new LifeboatError('USAGE', `cannot back up below ${path}: ${(err as Error).message}`, { cause: err });
         }
+        if (!st.isDirectory()) throw new LifeboatError('USAGE', `cannot back up below ${path}: not a folder`);
         const node = metaToNode(name, readMeta(metaPath, st));
         node.subtree = await this.#writer.store('tree', encodeTree(await build(path, child, prevNode?.subtree)));
         nodes.push(node);
@@ -388,32 +426,29 @@ class Archiver {
     }
   }
 
-  /** One entry of any type; undefined when it is excluded, vanished or unreadable. */
-  async #entry(path: string, name: string, prev: TreeNode | undefined, depth: number, st?: BigIntStats): Promise<TreeNode | undefined> {
+  /** One entry of any type; undefined when it is excluded or vanished, UNREAD when it is not stored. */
+  async #entry(path: string, name: string, prev: TreeNode | undefined, depth: number, st?: BigIntStats): Promise<Child> {
     throwIfAborted(this.#opts.signal);
     if (depth > 0 && this.#exclude(path, name)) return undefined;
     if (!st) {
       try {
         st = lstatSync(path, { bigint: true });
       } catch (err) {
-        this.#warn({ path, kind: errnoCode(err) === 'ENOENT' ? 'vanished' : 'unreadable', message: (err as Error).message });
-        return undefined;
+        return this.#failed(path, errnoCode(err), err);
       }
     }
     let meta;
     try {
       meta = readMeta(path, st, undefined, prev);
     } catch (err) {
-      const code = err instanceof LifeboatError ? err.context['errno'] : errnoCode(err);
-      this.#warn({ path, kind: code === 'ENOENT' ? 'vanished' : 'unreadable', message: (err as Error).message });
-      return undefined;
+      return this.#failed(path, err instanceof LifeboatError ? err.context['errno'] : errnoCode(err), err);
     }
     if (meta.type === 'dir') return this.#dir(path, name, prev, depth, meta);
     const node = metaToNode(name, meta);
     if (meta.type !== 'file') {
       if (meta.type === 'socket') {
         this.#warn({ path, kind: 'skipped', message: 'sockets are not backed up' });
-        return undefined;
+        return UNREAD;
       }
       this.#progress.files++;
       return node;
@@ -425,6 +460,13 @@ class Archiver {
     // generation (73 of 457 MiB of the main thread's old-generation garbage on 100,000 tiny files).
     const job: FileJob = { path, size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: Number(st.ino) };
     return this.#file(node, prev, job, st.nlink > 1n ? `${st.dev}:${st.ino}` : undefined);
+  }
+
+  /** An entry that could not be read: vanished since it was listed (ENOENT), or not stored (UNREAD). */
+  #failed(path: string, errno: unknown, err: unknown): undefined | typeof UNREAD {
+    const vanished = errno === 'ENOENT';
+    this.#warn({ path, kind: vanished ? 'vanished' : 'unreadable', message: (err as Error).message });
+    return vanished ? undefined : UNREAD;
   }
 
   /** An unchanged file (same size, times and inode as in the parent snapshot) keeps its content unread. */
@@ -452,7 +494,7 @@ class Archiver {
   }
 
   /** Read a file (once per hard-linked inode: `linkKey`) and fill in its node. */
-  async #file(node: TreeNode, prev: TreeNode | undefined, job: FileJob, linkKey: string | undefined): Promise<TreeNode | undefined> {
+  async #file(node: TreeNode, prev: TreeNode | undefined, job: FileJob, linkKey: string | undefined): Promise<Child> {
     const s = this.counters.summary;
     const path = job.path;
     this.#opts.faults?.beforeRead?.(path);
@@ -465,10 +507,7 @@ class Archiver {
       result = this.#read(job);
     }
     const r = await result;
-    if (r.error !== undefined) {
-      this.#warn({ path, kind: r.errorCode === 'ENOENT' ? 'vanished' : 'unreadable', message: r.error });
-      return undefined;
-    }
+    if (r.error !== undefined) return this.#failed(path, r.errorCode, new Error(r.error));
     if (r.changed) this.#warn({ path, kind: 'changed', message: 'file changed while it was read; the snapshot holds what was read' });
     node.content = r.content;
     node.size = r.size;
@@ -524,7 +563,7 @@ class Archiver {
       for (let f = this.#folders.shift(); f !== undefined; f = this.#folders.shift()) {
         try {
           const expanded = await this.#expand(f);
-          void this.#finishDir(f, expanded.children, expanded.prevTree).then(f.resolve, f.reject);
+          void this.#finishDir(f, expanded).then(f.resolve, f.reject);
         } catch (err) {
           f.reject(err);
         }
@@ -534,18 +573,23 @@ class Archiver {
     }
   }
 
-  /** List a folder and start each of its entries. */
-  async #expand(f: PendingFolder): Promise<{ children: Array<Promise<TreeNode | undefined>>; prevTree: ParentTree | undefined }> {
+  /**
+   * List a folder and start each of its entries. `incomplete`: the listing is not the folder's whole
+   * contents (another file system under --one-file-system, or the folder could not be listed).
+   */
+  async #expand(f: PendingFolder): Promise<Expanded> {
     await this.#yieldNow();
     await this.#pool.waitForRoom(4096);
     this.#progress.dirs++;
     let names: string[] = [];
-    const crossesDevice = this.#opts.oneFileSystem && f.depth > 0 && !this.#rootDevs.has(f.meta.dev);
+    const crossesDevice = this.#opts.oneFileSystem === true && f.depth > 0 && !this.#rootDevs.has(f.meta.dev);
+    let incomplete = crossesDevice;
     if (!crossesDevice) {
       try {
         names = readdirSync(f.path);
       } catch (err) {
         this.#warn({ path: f.path, kind: 'unreadable', message: (err as Error).message });
+        incomplete = true;
       }
     }
     names.sort();
@@ -558,16 +602,20 @@ class Archiver {
       const p = f.path === '/' ? `/${n}` : `${f.path}/${n}`;
       return this.#entry(p, n, prevNodes?.get(n), f.depth + 1);
     });
-    return { children, prevTree };
+    return { children, prevTree, incomplete };
   }
 
   /** Once every entry of a folder is done: its tree, stored (or the parent snapshot's, when identical). */
-  async #finishDir(f: PendingFolder, children: Array<Promise<TreeNode | undefined>>, prevTree: ParentTree | undefined): Promise<TreeNode> {
+  async #finishDir(f: PendingFolder, { children, prevTree, incomplete }: Expanded): Promise<TreeNode> {
     const node = metaToNode(f.name, f.meta);
     const prev = f.prev;
     const s = this.counters.summary;
     const nodes: TreeNode[] = [];
-    for (const c of await Promise.all(children)) if (c) nodes.push(c);
+    for (const c of await Promise.all(children)) {
+      if (c === UNREAD) incomplete = true;
+      else if (c) nodes.push(c);
+    }
+    if (incomplete) node.incomplete = true;
     const plain = encodeTree(nodes);
     // The same bytes as in the parent snapshot are the same blob: skip naming it (an HMAC) and the lookup.
     const same = prevTree !== undefined && prev?.subtree !== undefined && plain.equals(prevTree.plain) && this.#writer.known(prev.subtree);

@@ -15,9 +15,10 @@
  * A damaged blob fails only the files that use it; the rest restore.
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { posix, resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, LifeboatError, RangeBuffers, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
 import { runInLanes } from './lanes.ts';
@@ -31,8 +32,9 @@ export interface RestoreOptions {
   /** Re-read every restored file and compare it with the snapshot. */
   verify?: boolean;
   /**
-   * Remove entries in the target that the snapshot does not have (inside restored folders only): turns a
-   * restore over a damaged tree into an exact rollback to the snapshot.
+   * Remove entries in the target that the snapshot does not have: turns a restore over a damaged tree into
+   * an exact rollback to the snapshot. Only inside the snapshot's backed-up paths (and the `include` paths
+   * within them), never in a folder the snapshot marks incomplete, and never an entry the backup excluded.
    */
   delete?: boolean;
   /**
@@ -179,6 +181,13 @@ class Restorer {
   readonly #fresh = new Set<string>();
   /** Names at the snapshot root, when the whole snapshot is restored (for `delete`). */
   #rootNames: Set<string> | undefined;
+  /** The snapshot's backed-up paths: `delete` removes nothing outside them. */
+  #roots: string[] = [];
+  /** The snapshot's exclude patterns: `delete` spares what they match (the backup never held it). */
+  #excluded: Excluder = () => false;
+  /** The include paths, and those found in the snapshot. */
+  #wanted = new Set<string>();
+  readonly #matched = new Set<string>();
   #removed = 0;
 
   readonly #pool: RestorePool;
@@ -205,22 +214,28 @@ class Restorer {
   }
 
   async run(snap: SnapshotEntry): Promise<RestoreResult> {
-    let includes = this.#opts.include?.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+    if (this.#opts.include?.some((p) => !p.startsWith('/'))) {
+      throw new LifeboatError('USAGE', '--include takes absolute paths as they were backed up, e.g. /srv/share/report.odt', {
+        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
+      });
+    }
+    let includes = this.#opts.include?.map((p) => posix.normalize(p).replace(/(.)\/+$/, '$1'));
     const strip = this.#strip;
     if (strip !== undefined) {
       if (!strip.startsWith('/')) throw new LifeboatError('USAGE', `strip takes an absolute snapshot path, not ${strip}`);
       includes = includes?.length ? includes.filter((p) => p === strip || p.startsWith(strip + '/')) : [strip];
       if (includes.length === 0) throw new LifeboatError('USAGE', `nothing to restore: every --include lies outside ${strip}`);
     }
-    if (includes?.some((p) => !p.startsWith('/'))) {
-      throw new LifeboatError('USAGE', '--include takes absolute paths as they were backed up, e.g. /srv/share/report.odt', {
-        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
-      });
-    }
+    this.#roots = snap.paths.map((p) => (p.length > 1 ? p.replace(/\/+$/, '') : p));
+    this.#excluded = compileExcludes(snap.excludes ?? []);
+    this.#wanted = new Set(includes ?? []);
     this.#rootNames = await this.#plan(snap.tree, '', 0, includes);
-    if (includes?.length && this.#files.length + this.#dirs.length + this.#others.length === 0) {
-      throw new LifeboatError('NOT_FOUND', `nothing in snapshot ${snap.short_id} matches ${includes.join(', ')}`, {
-        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
+    // Every include must name something: a typo must not pass for a restore of nothing.
+    const unmatched = (includes ?? []).filter((p) => p !== '/' && !this.#matched.has(p));
+    if (unmatched.length > 0) {
+      throw new LifeboatError('NOT_FOUND', `nothing in snapshot ${snap.short_id} matches ${unmatched.join(', ')}`, {
+        hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot; --include takes them as they were backed up',
+        context: { unmatched },
       });
     }
     this.#createTarget();
@@ -257,6 +272,7 @@ class Restorer {
         continue;
       }
       seen.add(node.name);
+      if (this.#wanted.has(path)) this.#matched.add(path);
       if (node.type !== 'dir' && node.subtree !== undefined) {
         this.#warn({ path, kind: 'unsafe', message: `refused ${node.type} with entries stored beneath it` });
         continue;
@@ -270,9 +286,7 @@ class Restorer {
         if (!above) this.#dirs.push(d);
         if (node.subtree) {
           const names = await this.#plan(node.subtree, path, depth + 1, sel === 'all' ? undefined : includes);
-          if (names) d.names = names;
-        } else if (sel === 'all') {
-          d.names = new Set();
+          if (names && node.incomplete !== true) d.names = names;
         }
         continue;
       }
@@ -294,7 +308,13 @@ class Restorer {
       }
     }
     // Kept for `delete` only: a Set per folder otherwise held ~4 MiB per 10,000 folders for nothing.
-    return this.#opts.delete && (includes === undefined || includes.length === 0) ? seen : undefined;
+    // A folder above the backed-up paths holds only the way down to them, never a complete listing.
+    return this.#opts.delete && (includes === undefined || includes.length === 0) && this.#backedUp(prefix || '/') ? seen : undefined;
+  }
+
+  /** At or below one of the snapshot's backed-up paths. */
+  #backedUp(path: string): boolean {
+    return this.#roots.some((r) => r === '/' || path === r || path.startsWith(r + '/'));
   }
 
   /** Remove what the snapshot does not have from every folder restored whole. Never follows a symlink. */
@@ -312,11 +332,13 @@ class Restorer {
       }
       for (const name of present) {
         if (f.names.has(name)) continue;
+        const path = f.path === '/' ? `/${name}` : `${f.path}/${name}`;
+        if (this.#excluded(path, name)) continue;
         try {
           rmSync(`${out}/${name}`, { recursive: true, force: true });
           this.#removed++;
         } catch (err) {
-          this.#warn({ path: f.path === '/' ? `/${name}` : `${f.path}/${name}`, kind: 'io', message: (err as Error).message });
+          this.#warn({ path, kind: 'io', message: (err as Error).message });
         }
       }
     }

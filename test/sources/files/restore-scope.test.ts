@@ -1,0 +1,137 @@
+/**
+ * What a restore may touch: a path backed up below a symlinked folder restores (its ancestors are folders);
+ * `--delete` removes only inside the snapshot's backed-up paths, never in a folder the snapshot could not
+ * list whole, never what the backup excluded; an `--include` that matches nothing is an error.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { checkRepository, findNode, type SnapshotEntry } from '../../../src/repo/index.ts';
+import { backupFiles, restoreFiles, type BackupResult } from '../../../src/sources/files/index.ts';
+import { newRepo, openRepo, tempDir } from '../../helpers/repo.ts';
+import { listTree } from '../../helpers/tree.ts';
+
+function entry(r: BackupResult): SnapshotEntry {
+  return { ...r.snapshot, id: r.id, short_id: r.id.slice(0, 8) };
+}
+
+describe('files: what a restore touches', () => {
+  it('backs up a path below a symlinked folder as folders, and check, dump and restore agree', async (t) => {
+    const dir = await tempDir(t);
+    mkdirSync(join(dir, 'real/docs'), { recursive: true });
+    writeFileSync(join(dir, 'real/docs/a.txt'), 'alpha');
+    symlinkSync('real', join(dir, 'link'));
+    symlinkSync('a.txt', join(dir, 'real/docs/alias'));
+    const repo = await newRepo(dir);
+    // The path goes through the link: it is stored as given, its ancestors as folders.
+    const r = await backupFiles(repo, { paths: [join(dir, 'link/docs'), join(dir, 'real/docs/alias')] });
+    assert.deepEqual(r.warnings, []);
+    const linkNode = await findNode(repo, r.snapshot.tree, join(dir, 'link'));
+    assert.equal(linkNode?.type, 'dir');
+    const file = await findNode(repo, r.snapshot.tree, join(dir, 'link/docs/a.txt'));
+    assert.equal(file?.type, 'file');
+    // A given path that is itself a symlink stays one.
+    assert.equal((await findNode(repo, r.snapshot.tree, join(dir, 'real/docs/alias')))?.type, 'symlink');
+    assert.equal((await checkRepository(repo)).ok, true);
+    const target = join(dir, 'restore');
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target });
+    assert.deepEqual(res.warnings, []);
+    assert.equal(readFileSync(join(target, dir, 'link/docs/a.txt'), 'utf8'), 'alpha');
+    assert.ok(lstatSync(join(target, dir, 'link')).isDirectory());
+    assert.equal(readlinkSync(join(target, dir, 'real/docs/alias')), 'a.txt');
+  });
+
+  it('refuses to back up a path below another given path that is a symlink', async (t) => {
+    const dir = await tempDir(t);
+    mkdirSync(join(dir, 'real/docs'), { recursive: true });
+    symlinkSync('real', join(dir, 'link'));
+    const repo = await newRepo(dir);
+    await assert.rejects(backupFiles(repo, { paths: [join(dir, 'link'), join(dir, 'link/docs')] }), { code: 'USAGE', message: /is a symlink/ });
+  });
+
+  it('--delete removes only inside the backed-up paths: unrelated files in the target survive', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'x/src');
+    mkdirSync(join(src, 'sub'), { recursive: true });
+    writeFileSync(join(src, 'a'), 'a');
+    writeFileSync(join(src, 'sub/b'), 'b');
+    writeFileSync(join(dir, 'x/sibling'), 'never backed up');
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [src] });
+    const target = join(dir, 'target');
+    // The target holds a system's worth of unrelated things, beside and above the restored path.
+    mkdirSync(join(target, 'etc'), { recursive: true });
+    writeFileSync(join(target, 'etc/passwd'), 'root:x:0:0');
+    mkdirSync(join(target, dir, 'x/other'), { recursive: true });
+    writeFileSync(join(target, dir, 'x/sibling-in-target'), 'keep');
+    mkdirSync(join(target, src, 'sub'), { recursive: true });
+    writeFileSync(join(target, src, 'added-later'), 'remove me');
+    writeFileSync(join(target, src, 'sub/added-later'), 'remove me');
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target, delete: true });
+    assert.deepEqual(res.warnings, []);
+    assert.equal(res.removed, 2);
+    assert.equal(readFileSync(join(target, 'etc/passwd'), 'utf8'), 'root:x:0:0');
+    assert.ok(existsSync(join(target, dir, 'x/other')));
+    assert.ok(existsSync(join(target, dir, 'x/sibling-in-target')));
+    assert.ok(!existsSync(join(target, src, 'added-later')));
+    assert.ok(!existsSync(join(target, src, 'sub/added-later')));
+    // With --include, only inside the included path.
+    writeFileSync(join(target, src, 'added-later'), 'stays: outside the include');
+    writeFileSync(join(target, src, 'sub/added-later'), 'goes');
+    const res2 = await restoreFiles(await openRepo(dir), entry(r), { target, delete: true, include: [join(src, 'sub')] });
+    assert.equal(res2.removed, 1);
+    assert.ok(existsSync(join(target, src, 'added-later')));
+    assert.ok(!existsSync(join(target, src, 'sub/added-later')));
+    // Restoring everything of a snapshot of `/`-less paths into `/`-like target never touches the root's other entries.
+    assert.deepEqual(listTree(target).filter((p) => !p.startsWith(dir.slice(1))), ['etc', 'etc/passwd', dir.slice(1).split('/')[0]!]);
+  });
+
+  it('--delete spares what the backup excluded and folders it could not list whole', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(join(src, 'run'), { recursive: true });
+    mkdirSync(join(src, 'open'), { recursive: true });
+    writeFileSync(join(src, 'open/f'), 'f');
+    writeFileSync(join(src, 'cache.tmp'), 'excluded');
+    // A socket is not stored (useless without its process): the folder's listing is not all it held.
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(join(src, 'run/app.sock'), resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [src], excludes: ['*.tmp'] });
+    assert.deepEqual(r.warnings.map((w) => w.kind), ['skipped']);
+    assert.equal((await findNode(repo, r.snapshot.tree, join(src, 'run')))?.incomplete, true);
+    assert.equal((await findNode(repo, r.snapshot.tree, join(src, 'open')))?.incomplete, undefined);
+    const target = join(dir, 'target');
+    mkdirSync(join(target, src, 'run'), { recursive: true });
+    mkdirSync(join(target, src, 'open'), { recursive: true });
+    writeFileSync(join(target, src, 'run/other.pid'), 'must survive');
+    writeFileSync(join(target, src, 'cache.tmp'), 'must survive');
+    writeFileSync(join(target, src, 'open/new'), 'goes');
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target, delete: true });
+    assert.equal(res.removed, 1);
+    assert.equal(readFileSync(join(target, src, 'run/other.pid'), 'utf8'), 'must survive');
+    assert.equal(readFileSync(join(target, src, 'cache.tmp'), 'utf8'), 'must survive');
+    assert.ok(!existsSync(join(target, src, 'open/new')));
+  });
+
+  it('--include of a path the snapshot does not have is an error, not an empty success', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'file'), 'x');
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [src] });
+    const target = join(dir, 'target');
+    for (const include of [join(src, 'doesnotexist'), `${src}/../../../../etc`, join(src, 'file/child'), '/elsewhere']) {
+      await assert.rejects(restoreFiles(await openRepo(dir), entry(r), { target, include: [include] }), { code: 'NOT_FOUND', message: /matches/ }, include);
+    }
+    // One good and one bad include: the bad one is named, nothing is restored.
+    await assert.rejects(restoreFiles(await openRepo(dir), entry(r), { target, include: [join(src, 'file'), join(src, 'nope')] }), { code: 'NOT_FOUND', message: /nope/ });
+    assert.ok(!existsSync(join(target, src, 'file')));
+    const ok = await restoreFiles(await openRepo(dir), entry(r), { target, include: [`${src}/./file`] });
+    assert.equal(ok.files, 1);
+  });
+});
