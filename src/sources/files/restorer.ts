@@ -21,6 +21,7 @@ import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
+import { PathAnchors } from './path-anchors.ts';
 import { runInLanes } from './lanes.ts';
 import { RestorePool } from './restore-pool.ts';
 import type { PackJob } from './restore-work.ts';
@@ -86,6 +87,8 @@ class PlannedFile {
   pending = 0;
   done = false;
   failed = false;
+  /** Its name in the target is ours: its folder checked, whatever stood there removed (so a failure may remove it). */
+  created = false;
   linkOf: PlannedFile | undefined = undefined;
 
   constructor(
@@ -117,6 +120,12 @@ interface PlannedDir {
   depth: number;
   /** Names the snapshot has in this folder, when the whole folder is restored (for `delete`). */
   names?: Set<string>;
+  /**
+   * A real folder in the target: made by this restore or found to be one, below folders that are. Only
+   * these get their metadata or have entries removed: a path through a folder that could not be placed
+   * (a symlink left in the target) would lead outside it.
+   */
+  placed?: boolean;
 }
 
 export function newRestoreProgress(): RestoreProgress {
@@ -191,6 +200,7 @@ class Restorer {
   #removed = 0;
 
   readonly #pool: RestorePool;
+  readonly #anchors = new PathAnchors();
 
   constructor(repo: Repository, opts: RestoreOptions, pool: RestorePool) {
     this.#pool = pool;
@@ -208,12 +218,21 @@ class Restorer {
     this.#opts.onWarning?.(w);
   }
 
+  /** Where a snapshot path goes in the target (through an anchored folder when the path is too long). */
   #out(snapPath: string): string {
-    if (this.#strip !== undefined) return snapPath === this.#strip ? this.#target : this.#target + snapPath.slice(this.#strip.length);
-    return snapPath === '/' ? this.#target : this.#target + snapPath;
+    if (this.#strip !== undefined) return snapPath === this.#strip ? this.#target : this.#anchors.short(this.#target + snapPath.slice(this.#strip.length));
+    return snapPath === '/' ? this.#target : this.#anchors.short(this.#target + snapPath);
   }
 
   async run(snap: SnapshotEntry): Promise<RestoreResult> {
+    try {
+      return await this.#run(snap);
+    } finally {
+      this.#anchors.close();
+    }
+  }
+
+  async #run(snap: SnapshotEntry): Promise<RestoreResult> {
     if (this.#opts.include?.some((p) => !p.startsWith('/'))) {
       throw new LifeboatError('USAGE', '--include takes absolute paths as they were backed up, e.g. /srv/share/report.odt', {
         hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot',
@@ -319,7 +338,7 @@ class Restorer {
 
   /** Remove what the snapshot does not have from every folder restored whole. Never follows a symlink. */
   #deleteExtras(): void {
-    const folders: Array<{ path: string; names: Set<string> }> = this.#dirs.flatMap((d) => (d.names ? [{ path: d.path, names: d.names }] : []));
+    const folders: Array<{ path: string; names: Set<string> }> = this.#dirs.flatMap((d) => (d.names && d.placed ? [{ path: d.path, names: d.names }] : []));
     if (this.#rootNames) folders.unshift({ path: '/', names: this.#rootNames });
     for (const f of folders) {
       const out = this.#out(f.path);
@@ -363,8 +382,12 @@ class Restorer {
     const real = this.#out(parent);
     try {
       if (lstatSync(real).isDirectory()) return true;
-    } catch {
-      /* missing: reported below */
+    } catch (err) {
+      // Missing (its creation failed and was reported) or unreachable (a path too long, say).
+      if (errnoCode(err) !== 'ENOENT') {
+        this.#warn({ path, kind: 'io', message: `cannot reach ${parent} in the target: ${(err as Error).message}` });
+        return false;
+      }
     }
     this.#warn({ path, kind: 'unsafe', message: `refused: ${parent} is not a folder in the target` });
     return false;
@@ -387,16 +410,18 @@ class Restorer {
       try {
         mkdirSync(out, { mode: 0o700 });
         this.#fresh.add(d.path);
+        d.placed = true;
       } catch (err) {
-        if (errnoCode(err) !== 'EEXIST') {
-          this.#warn({ path: d.path, kind: 'io', message: (err as Error).message });
-          continue;
-        }
-        const st = lstatSync(out);
-        if (!st.isDirectory()) {
-          // Something else stands where the snapshot has a folder: replace it (never follow it).
-          unlinkSync(out);
-          mkdirSync(out, { mode: 0o700 });
+        try {
+          if (errnoCode(err) !== 'EEXIST') throw err;
+          if (!lstatSync(out).isDirectory()) {
+            // Something else stands where the snapshot has a folder: replace it (never follow it).
+            unlinkSync(out);
+            mkdirSync(out, { mode: 0o700 });
+          }
+          d.placed = true;
+        } catch (e) {
+          this.#warn({ path: d.path, kind: 'io', message: (e as Error).message });
         }
       }
     }
@@ -429,6 +454,7 @@ class Restorer {
       try {
         // In a folder this restore made, nothing stands at the name; elsewhere, clear it (never follow it).
         if (!this.#fresh.has(parentOf(f.path))) this.#clear(out);
+        f.created = true;
         // Files with content are created by the writers; empty ones here.
         if (f.offsets.length === 0) closeSync(openSync(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
       } catch (err) {
@@ -576,7 +602,15 @@ class Restorer {
   #finishFiles(): void {
     for (const f of this.#files) {
       if (f.failed) {
-        if (!f.linkOf) rmSync(this.#out(f.path), { force: true });
+        // Only a name this restore made its own: a file refused because its folder in the target is a
+        // symlink must not be looked for through that link.
+        if (f.created && !f.linkOf) {
+          try {
+            rmSync(this.#out(f.path), { force: true });
+          } catch (err) {
+            this.#warn({ path: f.path, kind: 'io', message: `cannot remove the partial file: ${(err as Error).message}` });
+          }
+        }
         continue;
       }
       if (f.linkOf) {
@@ -605,7 +639,7 @@ class Restorer {
   }
 
   #finishDirs(): void {
-    const dirs = [...this.#dirs].sort((a, b) => b.depth - a.depth);
+    const dirs = this.#dirs.filter((d) => d.placed).sort((a, b) => b.depth - a.depth);
     for (const d of dirs) this.#meta(d.path, d.node);
   }
 

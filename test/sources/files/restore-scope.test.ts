@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkRepository, findNode, type SnapshotEntry } from '../../../src/repo/index.ts';
@@ -133,5 +134,31 @@ describe('files: what a restore touches', () => {
     assert.ok(!existsSync(join(target, src, 'file')));
     const ok = await restoreFiles(await openRepo(dir), entry(r), { target, include: [`${src}/./file`] });
     assert.equal(ok.files, 1);
+  });
+
+  it('restores a tree deeper than PATH_MAX below its target', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    // ~3,900 bytes deep: backed up as it is, over 4,096 bytes once below the target.
+    let deep = src;
+    while (deep.length < 3900) deep = join(deep, 'd'.repeat(200));
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'file'), 'deep');
+    writeFileSync(join(src, 'shallow'), 'shallow');
+    symlinkSync('file', join(deep, 'link'));
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [src] });
+    assert.deepEqual(r.warnings, []);
+    const target = join(dir, 't'.repeat(250));
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target, verify: true });
+    assert.deepEqual(res.warnings, []);
+    assert.equal(res.verified, 2);
+    // find(1) walks folders relative to each other, so it reads what no full path can reach.
+    const listing = (root: string): string => execFileSync('find', ['.', '-printf', '%P %y %M %U %G %s %l\\n', '-type', 'f', '-exec', 'cat', '{}', ';'], { cwd: root, encoding: 'utf8' });
+    assert.equal(listing(join(target, src)), listing(src));
+    assert.ok(Buffer.byteLength(join(target, deep, 'file')) > 4096);
+    // A target the kernel cannot reach at all is a clear error.
+    const tooLong = join(dir, 'x'.repeat(300));
+    await assert.rejects(restoreFiles(await openRepo(dir), entry(r), { target: tooLong }), { code: 'IO', message: /cannot create restore target/ });
   });
 });
