@@ -5,6 +5,10 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+// Ctrl-C or SIGTERM while the program loads: nothing is held yet, so leave with the documented status
+// (130) rather than the shell's 128 + signal. main.ts replaces these with handlers that stop cleanly.
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
 const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const src = fileURLToPath(new URL('../src', import.meta.url));
 

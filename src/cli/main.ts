@@ -18,6 +18,7 @@ const rt: Runtime = { signal: controller.signal, env: process.env, exitCode: Exi
 
 // First Ctrl-C: stop cleanly (release locks, leave no half-written files). Second: leave at once.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.removeAllListeners(sig); // bin/lifeboat.js's, for the time the program loads
   process.on(sig, () => {
     if (controller.signal.aborted) {
       if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n'); // the progress display hid the cursor

@@ -27,11 +27,15 @@ export function filterFrom(o: FilterOptions): SnapshotFilter {
   };
 }
 
-/** Every snapshot, oldest first; a damaged snapshot file is reported as a warning and left out. */
-export async function allSnapshots(s: Session, repo: Repository): Promise<SnapshotEntry[]> {
+/**
+ * Every snapshot, oldest first; a damaged snapshot file is reported as a warning and left out (its name is
+ * added to `damaged` when given).
+ */
+export async function allSnapshots(s: Session, repo: Repository, damaged?: string[]): Promise<SnapshotEntry[]> {
   return loadSnapshots(repo, {
     signal: s.signal,
     onError: (id, err) => {
+      damaged?.push(id);
       const message = err instanceof Error ? err.message : String(err);
       s.out.warn(`snapshot ${id} cannot be read, skipped: ${message}`, {
         message_type: 'error',
@@ -44,5 +48,7 @@ export async function allSnapshots(s: Session, repo: Repository): Promise<Snapsh
 }
 
 export async function pickSnapshot(s: Session, repo: Repository, ref: string, filter: SnapshotFilter = {}): Promise<SnapshotEntry> {
-  return resolveSnapshot(await allSnapshots(s, repo), ref, filter);
+  const damaged: string[] = [];
+  const all = await allSnapshots(s, repo, damaged);
+  return resolveSnapshot(all, ref, filter, damaged);
 }

@@ -28,6 +28,8 @@ export type ErrorCode =
   | 'EXISTS'
   | 'OUT_OF_RANGE'
   | 'HOOK'
+  /** An address to listen on or a peer to reach: in use, refused, unreachable. */
+  | 'NETWORK'
   | 'INTERNAL';
 
 /**

@@ -98,7 +98,14 @@ export async function exchange(ep: Endpoint, message: Buffer, opts: ExchangeOpti
   if (opts.key) ({ message: msg, mac } = sign(message, opts.key, { now }));
   let raw = opts.tcp ? await tcpExchange(ep, msg, timeoutMs) : await udpExchange(ep, msg, timeoutMs);
   if (!opts.tcp && raw.length >= 4 && raw.readUInt16BE(2) & 0x0200) raw = await tcpExchange(ep, msg, timeoutMs);
-  const parsed = parseRaw(raw);
+  let parsed: ReturnType<typeof parseRaw>;
+  let packet: unknown;
+  try {
+    parsed = parseRaw(raw);
+    packet = dnsPacket.decode(raw);
+  } catch (err) {
+    throw new LifeboatError('SOURCE', `DNS server ${ep.host}:${ep.port} sent a malformed answer: ${(err as Error).message}`, { cause: err, hint: 'check that the address is a DNS server' });
+  }
   const rcode = parsed.flags & 0xf;
   let tsigError: number | undefined;
   if (opts.key) {
@@ -109,7 +116,7 @@ export async function exchange(ep: Endpoint, message: Buffer, opts: ExchangeOpti
       if (rcode === 0) throw new LifeboatError('INTEGRITY', `the answer from ${ep.host}:${ep.port} is not correctly signed with key ${opts.key.name}: ${v.reason}`);
     } else if (v.tsig.error) tsigError = v.tsig.error;
   }
-  return { raw, packet: dnsPacket.decode(raw), rcode, rcodeName: rcodeNames[rcode] ?? String(rcode), ...(tsigError ? { tsigError } : {}) };
+  return { raw, packet, rcode, rcodeName: rcodeNames[rcode] ?? String(rcode), ...(tsigError ? { tsigError } : {}) };
 }
 
 /** A plain query. */

@@ -14,7 +14,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
-import { systemClock, type Clock } from '../core/index.ts';
+import { errnoCode, LifeboatError, systemClock, type Clock } from '../core/index.ts';
 import { inZone, normalizeName } from './records.ts';
 import { sign, verify, type TsigKey, type VerifyResult } from './tsig.ts';
 import { handleUpdate } from './update.ts';
@@ -73,22 +73,33 @@ export class DnsServer {
       if (out) udp.send(out, rinfo.port, rinfo.address);
     });
     udp.on('error', (err) => this.#opts.log?.({ event: 'udp-error', error: err.message }));
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(this.#opts.port ?? 53, host, () => {
-        udp.off('error', reject);
-        resolve();
+    const port = this.#opts.port ?? 53;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        udp.once('error', reject);
+        udp.bind(port, host, () => {
+          udp.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      udp.close();
+      throw listenError(err, 'UDP', host, port);
+    }
     this.#udp = udp;
     const tcp = createServer((sock) => this.#serveTcp(sock));
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen(this.port, host, () => {
-        tcp.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once('error', reject);
+        tcp.listen(this.port, host, () => {
+          tcp.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      await this.close();
+      throw listenError(err, 'TCP', host, this.port || port);
+    }
     this.#tcp = tcp;
   }
 
@@ -309,4 +320,17 @@ export function encodeReply(id: number, flags: number, rcode: number, question: 
 
 export function errorReply(id: number, opcode: number, rcode: number, question?: Record<string, unknown>): Buffer {
   return encodeReply(id, 0, rcode, question, [], [], [], opcode);
+}
+
+/** Why an address cannot be listened on, in words, with what to do about it. */
+function listenError(err: unknown, proto: string, host: string, port: number): LifeboatError {
+  const at = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const code = errnoCode(err);
+  const why: Record<string, [string, string]> = {
+    EADDRINUSE: ['another process holds it', `stop that process (\`ss -lnp 'sport = :${port}'\` names it), or listen on another address or port`],
+    EACCES: ['permission denied', 'ports below 1024 need root or CAP_NET_BIND_SERVICE; or listen on a port above 1023'],
+    EADDRNOTAVAIL: [`${host} is not an address of this machine`, 'listen on an address this machine has (`ip addr` lists them)'],
+  };
+  const [reason, hint] = why[code ?? ''] ?? [(err as Error).message, 'check the listen address in the configuration'];
+  return new LifeboatError('NETWORK', `cannot listen on ${proto} ${at}: ${reason}`, { cause: err, hint, context: { host, port, errno: code } });
 }

@@ -11,6 +11,7 @@
  * Secrets are never logged; errors name the key, never its secret.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { LifeboatError } from '../core/index.ts';
 import { CLASS_ANY, encodeName, parseRaw, readName, TYPE_TSIG, WireError } from './wire.ts';
 
 export interface TsigKey {
@@ -28,9 +29,9 @@ const hashes: Record<string, string> = { 'hmac-sha256': 'sha256', 'hmac-sha512':
 
 export function parseKey(name: string, algorithm: string, secretBase64: string): TsigKey {
   const alg = algorithm.toLowerCase().replace(/\.$/, '');
-  if (!hashes[alg]) throw new Error(`unsupported TSIG algorithm ${algorithm} (use hmac-sha256)`);
+  if (!hashes[alg]) throw new LifeboatError('CONFIG', `TSIG key ${name}: unsupported algorithm ${algorithm}`, { hint: 'use hmac-sha256' });
   const secret = Buffer.from(secretBase64, 'base64');
-  if (secret.length < 16) throw new Error(`TSIG key ${name}: the secret is shorter than 16 bytes`);
+  if (secret.length < 16) throw new LifeboatError('CONFIG', `TSIG key ${name}: the secret is shorter than 16 bytes`, { hint: 'make one with `tsig-keygen -a hmac-sha256 NAME` or `openssl rand -base64 32`' });
   return { name: name.toLowerCase().replace(/\.$/, ''), algorithm: alg, secret };
 }
 

@@ -252,13 +252,25 @@ export class Repository {
         hint: 'run `lifeboat check` to find damaged snapshots; the blob may have been removed by a prune or lost with a pack',
       });
     }
-    if (type === 'tree') {
-      // Trees are read in bursts (walks, plans, diffs) and packed together: read their whole pack once.
-      const pack = await this.#treePack(loc.pack, signal);
-      return this.decodeBlob(loc, pack.subarray(loc.offset, loc.offset + loc.length));
+    try {
+      if (type === 'tree') {
+        // Trees are read in bursts (walks, plans, diffs) and packed together: read their whole pack once.
+        const pack = await this.#treePack(loc.pack, signal);
+        if (loc.offset + loc.length > pack.length) throw new IntegrityError(`pack ${loc.pack} is truncated: ${pack.length} bytes, ${type} blob ${id} ends at ${loc.offset + loc.length}`);
+        return this.decodeBlob(loc, pack.subarray(loc.offset, loc.offset + loc.length));
+      }
+      const sealed = await this.backend.load({ type: 'pack', name: loc.pack }, { offset: loc.offset, length: loc.length, ...(signal ? { signal } : {}) });
+      return this.decodeBlob(loc, sealed);
+    } catch (err) {
+      // A pack the index names is gone: damage, as much as a changed byte is.
+      if (err instanceof LifeboatError && err.code === 'NOT_FOUND') {
+        throw new IntegrityError(`pack ${loc.pack} holding ${type} blob ${id} is missing`, {
+          cause: err,
+          hint: 'run `lifeboat check` to see what it affects, then `lifeboat repair index` and `lifeboat repair snapshots`',
+        });
+      }
+      throw err;
     }
-    const sealed = await this.backend.load({ type: 'pack', name: loc.pack }, { offset: loc.offset, length: loc.length, ...(signal ? { signal } : {}) });
-    return this.decodeBlob(loc, sealed);
   }
 
   /** A small LRU of whole tree packs (at most TREE_PACKS_CACHED). Concurrent requests share one read. */

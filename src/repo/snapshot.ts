@@ -114,19 +114,37 @@ export function matchesFilter(s: Snapshot, f: SnapshotFilter): boolean {
   return true;
 }
 
-/** Resolve `latest`, a full id or a unique prefix of at least 4 characters. */
-export function resolveSnapshot(all: SnapshotEntry[], ref: string, filter: SnapshotFilter = {}): SnapshotEntry {
+/**
+ * Resolve `latest`, a full id or a unique prefix of at least 4 characters. `damaged`: names of snapshot
+ * files that could not be read (see loadSnapshots' onError): a reference that only they could answer is an
+ * integrity problem, not a snapshot that does not exist.
+ */
+export function resolveSnapshot(all: SnapshotEntry[], ref: string, filter: SnapshotFilter = {}, damaged: readonly string[] = []): SnapshotEntry {
   const pool = all.filter((s) => matchesFilter(s, filter));
   if (ref === 'latest') {
     const last = pool[pool.length - 1];
-    if (!last) throw new NotFoundError('no snapshot matches', { hint: 'list them with `lifeboat snapshots`' });
+    if (!last) {
+      if (damaged.length > 0) throw damagedError(damaged, `no readable snapshot matches, and ${damaged.length} snapshot file(s) are damaged`);
+      throw new NotFoundError('no snapshot matches', { hint: 'list them with `lifeboat snapshots`' });
+    }
     return last;
   }
   if (!/^[0-9a-f]{4,64}$/.test(ref)) {
     throw new LifeboatError('USAGE', `"${ref}" is not a snapshot id`, { hint: 'use `latest`, an id, or a unique prefix of one (at least 4 characters)' });
   }
   const hits = pool.filter((s) => s.id.startsWith(ref));
-  if (hits.length === 0) throw new NotFoundError(`no snapshot ${ref}`, { hint: 'list them with `lifeboat snapshots`' });
+  if (hits.length === 0) {
+    const bad = damaged.filter((id) => id.startsWith(ref));
+    if (bad.length > 0) throw damagedError(bad, `snapshot ${shortId(bad[0]!)} is damaged and cannot be read`);
+    throw new NotFoundError(`no snapshot ${ref}`, { hint: 'list them with `lifeboat snapshots`' });
+  }
   if (hits.length > 1) throw new LifeboatError('AMBIGUOUS', `snapshot prefix ${ref} matches ${hits.length} snapshots`, { hint: 'give more characters of the id' });
   return hits[0]!;
+}
+
+function damagedError(ids: readonly string[], message: string): IntegrityError {
+  return new IntegrityError(message, {
+    context: { damaged: [...ids] },
+    hint: '`lifeboat check` names what is damaged; `lifeboat forget ID` removes a damaged snapshot file, `lifeboat snapshots` lists the readable ones',
+  });
 }

@@ -100,3 +100,17 @@ test('cli dns: two servers from one configuration converge; publish, status and 
   writeFileSync(bad, 'dns:\n  zones: [\n');
   assert.match((await lifeboat(['dns', 'status', '-c', bad])).stderr, /bad\.yaml:\d+:\d+: not valid YAML/);
 });
+
+test('cli dns serve: an address in use is named, with who to ask, not reported as a bug', async (t) => {
+  const dir = await tempDir(t);
+  const port = await freePort();
+  const { createSocket } = await import('node:dgram');
+  const holder = createSocket('udp4');
+  await new Promise<void>((resolve) => holder.bind(port, '127.0.0.1', resolve));
+  t.after(() => holder.close());
+  const r = await lifeboat(['dns', 'serve', '-c', config(dir, port, await freePort(), 'primary')]);
+  assert.equal(r.code, 1, show(r));
+  assert.match(r.stderr, new RegExp(`cannot listen on UDP 127\\.0\\.0\\.1:${port}: another process holds it`));
+  assert.match(r.stderr, /hint: stop that process/);
+  assert.doesNotMatch(r.stderr, /internal error/);
+});

@@ -13,7 +13,7 @@ export const TEST_KDF = { N: 1024, r: 8, p: 1 };
 export async function tempDir(t: { after: (fn: () => Promise<void>) => void }, prefix = 'lb-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   // rm(1) also removes trees deeper than PATH_MAX, which fs.rm cannot reach.
-  t.after(() => rm(dir, { recursive: true, force: true }).catch(() => execFileSync('rm', ['-rf', '--', dir])));
+  t.after(() => rm(dir, { recursive: true, force: true }).catch(() => void execFileSync('rm', ['-rf', '--', dir])));
   return dir;
 }
 

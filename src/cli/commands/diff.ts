@@ -39,9 +39,10 @@ EXIT STATUS
       const s = Session.of(rt, c);
       await s.withRepo(
         async (repo) => {
-          const all = await allSnapshots(s, repo);
-          const a = resolveSnapshot(all, refA);
-          const b = resolveSnapshot(all, refB);
+          const damaged: string[] = [];
+          const all = await allSnapshots(s, repo, damaged);
+          const a = resolveSnapshot(all, refA, {}, damaged);
+          const b = resolveSnapshot(all, refB, {}, damaged);
           await repo.loadIndex({ signal: s.signal });
           const d = await diffSnapshots(repo, a, b, s.signal);
           s.out.print(`comparing snapshot ${a.short_id} to ${b.short_id}:`);

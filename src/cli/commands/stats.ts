@@ -40,8 +40,9 @@ EXIT STATUS
       await s.withRepo(
         async (repo) => {
           const filter = filterFrom(o);
-          const all = await allSnapshots(s, repo);
-          const snaps = refs.length ? refs.map((r) => resolveSnapshot(all, r, filter)) : all.filter((x) => matchesFilter(x, filter));
+          const damaged: string[] = [];
+          const all = await allSnapshots(s, repo, damaged);
+          const snaps = refs.length ? refs.map((r) => resolveSnapshot(all, r, filter, damaged)) : all.filter((x) => matchesFilter(x, filter));
           const st = await repoStats(repo, snaps, s.signal);
           s.out.emit(snakeKeys(st));
           s.out.print(`Snapshots:         ${st.snapshots}`);

@@ -17,7 +17,7 @@
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, LifeboatError, RangeBuffers, throwIfAborted } from '../../core/index.ts';
-import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type TreeNode } from '../../repo/index.ts';
+import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
@@ -278,7 +278,15 @@ class Restorer {
   /** Plans one folder; returns the names it holds when it is restored whole (undefined otherwise). */
   async #plan(treeId: string, prefix: string, depth: number, includes: string[] | undefined): Promise<Set<string> | undefined> {
     throwIfAborted(this.#opts.signal);
-    const tree = await loadTree(this.#repo, treeId, this.#opts.signal);
+    let tree: Tree;
+    try {
+      tree = await loadTree(this.#repo, treeId, this.#opts.signal);
+    } catch (err) {
+      // A damaged folder below the root loses what is in it, not the rest of the restore.
+      if (depth === 0 || !(err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT'))) throw err;
+      this.#warn({ path: prefix, kind: 'damaged', message: `the folder's contents cannot be read: ${err.message}` });
+      return undefined;
+    }
     const seen = new Set<string>();
     for (const node of tree.nodes) {
       const path = `${prefix}/${typeof node.name === 'string' ? node.name : '?'}`;
