@@ -83,7 +83,10 @@ export class Session {
   async openRepo(): Promise<Repository> {
     const backend = await openLocal(this.repoPath());
     try {
-      const repo = await Repository.open(backend, await this.password(), { signal: this.signal });
+      const repo = await Repository.open(backend, await this.password(), {
+        signal: this.signal,
+        onWarning: (message) => this.out.warn(message, { message_type: 'warning', message }),
+      });
       this.out.detail(`opened repository ${repo.config.id.slice(0, 8)} at ${backend.location}`);
       return repo;
     } catch (err) {

@@ -16,6 +16,7 @@ import { registerInit } from './commands/init.ts';
 import { registerKey } from './commands/key.ts';
 import { registerLs } from './commands/ls.ts';
 import { registerPrune } from './commands/prune.ts';
+import { registerRepair } from './commands/repair.ts';
 import { registerRestore } from './commands/restore.ts';
 import { registerSnapshots } from './commands/snapshots.ts';
 import { registerStats } from './commands/stats.ts';
@@ -64,6 +65,7 @@ export function buildProgram(rt: Runtime): Command {
   registerForget(program, rt);
   registerPrune(program, rt);
   registerCheck(program, rt);
+  registerRepair(program, rt);
   registerStats(program, rt);
   registerKey(program, rt);
   registerUnlock(program, rt);

@@ -11,13 +11,13 @@
  */
 import { createHash, randomInt } from 'node:crypto';
 import { compareStrings, defaults, LifeboatError, prestartWorkers, RangeBuffers, siblingModule, throwIfAborted, transferable, WorkerPool } from '../core/index.ts';
-import { packedBlob, type IndexedPacks } from './blob-index.ts';
+import { decodeIndexBytes, encodeIndexFile, packedBlob, type IndexedPacks } from './blob-index.ts';
 import type { FileReader } from './backend/index.ts';
 import type { PackedBlob } from './pack.ts';
 import { checkHeader, decodeIndexIn, planRanges, rangeBlobs, verifyBlobs, verifyIn, verifyPack, type BlobTable, type PackVerdict, type VerifiedTrees, type VerifyPool, type VerifyReq } from './verify-pack.ts';
-import { mapLimit, type Repository } from './repository.ts';
+import { mapLimit, readPackHeaders, type Repository } from './repository.ts';
 import { loadSnapshots, type SnapshotEntry } from './snapshot.ts';
-import { decodeTree, treeRefs, validName, type Tree, type TreeRefs } from './tree.ts';
+import { decodeTree, treeProblems, treeRefs, type Tree, type TreeRefs } from './tree.ts';
 
 export interface CheckProblem {
   kind: 'config' | 'index' | 'pack' | 'snapshot' | 'tree' | 'blob';
@@ -27,6 +27,8 @@ export interface CheckProblem {
   snapshots?: string[];
   /** Files (snapshot paths) affected, at most a few hundred listed. */
   files?: string[];
+  /** What to run about it. */
+  hint?: string;
 }
 
 export interface CheckOptions {
@@ -52,6 +54,12 @@ export interface CheckResult {
 }
 
 const MAX_FILES_LISTED = 500;
+
+/** What to do when stored data is gone: the order matters (a backup first stores again what still exists). */
+const REPAIR_LOST =
+  'run `lifeboat repair index` (drops the index entries of lost data), then back up again (stores anew what still exists, which also heals older snapshots), then `lifeboat repair snapshots` for what cannot be stored again';
+const REPAIR_DAMAGED =
+  'run `lifeboat repair index --read-data` (drops the index entries of damaged data), then back up again (stores anew what still exists, which also heals older snapshots), then `lifeboat repair snapshots` for what cannot be stored again';
 
 export async function checkRepository(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
   // Reading everything: the workers start now, booting (~0.3 s each on the project machine) while the
@@ -137,8 +145,25 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
       for (const id of claims.ids()) lostBlobs.add(id);
     }
   }
-  const unindexed = [...onBackend.keys()].filter((p) => !packBlobs.has(p));
-  if (unindexed.length) notes.push(`${unindexed.length} pack(s) are not in any index (left by an interrupted backup, or one in progress); \`lifeboat prune\` removes them`);
+  // Packs no readable index file describes: left by an interrupted backup (or one in progress), or
+  // described by an index file that is damaged or lost. Their headers say what they hold, so the trees
+  // and data in them are checked too, and found rather than reported lost.
+  const unindexed = [...onBackend.keys()].filter((p) => !packBlobs.has(p)).sort();
+  const fromHeaders = new Set<string>();
+  if (unindexed.length) {
+    const { found, damaged } = await readPackHeaders(repo, unindexed.map((name) => ({ name, size: onBackend.get(name)! })), signal);
+    const ip = found.length ? decodeIndexBytes(encodeIndexFile(found)) : undefined;
+    let b = 0;
+    found.forEach((p, k) => {
+      fromHeaders.add(p.id);
+      repo.packsFromHeaders.add(p.id);
+      if (!repo.index.hasPack(p.id)) repo.index.addPack(p.id, p.blobs);
+      packBlobs.set(p.id, new PackClaims(ip!, b, ip!.counts[k]!));
+      b += ip!.counts[k]!;
+    });
+    if (found.length) notes.push(`${found.length} pack(s) are described by no readable index file (left by an interrupted backup, or their index file is damaged or lost); their headers were read instead`);
+    if (damaged.length) notes.push(`${damaged.length} pack(s) in no index file have an unreadable header (left half-written, or damaged); \`lifeboat prune\` removes them`);
+  }
 
   // ---- data ----
   const damagedBlobs = new Map<string, string>(); // blob id → reason
@@ -151,6 +176,7 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
   let packsRead = 0;
   if (opts.readData || opts.readDataSubset !== undefined) {
     let packs = [...packBlobs.keys()].filter((p) => onBackend.has(p)).sort();
+
     if (!opts.readData && opts.readDataSubset !== undefined) {
       const f = opts.readDataSubset;
       if (!(f > 0 && f <= 1)) throw new LifeboatError('USAGE', 'the subset to read must be between 0 and 100 %');
@@ -190,6 +216,10 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
     onError: (id, err) => problems.push({ kind: 'snapshot', id, message: `snapshot ${id} is damaged: ${(err as Error).message}` }),
   });
   const badTrees = new Map<string, string>();
+  /** Blobs the snapshots use that only an unindexed pack's header names. */
+  const unindexedUsed = new Set<string>();
+  /** Trees holding entries a restore refuses (unsafe names, a symlink with entries beneath it, ...). */
+  const refusedIn = new Map<string, TreeRefs['refused']>();
   const visited = new Set<string>();
   let blobsSeen = 0;
   const missingBlobs = new Set<string>();
@@ -217,6 +247,8 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
     if (!t) return;
     blobsSeen += t.blobs;
     for (const c of t.missing) missingBlobs.add(c);
+    for (const c of t.unindexed) unindexedUsed.add(c);
+    if (t.refused.length) refusedIn.set(id, t.refused);
     for (const sub of t.subtrees) await visitTree(sub);
   };
   for (const s of snaps) {
@@ -229,9 +261,12 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
   for (const id of missingBlobs) bad.set(id, 'blob is not in the index');
   for (const id of lostBlobs) bad.set(id, 'blob was in a lost or truncated pack');
   for (const [id, why] of badTrees) bad.set(id, why);
-  if (bad.size > 0) {
+  // Not damage to data, but to be repaired: entries a restore refuses, and blobs only a pack's header names.
+  const marked = new Set<string>([...refusedIn.keys(), ...unindexedUsed]);
+  for (const id of visited) if (fromHeaders.has(repo.index.get(id)?.pack ?? '')) marked.add(id);
+  if (bad.size > 0 || marked.size > 0) {
     // Damage is rare: the trees are loaded again to name the files it takes with them.
-    const affected = await affectedFiles(snaps, bad, async (id) => {
+    const affected = await affectedFiles(snaps, bad, marked, async (id) => {
       if (badTrees.has(id) || !visited.has(id)) return null;
       try {
         return decodeTree(await repo.loadBlob('tree', id, signal), id);
@@ -249,10 +284,37 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
     const named = new Set(problems.filter((p) => p.kind === 'pack').flatMap((p) => packBlobs.get(p.id)?.ids() ?? []));
     for (const [id, why] of bad) {
       if (named.has(id)) continue;
-      const p: CheckProblem = { kind: badTrees.has(id) ? 'tree' : 'blob', id, message: `${badTrees.has(id) ? 'tree' : 'blob'} ${id}: ${why}` };
+      const p: CheckProblem = { kind: badTrees.has(id) ? 'tree' : 'blob', id, message: `${badTrees.has(id) ? 'tree' : 'blob'} ${id}: ${why}`, hint: REPAIR_LOST };
       attach(p, new Set([id]), affected);
       if (p.snapshots?.length) problems.push(p);
     }
+    for (const [id, refused] of refusedIn) {
+      const p: CheckProblem = {
+        kind: 'tree',
+        id,
+        message: `tree ${id} holds ${refused.length} entr${refused.length === 1 ? 'y' : 'ies'} a restore refuses: ${refused.slice(0, 5).map((r) => `${r.name}: ${r.reason}`).join('; ')}${refused.length > 5 ? '; …' : ''}`,
+        hint: '`lifeboat repair snapshots` writes snapshots without them (a symlink holding entries becomes the folder it stood for)',
+      };
+      attach(p, new Set([id]), affected);
+      if (p.snapshots?.length) problems.push(p);
+    }
+    const onlyInHeaders = [...marked].filter((id) => !refusedIn.has(id));
+    if (onlyInHeaders.length > 0) {
+      const p: CheckProblem = {
+        kind: 'index',
+        id: 'unindexed',
+        message: `${onlyInHeaders.length} blob(s) the snapshots use are in packs no readable index file describes; the data is there, the index is not`,
+        hint: 'run `lifeboat repair index`',
+      };
+      attach(p, new Set(onlyInHeaders), affected);
+      problems.push(p);
+    }
+  }
+  for (const p of problems) {
+    if (p.hint !== undefined) continue;
+    if (p.kind === 'index') p.hint = 'run `lifeboat repair index`: it rebuilds the index from the packs themselves';
+    else if (p.kind === 'pack') p.hint = p.message.includes('is damaged') ? REPAIR_DAMAGED : REPAIR_LOST;
+    else if (p.kind === 'snapshot') p.hint = 'the snapshot file cannot be read; `lifeboat forget ID` (or `lifeboat repair snapshots --forget`) removes it';
   }
 
   return {
@@ -360,10 +422,20 @@ interface CheckedTree {
   subtrees: string[];
   blobs: number;
   missing: string[];
+  /** Chunks found only through a pack's header (no readable index file describes the pack). */
+  unindexed: string[];
+  refused: TreeRefs['refused'];
 }
 
 function checkedTree(repo: Repository, refs: TreeRefs): CheckedTree {
-  return { subtrees: refs.subtrees, blobs: refs.contents.length, missing: refs.contents.filter((c) => !repo.index.has(c)) };
+  const fromHeaders = repo.packsFromHeaders;
+  return {
+    subtrees: refs.subtrees,
+    blobs: refs.contents.length,
+    missing: refs.contents.filter((c) => !repo.index.has(c)),
+    unindexed: fromHeaders.size === 0 ? [] : refs.contents.filter((c) => fromHeaders.has(repo.index.get(c)?.pack ?? '')),
+    refused: refs.refused,
+  };
 }
 
 type Affected = Map<string, { snapshots: Set<string>; files: string[] }>;
@@ -381,8 +453,11 @@ function attach(p: CheckProblem, ids: Set<string>, affected: Affected): void {
   if (files.length) p.files = files;
 }
 
-/** For each bad blob: the snapshots and files (or folders, for bad trees) that use it. */
-async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, tree: (id: string) => Promise<Tree | null>): Promise<Affected> {
+/**
+ * For each bad or marked blob: the snapshots and files (or folders, for trees) that use it. A bad tree is
+ * not looked into; a marked one (readable, but to be repaired) is.
+ */
+async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, marked: Set<string>, tree: (id: string) => Promise<Tree | null>): Promise<Affected> {
   const out: Affected = new Map();
   const note = (id: string, snap: string, path: string): void => {
     let a = out.get(id);
@@ -398,14 +473,19 @@ async function affectedFiles(snaps: SnapshotEntry[], bad: Map<string, string>, t
       note(id, snap, prefix || '/');
       return true;
     }
-    const t = await tree(id);
-    if (!t) return false;
     let found = false;
+    if (marked.has(id)) {
+      note(id, snap, prefix || '/');
+      found = true;
+    }
+    const t = await tree(id);
+    if (!t) return found;
+    const refused = new Set(treeProblems(t).map((r) => r.node));
     for (const n of t.nodes) {
-      if (!validName(n.name)) continue;
+      if (refused.has(n)) continue;
       const path = `${prefix}/${n.name}`;
       for (const c of n.content ?? []) {
-        if (bad.has(c)) {
+        if (bad.has(c) || marked.has(c)) {
           note(c, snap, path);
           found = true;
         }

@@ -11,7 +11,7 @@
  *   4. unused, repacked and unindexed packs are removed.
  * A crash after 2 leaves duplicate index entries (harmless); after 3, orphan packs (the next prune removes them).
  */
-import { defaults, LifeboatError, throwIfAborted } from '../core/index.ts';
+import { defaults, LifeboatError, NotFoundError, throwIfAborted } from '../core/index.ts';
 import { indexFileGroups, packsOf } from './blob-index.ts';
 import { BlobWriter } from './blob-writer.ts';
 import { Lock } from './lock.ts';
@@ -70,7 +70,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
       filePacks = packsOf(await repo.loadIndexFile(name, signal ? { signal } : {}));
     } catch (err) {
       throw new LifeboatError('INTEGRITY', `prune stopped: index file ${name} cannot be read (${(err as Error).message})`, {
-        hint: 'run `lifeboat check` and repair the repository before pruning',
+        hint: 'the packs it describes would look unused: run `lifeboat repair index` first',
         cause: err,
       });
     }
@@ -82,7 +82,9 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
   });
   for (const id of packs.keys()) {
     if (!sizes.has(id)) {
-      throw new LifeboatError('INTEGRITY', `prune stopped: pack ${id} is in the index but missing`, { hint: 'run `lifeboat check` first' });
+      throw new LifeboatError('INTEGRITY', `prune stopped: pack ${id} is in the index but missing`, {
+        hint: 'run `lifeboat check` to see what it affects, then `lifeboat repair index`',
+      });
     }
   }
 
@@ -92,7 +94,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
     ...(signal ? { signal } : {}),
     onError: (id, err) => {
       throw new LifeboatError('INTEGRITY', `prune stopped: snapshot ${id} cannot be read (${(err as Error).message})`, {
-        hint: 'its data would look unused; run `lifeboat check`, and `lifeboat forget` the snapshot if it is lost',
+        hint: `its data would look unused; run \`lifeboat check\`, and \`lifeboat forget ${id.slice(0, 8)}\` if it is lost`,
       });
     },
   });
@@ -103,12 +105,24 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
     const tree = decodeTree(await repo.loadBlob('tree', treeId, signal), treeId);
     used.add(treeId);
     opts.onProgress?.({ phase: 'mark', done: ++marked, total: 0 });
-    for (const n of tree.nodes) {
-      for (const c of n.content ?? []) used.add(c);
-      if (n.subtree) await mark(n.subtree);
+    // Conservative: whatever an entry names is kept, also for entries a restore would refuse.
+    for (const n of tree.nodes as unknown[]) {
+      if (typeof n !== 'object' || n === null) continue;
+      const { content, subtree } = n as { content?: unknown; subtree?: unknown };
+      if (Array.isArray(content)) for (const c of content) if (typeof c === 'string') used.add(c);
+      if (typeof subtree === 'string') await mark(subtree);
     }
   };
   for (const s of snaps) await mark(s.tree);
+  // A chunk a snapshot uses that no index file places: its pack would look unused (or unindexed) and go.
+  // (Reading a tree may have found it through a pack's header: that pack is in no index file either.)
+  for (const id of used) {
+    if (!repo.index.has(id) || repo.packsFromHeaders.has(repo.index.get(id)!.pack)) {
+      throw new LifeboatError('INTEGRITY', `prune stopped: blob ${id}, which a snapshot uses, is in no index file`, {
+        hint: 'run `lifeboat repair index` (it indexes every pack from its header), then `lifeboat check`',
+      });
+    }
+  }
 
   // Decide, pack by pack. A blob stored twice is kept only in the pack the index names first.
   const remove: string[] = [];
@@ -204,6 +218,8 @@ export interface ForgetOptions {
   /** Run prune afterwards (under the same exclusive lock). */
   prune?: boolean | PruneOptions;
   signal?: AbortSignal;
+  /** Remove exactly these snapshot files (full ids; damaged ones too) instead of applying a policy. */
+  ids?: readonly string[];
 }
 
 export interface ForgetGroup {
@@ -219,13 +235,28 @@ export interface ForgetResult {
 }
 
 export async function forget(repo: Repository, policy: RetentionPolicy, opts: ForgetOptions = {}): Promise<ForgetResult> {
-  if (policyIsEmpty(policy)) {
+  if (opts.ids !== undefined && !policyIsEmpty(policy)) {
+    throw new LifeboatError('USAGE', 'give snapshot ids or --keep-* rules, not both');
+  }
+  if (opts.ids === undefined && policyIsEmpty(policy)) {
     throw new LifeboatError('USAGE', 'refusing to forget every snapshot: no keep rule given', {
       hint: 'give at least one --keep-* option, e.g. --keep-daily 7',
     });
   }
   const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: true, purpose: 'forget' });
   try {
+    if (opts.ids !== undefined) {
+      const present = new Set(await repo.listNames('snapshot', opts.signal));
+      const missing = opts.ids.filter((id) => !present.has(id));
+      if (missing.length) throw new NotFoundError(`no snapshot ${missing.map((m) => m.slice(0, 8)).join(', ')}`, { hint: 'list them with `lifeboat snapshots`' });
+      if (!opts.dryRun) for (const id of opts.ids) await repo.backend.remove({ type: 'snapshot', name: id });
+      const result: ForgetResult = { groups: [], removed: [...opts.ids] };
+      if (opts.prune) {
+        const po = typeof opts.prune === 'object' ? opts.prune : {};
+        result.prune = await prune(repo, { ...po, dryRun: !!opts.dryRun, noLock: true, ...(opts.signal ? { signal: opts.signal } : {}) });
+      }
+      return result;
+    }
     const snaps = (await loadSnapshots(repo, opts.signal ? { signal: opts.signal } : {})).filter((s) => matchesFilter(s, opts.filter ?? {}));
     const groups: ForgetGroup[] = [];
     for (const g of groupSnapshots(snaps, opts.groupBy ?? { host: true, paths: true, tags: false })) {

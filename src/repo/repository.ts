@@ -7,7 +7,7 @@
  * for new data. It never interprets trees or snapshots; those live in tree.ts and snapshot.ts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { defaults, IntegrityError, LifeboatError, newScratch, systemClock, type Clock, type Scratch } from '../core/index.ts';
+import { compareStrings, defaults, IntegrityError, LifeboatError, newScratch, systemClock, type Clock, type Scratch } from '../core/index.ts';
 import type { Backend, FileType } from './backend/index.ts';
 import { BlobIndex, decodeIndexBytes, encodeIndexFile, indexedPacks, isBinaryIndex, type BlobLocation, type IndexedPacks, type IndexFileJson } from './blob-index.ts';
 import { Chunker, type ChunkerParams } from './chunker.ts';
@@ -16,7 +16,7 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { aad, blobId, newMasterKey, open, seal, type MasterKey } from './crypto.ts';
 import { defaultKdf, type KdfParams } from './kdf.ts';
 import { addKey, unlock } from './keys.ts';
-import type { BlobType, PackedBlob } from './pack.ts';
+import { parseHeader, type BlobType, type PackedBlob } from './pack.ts';
 
 export const REPO_VERSION = 1;
 
@@ -40,13 +40,19 @@ export interface InitOptions {
 export interface OpenOptions {
   clock?: Clock;
   signal?: AbortSignal;
+  /** Damage worked around while reading (a damaged index file skipped, say): told here, never thrown. */
+  onWarning?: (message: string) => void;
 }
 
 export interface LoadIndexOptions {
   signal?: AbortSignal;
   /** Decode an index file's bytes (default: decodeIndexFile, on this thread). */
   decode?: (name: string, bytes: Buffer) => Promise<IndexedPacks> | IndexedPacks;
-  /** A damaged index file (INTEGRITY, CORRUPT; with anyError, any failure but ABORTED) is passed here and skipped. */
+  /**
+   * A damaged index file (INTEGRITY, CORRUPT; with anyError, any failure but ABORTED) is passed here and
+   * skipped, and nothing else is done about it. Without onError, a damaged index file is skipped with a
+   * warning (onWarning) and the packs it may have described are read from their headers instead.
+   */
   onError?: (name: string, err: unknown) => void;
   anyError?: boolean;
   /** How many index files there are to load (for progress). */
@@ -65,14 +71,22 @@ export class Repository {
   readonly index = new BlobIndex();
   /** Index files merged into `index`. */
   readonly indexFiles = new Set<string>();
+  /** Index files that could not be read (name → why), skipped. */
+  readonly damagedIndexFiles = new Map<string, string>();
+  /** Packs indexed in memory from their own headers, described by no readable index file. */
+  readonly packsFromHeaders = new Set<string>();
+  /** Where damage worked around while reading is reported. */
+  onWarning: ((message: string) => void) | undefined;
+  #headersRead = false;
 
-  private constructor(backend: Backend, master: MasterKey, config: RepoConfig, keyId: string, clock: Clock) {
+  private constructor(backend: Backend, master: MasterKey, config: RepoConfig, keyId: string, clock: Clock, onWarning?: (message: string) => void) {
     this.backend = backend;
     this.master = master;
     this.config = config;
     this.keyId = keyId;
     this.clock = clock;
     this.chunker = new Chunker(Buffer.from(config.chunker.seed, 'hex'), config.chunker);
+    this.onWarning = onWarning;
   }
 
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
@@ -116,7 +130,7 @@ export class Repository {
         hint: 'upgrade Lifeboat',
       });
     }
-    return new Repository(backend, master, config, keyId, opts.clock ?? systemClock);
+    return new Repository(backend, master, config, keyId, opts.clock ?? systemClock, opts.onWarning);
   }
 
   /** Add a password (a new key file wrapping the same master key). */
@@ -196,17 +210,25 @@ export class Repository {
    * can decode there (check does), which keeps each file's JSON objects out of this thread's heap.
    */
   async loadIndex(opts: LoadIndexOptions = {}): Promise<void> {
-    const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n));
+    const names = (await this.listNames('index', opts.signal)).filter((n) => !this.indexFiles.has(n) && !this.damagedIndexFiles.has(n));
     opts.onListed?.(names.length);
     const decode = opts.decode ?? ((name: string, bytes: Buffer) => decodeIndexFile(this.master, name, bytes));
     const loaded: Array<IndexedPacks | undefined> = new Array(names.length);
+    let damaged = 0;
     await mapLimit(names, 8, async (name, i) => {
       let packs: IndexedPacks;
       try {
         packs = await decode(name, await this.backend.load({ type: 'index', name }, opts.signal ? { signal: opts.signal } : {}));
       } catch (err) {
-        if (opts.onError && !(err instanceof LifeboatError && err.code === 'ABORTED') && (opts.anyError || (err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT')))) {
+        const isDamage = err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT');
+        if (opts.onError && !(err instanceof LifeboatError && err.code === 'ABORTED') && (opts.anyError || isDamage)) {
           opts.onError(name, err);
+          return;
+        }
+        if (!opts.onError && isDamage) {
+          this.damagedIndexFiles.set(name, err.message);
+          this.onWarning?.(`index file ${name.slice(0, 8)} is damaged (${err.message.replace(`index ${name}: `, '')}): the packs it described are read from their own headers; \`lifeboat repair index\` rewrites it`);
+          damaged++;
           return;
         }
         throw err;
@@ -221,6 +243,40 @@ export class Repository {
       this.index.addIndexed(packs);
       this.indexFiles.add(name);
     });
+    if (damaged > 0) await this.indexUnindexedPacks(opts.signal ? { signal: opts.signal } : {});
+  }
+
+  /**
+   * Index in memory, from their own headers, the packs no loaded index file describes: what a damaged or
+   * lost index file described, and what an interrupted backup stored. Their blobs are intact data (each is
+   * verified when read), so readers use them rather than fail. Done once per Repository; returns how many
+   * packs were added. Nothing is written: `adoptPacks` and `rebuildIndex` do that.
+   */
+  async indexUnindexedPacks(opts: { signal?: AbortSignal } = {}): Promise<number> {
+    if (this.#headersRead) return 0;
+    this.#headersRead = true;
+    const packs: Array<{ name: string; size: number }> = [];
+    for await (const f of this.backend.list('pack', opts)) if (!this.index.hasPack(f.name)) packs.push(f);
+    const found = await readPackHeaders(this, packs, opts.signal);
+    for (const p of found.found) {
+      this.index.addPack(p.id, p.blobs);
+      this.packsFromHeaders.add(p.id);
+    }
+    if (found.found.length > 0 && this.damagedIndexFiles.size === 0) {
+      this.onWarning?.(`${found.found.length} pack(s) that no index file describes were read from their own headers; \`lifeboat repair index\` indexes them`);
+    }
+    return found.found.length;
+  }
+
+  /** A pack's header: the blobs it holds (one ranged read of its tail, a second if the header is larger than guessed). */
+  async readPackHeader(pack: string, size: number, signal?: AbortSignal): Promise<PackedBlob[]> {
+    let want = Math.min(size, 64 * 1024);
+    for (;;) {
+      const tail = await this.backend.load({ type: 'pack', name: pack }, { offset: size - want, length: want, ...(signal ? { signal } : {}) });
+      const r = parseHeader(this.master, tail, size, pack);
+      if (Array.isArray(r)) return r;
+      want = r.need;
+    }
   }
 
   /**
@@ -234,6 +290,9 @@ export class Repository {
     if ([...this.indexFiles].some((n) => !names.has(n))) {
       this.index.clear();
       this.indexFiles.clear();
+      this.damagedIndexFiles.clear();
+      this.packsFromHeaders.clear();
+      this.#headersRead = false;
     }
     await this.loadIndex(opts);
   }
@@ -246,7 +305,9 @@ export class Repository {
 
   /** Read one blob, verified: authentication, decompression, and the id recomputed from the plaintext. */
   async loadBlob(type: BlobType, id: string, signal?: AbortSignal): Promise<Buffer> {
-    const loc = this.index.get(id);
+    let loc = this.index.get(id);
+    // Not in any index file: perhaps in a pack whose index file is lost.
+    if (!loc && (await this.indexUnindexedPacks(signal ? { signal } : {})) > 0) loc = this.index.get(id);
     if (!loc || loc.type !== type) {
       throw new IntegrityError(`${type} blob ${id} is not in the index`, {
         hint: 'run `lifeboat check` to find damaged snapshots; the blob may have been removed by a prune or lost with a pack',
@@ -385,6 +446,27 @@ export function decodeBlob(master: MasterKey, blob: PackedBlob, pack: string, se
 }
 
 const BLOB_AAD = aad('blob');
+
+/** Headers of many packs, four at a time; packs whose header cannot be read are returned as damaged. */
+export async function readPackHeaders(
+  repo: Repository,
+  packs: ReadonlyArray<{ name: string; size: number }>,
+  signal?: AbortSignal,
+): Promise<{ found: Array<{ id: string; blobs: PackedBlob[] }>; damaged: Array<{ name: string; reason: string }> }> {
+  const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
+  const damaged: Array<{ name: string; reason: string }> = [];
+  await mapLimit(packs, 4, async (f) => {
+    try {
+      found.push({ id: f.name, blobs: await repo.readPackHeader(f.name, f.size, signal) });
+    } catch (err) {
+      if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+      damaged.push({ name: f.name, reason: (err as Error).message });
+    }
+  });
+  found.sort((a, b) => compareStrings(a.id, b.id));
+  damaged.sort((a, b) => compareStrings(a.name, b.name));
+  return { found, damaged };
+}
 
 /** Run `fn` over `items` with at most `limit` running at once; rejects on the first failure. */
 export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {

@@ -42,6 +42,10 @@ export interface Snapshot {
   summary?: SnapshotSummary;
   /** Hook commands run around the backup, and how they ended. */
   hooks?: { pre?: HookRun; post?: HookRun };
+  /** A snapshot `repair snapshots` wrote: the id of the one it replaces. */
+  original?: string;
+  /** What `repair snapshots` left out of this snapshot (at most 1,000 paths listed). */
+  repair?: { time: string; lost_count: number; lost: Array<{ path: string; reason: string }>; converted?: string[] };
 }
 
 export interface HookRun {

@@ -86,23 +86,72 @@ export function decodeTree(plain: Buffer, id: string): Tree {
 }
 
 /**
- * What a tree refers to, all that check's structure pass needs of it: the chunks its files use and the
- * trees of its folders (entries with unsafe names left out: restore refuses those, they are not damage).
+ * What a tree refers to, all that check's structure pass needs of it: the chunks its files use, the trees
+ * of its folders, and the entries a restore refuses (see treeProblems), which are left out of both.
  */
 export interface TreeRefs {
   contents: string[];
   subtrees: string[];
+  /** Entries a restore refuses: the name (as JSON text when it is not a plain string) and why. */
+  refused: Array<{ name: string; reason: string }>;
 }
 
 export function treeRefs(t: Tree): TreeRefs {
   const contents: string[] = [];
   const subtrees: string[] = [];
+  const refused = treeProblems(t);
+  const skip = new Set(refused.map((r) => r.node));
   for (const n of t.nodes) {
-    if (!validName(n.name)) continue;
+    if (skip.has(n)) continue;
     for (const c of n.content ?? []) contents.push(c);
     if (n.type === 'dir' && n.subtree) subtrees.push(n.subtree);
   }
-  return { contents, subtrees };
+  return { contents, subtrees, refused: refused.map((r) => ({ name: typeof r.node?.name === 'string' ? r.node.name : JSON.stringify(r.node?.name) ?? 'undefined', reason: r.reason })) };
+}
+
+const NODE_TYPES: ReadonlySet<string> = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev', 'socket']);
+const ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Why a restore must refuse this entry, or undefined when it is sound. The one rule restore, check and
+ * `repair snapshots` share, so that a snapshot check passes is one that restores: an unsafe name, an
+ * unknown type, a non-folder holding entries, a folder without its tree, content that is not a list of
+ * blob ids, extended attributes that are not name → base64 text (a name with NUL would set another one).
+ */
+export function nodeProblem(n: TreeNode): string | undefined {
+  if (typeof n !== 'object' || n === null) return 'not an entry';
+  if (!validName(n.name)) return `unsafe name ${JSON.stringify(n.name) ?? 'undefined'}`;
+  if (typeof n.type !== 'string' || !NODE_TYPES.has(n.type)) return `unknown entry type ${JSON.stringify(n.type) ?? 'undefined'}`;
+  if (n.type === 'dir') {
+    if (typeof n.subtree !== 'string' || !ID.test(n.subtree)) return 'folder without a valid tree';
+  } else if (n.subtree !== undefined) {
+    return `${n.type} with entries stored beneath it`;
+  }
+  if (n.content !== undefined) {
+    if (!Array.isArray(n.content) || n.content.some((c) => typeof c !== 'string' || !ID.test(c))) return 'content that is not a list of blob ids';
+    if (n.type !== 'file' && n.content.length > 0) return `${n.type} with file content`;
+  }
+  if (n.xattrs !== undefined) {
+    if (typeof n.xattrs !== 'object' || n.xattrs === null || Array.isArray(n.xattrs)) return 'extended attributes that are not a map';
+    for (const [k, v] of Object.entries(n.xattrs)) {
+      if (k === '' || k.includes('\0')) return `extended attribute with an invalid name ${JSON.stringify(k)}`;
+      if (typeof v !== 'string') return `extended attribute ${k} without a value`;
+    }
+  }
+  return undefined;
+}
+
+/** The entries of a tree a restore refuses: each unsound one (nodeProblem), and every repeat of a name. */
+export function treeProblems(t: Tree): Array<{ node: TreeNode; reason: string }> {
+  const out: Array<{ node: TreeNode; reason: string }> = [];
+  const seen = new Set<string>();
+  for (const n of t.nodes) {
+    const reason = nodeProblem(n);
+    if (reason !== undefined) out.push({ node: n, reason });
+    else if (seen.has(n.name)) out.push({ node: n, reason: 'a second entry with the same name' });
+    else seen.add(n.name);
+  }
+  return out;
 }
 
 export async function loadTree(repo: Repository, id: string, signal?: AbortSignal): Promise<Tree> {

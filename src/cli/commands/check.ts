@@ -21,6 +21,7 @@ function describeProblem(p: CheckProblem): string[] {
     lines.push('  affects files:');
     for (const f of p.files) lines.push(`    ${f}`);
   }
+  if (p.hint) lines.push(`  to repair: ${p.hint}`);
   return lines;
 }
 
@@ -46,7 +47,7 @@ EXAMPLES
 
 OUTPUT
   Human: one block per problem (what is damaged, the affected snapshots and files), then a verdict.
-  --json: {"ok", "problems": [{"kind","id","message","snapshots","files"}], "notes", "packs", "packs_read",
+  --json: {"ok", "problems": [{"kind","id","message","snapshots","files","hint"}], "notes", "packs", "packs_read",
   "snapshots", "trees", "blobs"}.
 
 EXIT STATUS
@@ -56,7 +57,8 @@ EXIT STATUS
   10  the repository does not exist
   11  the repository is locked exclusively (prune running)
   12  wrong password
-  13  problems were found; each is listed with the snapshots and files it affects`,
+  13  problems were found; each is listed with the snapshots and files it affects, and how to repair it
+      (see \`lifeboat repair --help\` for the order to do it in)`,
     )
     .action(async (o: { readData?: boolean; readDataSubset?: number }, c: Command) => {
       const s = Session.of(rt, c);

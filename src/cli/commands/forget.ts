@@ -1,9 +1,9 @@
 /** `lifeboat forget`: remove snapshots by a retention policy (and, with --prune, the data they alone used). */
 import { InvalidArgumentError, type Command } from 'commander';
-import { forget, type ForgetGroup, type GroupBy, type RetentionPolicy, type SnapshotEntry } from '../../repo/index.ts';
+import { forget, resolveSnapshot, type ForgetGroup, type GroupBy, type Repository, type RetentionPolicy, type SnapshotEntry } from '../../repo/index.ts';
 import { collectList, Session, type Runtime } from '../context.ts';
 import { formatTable, formatTime, phaseProgressView, snakeKeys, withProgress } from '../output.ts';
-import { addFilterOptions, filterFrom, type FilterOptions } from '../snapshot-args.ts';
+import { addFilterOptions, allSnapshots, filterFrom, type FilterOptions } from '../snapshot-args.ts';
 import { snapshotJson } from './snapshots.ts';
 import { printPruneResult, pruneWalAndPrint } from './prune.ts';
 
@@ -55,12 +55,13 @@ const row = (s: SnapshotEntry): string[] => [s.short_id, formatTime(s.time), s.h
 export function registerForget(program: Command, rt: Runtime): void {
   const cmd = program
     .command('forget')
-    .summary('remove snapshots by a retention policy')
+    .summary('remove snapshots by a retention policy, or by id')
+    .argument('[snapshot...]', 'remove these snapshots (ids or unique prefixes; also damaged snapshot files) instead of applying a policy')
     .description(
-      'Apply a retention policy: within each group of snapshots (by default same host and paths), keep the ones a --keep-* rule selects and remove the others. ' +
+      'Remove the given snapshots, or apply a retention policy: within each group of snapshots (by default same host and paths), keep the ones a --keep-* rule selects and remove the others. ' +
         'The rules follow restic: --keep-daily 7 keeps the newest snapshot of each of the last 7 days that have snapshots, and so on for the other periods; ' +
         '--keep-within 1y6m keeps everything newer than that before the newest snapshot; --keep-tag keeps snapshots that have all the given tags. ' +
-        'Periods are computed in UTC. At least one rule is required. Forgetting removes only the snapshot records; the data they alone used is freed by prune (or --prune).',
+        'Periods are computed in UTC. Without snapshot ids, at least one rule is required. Forgetting removes only the snapshot records; the data they alone used is freed by prune (or --prune).',
     )
     .option('--keep-last <n>', 'keep the n newest snapshots', parseCount)
     .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last n hours with snapshots', parseCount)
@@ -79,6 +80,7 @@ export function registerForget(program: Command, rt: Runtime): void {
       `
 EXAMPLES
   lifeboat -r /srv/backup forget --keep-daily 7 --keep-weekly 4 --keep-monthly 12 --dry-run
+  lifeboat forget 3f9a1c2e 77aa0b12                   # these two snapshots
   lifeboat forget --keep-last 10 --host web1 --prune
   lifeboat forget --keep-within 30d --keep-tag important --group-by host
 
@@ -95,7 +97,7 @@ EXIT STATUS
   11  the repository is locked (forget needs it to itself)
   12  wrong password`,
     )
-    .action(async (o: ForgetFlags, c: Command) => {
+    .action(async (refs: string[], o: ForgetFlags, c: Command) => {
       const s = Session.of(rt, c);
       const policy: RetentionPolicy = {
         ...(o.keepLast !== undefined ? { last: o.keepLast } : {}),
@@ -108,9 +110,11 @@ EXIT STATUS
         ...(o.keepTag?.length ? { tags: o.keepTag } : {}),
       };
       await s.withRepo(async (repo) => {
+        const ids = refs.length ? await snapshotIds(s, repo, refs) : undefined;
         const view = phaseProgressView(s.out, { mark: 'trees', repack: 'packs', delete: 'packs' });
         const result = await withProgress(view, () =>
           forget(repo, policy, {
+            ...(ids ? { ids } : {}),
             groupBy: o.groupBy,
             filter: filterFrom(o),
             ...(o.dryRun ? { dryRun: true } : {}),
@@ -146,4 +150,15 @@ EXIT STATUS
         else if (!o.dryRun && result.removed.length) s.out.print('the data only they used is still stored; `lifeboat prune` frees it');
       });
     });
+}
+
+/** Full ids of the given snapshots: readable ones by `resolveSnapshot`, damaged files by a unique prefix of their name. */
+async function snapshotIds(s: Session, repo: Repository, refs: string[]): Promise<string[]> {
+  const damaged: string[] = [];
+  const all = await allSnapshots(s, repo, damaged);
+  return refs.map((ref) => {
+    const broken = /^[0-9a-f]{4,64}$/.test(ref) ? damaged.filter((id) => id.startsWith(ref)) : [];
+    if (broken.length === 1 && !all.some((x) => x.id.startsWith(ref))) return broken[0]!;
+    return resolveSnapshot(all, ref).id;
+  });
 }

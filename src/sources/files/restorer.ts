@@ -17,7 +17,7 @@
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, LifeboatError, RangeBuffers, throwIfAborted } from '../../core/index.ts';
-import { blobId, Lock, loadTree, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
+import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
 import { nodeToMeta } from './node.ts';
@@ -289,23 +289,22 @@ class Restorer {
     }
     const seen = new Set<string>();
     for (const node of tree.nodes) {
-      const path = `${prefix}/${typeof node.name === 'string' ? node.name : '?'}`;
-      if (!validName(node.name)) {
-        this.#warn({ path: prefix || '/', kind: 'unsafe', message: `refused entry with unsafe name ${JSON.stringify(node.name)}` });
-        continue;
-      }
-      if (seen.has(node.name)) {
-        this.#warn({ path, kind: 'unsafe', message: 'refused duplicate entry name in one folder' });
-        continue;
-      }
-      seen.add(node.name);
-      if (this.#wanted.has(path)) this.#matched.add(path);
-      if (node.type !== 'dir' && node.subtree !== undefined) {
-        this.#warn({ path, kind: 'unsafe', message: `refused ${node.type} with entries stored beneath it` });
-        continue;
-      }
-      const sel = selected(path, includes);
+      const named = validName((node as TreeNode | null)?.name);
+      const path = `${prefix}/${named ? node.name : '?'}`;
+      const sel = named ? selected(path, includes) : 'all';
       if (sel === 'no') continue;
+      if (named && seen.has(node.name)) {
+        this.#warn({ path, kind: 'unsafe', message: 'refused: a second entry with the same name in one folder' });
+        continue;
+      }
+      // A refused entry's name still counts as held by the snapshot: `delete` leaves it alone.
+      if (named) seen.add(node.name);
+      const problem = nodeProblem(node);
+      if (problem !== undefined) {
+        this.#warn({ path: named ? path : prefix || '/', kind: 'unsafe', message: `refused: ${problem}` });
+        continue;
+      }
+      if (this.#wanted.has(path)) this.#matched.add(path);
       if (node.type === 'dir') {
         const d: PlannedDir = { path, node, depth };
         // Folders above the stripped one are not restored: its contents go straight into the target.
@@ -321,6 +320,8 @@ class Restorer {
       if (node.type === 'file') {
         const content = node.content ?? [];
         const index = this.#repo.index;
+        // A chunk no index file names may be in a pack whose index file is lost: its header says (once).
+        if (content.some((id) => !index.has(id))) await this.#repo.indexUnindexedPacks(this.#opts.signal ? { signal: this.#opts.signal } : {});
         let off = 0;
         const offsets = content.map((id) => {
           const at = off;
