@@ -99,6 +99,8 @@ async function checkWith(repo: Repository, opts: CheckOptions, early: VerifyPool
   // into the decoded files' arrays rather than holding objects (PackedBlob objects were ~80 bytes a blob
   // beside the index, 9 MiB of the 100,000-file bench repository's heap).
   const packBlobs = new Map<string, PackClaims>();
+  // Every index file is read and judged, also those a caller already loaded into this Repository.
+  repo.resetIndex();
   try {
     let done = 0;
     let total = 0;

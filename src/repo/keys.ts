@@ -54,8 +54,9 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   if (ids.length === 0) {
-    throw new LifeboatError('REPO_NOT_FOUND', `no key files in ${backend.location}: not a Lifeboat repository`, {
-      hint: 'create one with `lifeboat init`',
+    // Called once the config is found: this is a repository whose keys are gone.
+    throw new LifeboatError('INTEGRITY', `the repository at ${backend.location} has no key file left: no password can open it`, {
+      hint: 'a key file wraps the master key with a password; put keys/ back from a copy of the repository (an older copy opens with the password in use then)',
     });
   }
   ids.sort();

@@ -9,12 +9,15 @@
  * - `rebuildIndex` (`lifeboat repair index`): a new index from every pack's header, replacing all index
  *   files. Entries into packs that are gone or whose header is damaged disappear with the old files, so the
  *   next backup stores that data again instead of deduplicating against it. With `readData`, every blob is
- *   also read and verified, and a damaged one is left out (its intact neighbours stay). New index files are
- *   written before any old one is removed: interrupted, it leaves duplicate entries (harmless), and running
- *   it again finishes the job.
+ *   also read and verified; a pack that is not intact is salvaged: its intact blobs (found through its
+ *   header, or through the old index files when the header is what is damaged) are copied, still sealed,
+ *   into new packs, and the damaged pack is removed last. New packs, then new index files, are written
+ *   before any old index file or pack is removed: interrupted, it leaves duplicate entries or copies
+ *   (harmless), and running it again finishes the job.
  */
-import { LifeboatError, throwIfAborted } from '../core/index.ts';
-import { indexFileGroups } from './blob-index.ts';
+import { compareStrings, LifeboatError, throwIfAborted } from '../core/index.ts';
+import { indexFileGroups, packsOf } from './blob-index.ts';
+import { BlobWriter } from './blob-writer.ts';
 import type { PackedBlob } from './pack.ts';
 import { mapLimit, readPackHeaders, type Repository } from './repository.ts';
 import { verifyPack } from './verify-pack.ts';
@@ -47,7 +50,11 @@ export async function adoptPacks(repo: Repository, opts: { signal?: AbortSignal 
 }
 
 export interface RebuildOptions {
-  /** Read every pack whole and index only the blobs that verify (decrypt, decompress, id). */
+  /**
+   * Read every pack whole and verify every blob. A pack that is not intact is salvaged: its intact blobs
+   * (found through its header, or through the old index files when the header itself is damaged) are
+   * copied, still sealed, into new packs, and the damaged pack is removed once the new index is durable.
+   */
   readData?: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { done: number; total: number }) => void;
@@ -59,9 +66,11 @@ export interface RebuildResult {
   /** Packs left out: header unreadable (or, reading data, the pack unreadable), with why. */
   damaged: string[];
   damagedReasons: Array<{ pack: string; reason: string }>;
-  /** With readData: blobs left out of packs otherwise kept. */
+  /** With readData: blobs that did not verify, left out. */
   damagedBlobs: Array<{ pack: string; id: string; reason: string }>;
-  /** Blobs the old index files placed in packs that are gone or left out. */
+  /** With readData: damaged packs whose intact blobs were copied into new packs, then removed. */
+  salvaged: Array<{ pack: string; blobs: number }>;
+  /** Blobs the old index files placed in packs that are gone or left out, plus damaged blobs. */
   entriesDropped: number;
   indexFilesRemoved: number;
   indexFilesWritten: number;
@@ -69,59 +78,92 @@ export interface RebuildResult {
 
 export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}): Promise<RebuildResult> {
   const signal = opts.signal;
+  const so = signal ? { signal } : {};
   const packs: Array<{ name: string; size: number }> = [];
-  for await (const f of repo.backend.list('pack', signal ? { signal } : {})) packs.push(f);
-  // How many blobs the old index files place in each pack, to say how many entries the rebuild drops
-  // (a damaged file counts as none).
+  for await (const f of repo.backend.list('pack', so)) packs.push(f);
   const old = await repo.listNames('index', signal);
+  const headers = await readPackHeaders(repo, packs, signal);
+  const headerless = new Set(headers.damaged.map((d) => d.name));
+  // What the old index files place in each pack: counted, to say how many entries the rebuild drops (a
+  // damaged file counts as none); and, for a pack whose header is damaged, listed, to salvage it by.
   const claimed = new Map<string, number>();
+  const claims = new Map<string, PackedBlob[]>();
   await mapLimit(old, 8, async (name) => {
     try {
-      const ip = await repo.loadIndexFile(name, signal ? { signal } : {});
+      const ip = await repo.loadIndexFile(name, so);
       ip.packs.forEach((pack, k) => claimed.set(pack, Math.max(claimed.get(pack) ?? 0, ip.counts[k]!)));
+      if (opts.readData && ip.packs.some((p) => headerless.has(p))) {
+        for (const p of packsOf(ip)) if (headerless.has(p.id) && !claims.has(p.id)) claims.set(p.id, p.blobs);
+      }
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
     }
   });
-  let done = 0;
+
   const found: Array<{ id: string; blobs: PackedBlob[] }> = [];
   const damagedReasons: Array<{ pack: string; reason: string }> = [];
   const damagedBlobs: RebuildResult['damagedBlobs'] = [];
-  if (opts.readData) {
-    // One pack at a time per slot, whole: repair is rare, and a damaged pack is best judged whole.
-    await mapLimit(packs, 2, async (f) => {
-      throwIfAborted(signal);
-      try {
-        const header = await repo.readPackHeader(f.name, f.size, signal);
-        const bytes = await repo.backend.load({ type: 'pack', name: f.name }, signal ? { signal } : {});
-        const verdict = verifyPack(repo.master, f.name, bytes, header, f.size);
-        const bad = new Map(verdict.damaged);
-        for (const [id, reason] of bad) damagedBlobs.push({ pack: f.name, id, reason });
-        const good = header.filter((b) => !bad.has(b.id));
-        if (good.length > 0) found.push({ id: f.name, blobs: good });
-        else damagedReasons.push({ pack: f.name, reason: 'no blob in it is intact' });
-      } catch (err) {
-        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-        damagedReasons.push({ pack: f.name, reason: (err as Error).message });
-      }
-      opts.onProgress?.({ done: ++done, total: packs.length });
-    });
-    found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  } else {
-    const r = await readPackHeaders(repo, packs, signal);
-    found.push(...r.found);
-    damagedReasons.push(...r.damaged.map((d) => ({ pack: d.name, reason: d.reason })));
+  const salvaged: RebuildResult['salvaged'] = [];
+  const sizes = new Map(packs.map((p) => [p.name, p.size]));
+  let done = 0;
+  if (!opts.readData) {
+    found.push(...headers.found);
+    damagedReasons.push(...headers.damaged.map((d) => ({ pack: d.name, reason: d.reason })));
     opts.onProgress?.({ done: packs.length, total: packs.length });
   }
+  const writer = opts.readData ? new BlobWriter(repo, { writeIndex: false, ...so }) : undefined;
+  try {
+    if (writer) {
+      // Intact packs are indexed first, so a blob they hold is never copied out of a damaged one.
+      const listed = new Map(headers.found.map((p) => [p.id, p.blobs]));
+      for (const [id, blobs] of listed) repo.index.addPack(id, blobs);
+      const reasonOf = new Map(headers.damaged.map((d) => [d.name, d.reason]));
+      // One pack at a time per slot, whole: repair is rare, and a damaged pack is best judged whole.
+      await mapLimit(packs, 2, async (f) => {
+        throwIfAborted(signal);
+        const list = listed.get(f.name) ?? claims.get(f.name);
+        try {
+          if (!list) throw new LifeboatError('INTEGRITY', reasonOf.get(f.name) ?? 'no header');
+          const bytes = await repo.backend.load({ type: 'pack', name: f.name }, so);
+          const verdict = verifyPack(repo.master, f.name, bytes, list, sizes.get(f.name)!);
+          if (verdict.reasons.length === 0 && listed.has(f.name)) {
+            found.push({ id: f.name, blobs: list });
+          } else {
+            const bad = new Map(verdict.damaged);
+            for (const [id, reason] of bad) damagedBlobs.push({ pack: f.name, id, reason });
+            let copied = 0;
+            for (const b of list) {
+              if (bad.has(b.id) || !writer.reserve(b.id)) continue;
+              await writer.add(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.rawLength, b.compression);
+              copied++;
+            }
+            salvaged.push({ pack: f.name, blobs: copied });
+            damagedReasons.push({ pack: f.name, reason: verdict.reasons.join('; ') || 'damaged' });
+          }
+        } catch (err) {
+          if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+          damagedReasons.push({ pack: f.name, reason: (err as Error).message });
+        }
+        opts.onProgress?.({ done: ++done, total: packs.length });
+      });
+      await writer.flush();
+      found.push(...writer.saved);
+      found.sort((a, b) => compareStrings(a.id, b.id));
+    }
+  } catch (err) {
+    await writer?.discard();
+    throw err;
+  }
+
   const kept = new Set(found.map((p) => p.id));
   let entriesDropped = damagedBlobs.length;
-  for (const [pack, n] of claimed) if (!kept.has(pack)) entriesDropped += n;
+  for (const [pack, n] of claimed) if (!kept.has(pack) && !salvaged.some((x) => x.pack === pack)) entriesDropped += n;
   const groups = indexFileGroups(found);
   // An empty index file when no pack could be read: the old ones are removed all the same.
   const written = new Set<string>();
   for (const group of groups.length > 0 ? groups : [[]]) {
     throwIfAborted(signal);
-    written.add(await repo.saveIndexFile(group, signal ? { signal } : {}));
+    written.add(await repo.saveIndexFile(group, so));
   }
   // Only the files that were there before this rebuild started.
   let removed = 0;
@@ -131,13 +173,16 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
     await repo.backend.remove({ type: 'index', name });
     removed++;
   }
-  damagedReasons.sort((a, b) => (a.pack < b.pack ? -1 : 1));
+  // The new index no longer names the salvaged packs: they go last.
+  for (const x of salvaged) await repo.backend.remove({ type: 'pack', name: x.pack });
+  damagedReasons.sort((a, b) => compareStrings(a.pack, b.pack));
   return {
     packs: found.length,
     blobs: found.reduce((a, p) => a + p.blobs.length, 0),
     damaged: damagedReasons.map((d) => d.pack),
     damagedReasons,
     damagedBlobs,
+    salvaged,
     entriesDropped,
     indexFilesRemoved: removed,
     indexFilesWritten: groups.length > 0 ? groups.length : 1,

@@ -287,14 +287,17 @@ export class Repository {
    */
   async refreshIndex(opts: LoadIndexOptions = {}): Promise<void> {
     const names = new Set(await this.listNames('index', opts.signal));
-    if ([...this.indexFiles].some((n) => !names.has(n))) {
-      this.index.clear();
-      this.indexFiles.clear();
-      this.damagedIndexFiles.clear();
-      this.packsFromHeaders.clear();
-      this.#headersRead = false;
-    }
+    if ([...this.indexFiles].some((n) => !names.has(n))) this.resetIndex();
     await this.loadIndex(opts);
+  }
+
+  /** Forget the index loaded so far (the next loadIndex reads every index file again). */
+  resetIndex(): void {
+    this.index.clear();
+    this.indexFiles.clear();
+    this.damagedIndexFiles.clear();
+    this.packsFromHeaders.clear();
+    this.#headersRead = false;
   }
 
   // ---- blobs ----

@@ -31,7 +31,8 @@ export function registerRepair(program: Command, rt: Runtime): void {
       'Rebuild the index from the headers of the packs (every pack lists the chunks it holds) and replace every index file. ' +
         'A damaged or lost index file is replaced, chunks of packs that are gone or whose header is damaged leave the index, ' +
         'so the next backup stores that data again instead of counting on it. With --read-data every pack is read whole and ' +
-        'every chunk verified: a damaged chunk leaves the index too (its intact neighbours stay). ' +
+        'every chunk verified: a damaged chunk leaves the index too, and the intact chunks of a damaged pack (found through its header, ' +
+        'or through the old index when the header is what is damaged) are copied into new packs before the damaged pack is removed. ' +
         'Holds the repository exclusively. New index files are written before any old one is removed, so an interrupted ' +
         'run loses nothing; run it again to finish.',
     )
@@ -46,7 +47,7 @@ EXAMPLES
 OUTPUT
   Human: packs and chunks indexed, packs left out with why, entries dropped, index files replaced.
   --json: {"packs", "blobs", "damaged", "damaged_reasons": [{"pack","reason"}], "damaged_blobs": [{"pack","id","reason"}],
-  "entries_dropped", "index_files_removed", "index_files_written"}.
+  "salvaged": [{"pack","blobs"}], "entries_dropped", "index_files_removed", "index_files_written"}.
 
 EXIT STATUS
   0   the index describes every readable pack
@@ -68,6 +69,7 @@ ${ORDER}`,
           s.out.emit(snakeKeys(r));
           for (const d of r.damagedReasons) s.out.print(`pack ${d.pack}: left out: ${d.reason}`);
           for (const d of r.damagedBlobs) s.out.print(`pack ${d.pack}: chunk ${d.id} left out: ${d.reason}`);
+          for (const x of r.salvaged) s.out.print(`pack ${x.pack}: ${x.blobs} intact chunk(s) copied into new packs; the damaged pack was removed`);
           s.out.print(`indexed ${r.packs} packs (${r.blobs} chunks) in ${r.indexFilesWritten} new index file(s); removed ${r.indexFilesRemoved} old one(s)`);
           if (r.entriesDropped > 0) {
             s.out.print(`${r.entriesDropped} index entries named data that is lost or damaged: the next backup stores it again where it still exists`);

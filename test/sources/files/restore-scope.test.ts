@@ -35,7 +35,8 @@ describe('files: what a restore touches', () => {
     assert.equal(file?.type, 'file');
     // A given path that is itself a symlink stays one.
     assert.equal((await findNode(repo, r.snapshot.tree, join(dir, 'real/docs/alias')))?.type, 'symlink');
-    assert.equal((await checkRepository(repo)).ok, true);
+    const checked = await checkRepository(await openRepo(dir));
+    assert.ok(checked.ok, JSON.stringify(checked.problems));
     const target = join(dir, 'restore');
     const res = await restoreFiles(await openRepo(dir), entry(r), { target });
     assert.deepEqual(res.warnings, []);
