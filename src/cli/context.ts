@@ -76,7 +76,7 @@ export class Session {
   }
 
   async password(): Promise<string> {
-    return readPassword({ passwordFile: this.opts.passwordFile, env: this.rt.env });
+    return readPassword({ passwordFile: this.opts.passwordFile, env: this.rt.env, signal: this.rt.signal });
   }
 
   /** Open the repository: the folder must exist before we ask for a password. */

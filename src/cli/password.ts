@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { LifeboatError } from '../core/index.ts';
+import { abortError, LifeboatError } from '../core/index.ts';
 
 const noPasswordHint =
   'give the password with --password-file FILE, LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD, or run on a terminal to be asked';
@@ -32,15 +32,18 @@ export async function passwordFromFile(file: string, what = 'password'): Promise
 }
 
 /** Runs the password command; its stderr goes to ours (it may need to explain itself), its stdout is the password. */
-export async function passwordFromCommand(command: string): Promise<string> {
+export async function passwordFromCommand(command: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'inherit'] });
+    // Ctrl-C or SIGTERM while it runs (a command waiting on a vault, say) stops it, and us.
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'inherit'], ...(signal ? { signal } : {}) });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.on('error', (cause) => {
+      if (signal?.aborted) return reject(abortError(signal));
       reject(new LifeboatError('NO_PASSWORD', `cannot run LIFEBOAT_PASSWORD_COMMAND: ${cause.message}`, { cause }));
     });
     child.on('close', (code, sig) => {
+      if (signal?.aborted) return reject(abortError(signal));
       if (code === 0) {
         resolve(chompOne(Buffer.concat(chunks).toString('utf8')));
         return;
@@ -97,13 +100,14 @@ export async function promptHidden(question: string): Promise<string> {
 export interface PasswordSources {
   passwordFile?: string | undefined;
   env: NodeJS.ProcessEnv;
+  signal?: AbortSignal;
 }
 
 /** The password of an existing repository. */
 export async function readPassword(src: PasswordSources): Promise<string> {
   if (src.passwordFile) return passwordFromFile(src.passwordFile);
   const command = src.env.LIFEBOAT_PASSWORD_COMMAND;
-  if (command) return passwordFromCommand(command);
+  if (command) return passwordFromCommand(command, src.signal);
   const pw = src.env.LIFEBOAT_PASSWORD;
   if (pw) return pw;
   if (process.stdin.isTTY) return promptHidden('enter password for repository: ');

@@ -23,3 +23,6 @@ export { compareStrings } from './order.ts';
 export { newScratch, scratchBuffer } from './scratch.ts';
 export { RangeBuffers } from './range-buffers.ts';
 export type { Scratch } from './scratch.ts';
+export { nativeFs } from './native.ts';
+export type { NativeFs, NativePath } from './native.ts';
+export { decodeName, displayName, encodeName, fsPath, isCanonicalName, isEscaped, readdirNames } from './fsname.ts';

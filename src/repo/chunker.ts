@@ -33,6 +33,8 @@ export class Chunker {
   readonly #gear: Int32Array;
   readonly #maskS: number;
   readonly #maskL: number;
+  /** The rolling hash over 32 zero bytes (see zeroCut). */
+  readonly #zeroHash: number;
   /** Set by `arena`: the memory it lives in and the wasm loop over it. */
   #wasm: { memory: WebAssembly.Memory; cut: WasmCut } | undefined;
 
@@ -51,6 +53,9 @@ export class Chunker {
     for (let i = 0; i < 256; i++) this.#gear[i] = stream.readInt32LE(i * 4);
     this.#maskS = topBits(bits + 2);
     this.#maskL = topBits(bits - 2);
+    let h = 0;
+    for (let k = 0; k < 32; k++) h = ((h << 1) + this.#gear[0]!) | 0;
+    this.#zeroHash = h;
   }
 
   /**
@@ -76,6 +81,24 @@ export class Chunker {
    * Length of the next chunk of `buf[start..end)`. If the region is shorter than `max` and more data may
    * follow, the caller should only trust cuts when `end - start >= max` or at end of input.
    */
+  /**
+   * The length `cut` returns when every byte it looks at is zero: from `min - 32` bytes after the chunk's
+   * start to `available` bytes after it (as in a hole of a sparse file). Then the hash at every tested
+   * position is the same constant, so where the cut falls is known without looking: at the first tested
+   * position if the constant meets the strict mask, else at the first one past the average if it meets the
+   * loose mask, else at the maximum.
+   */
+  zeroCut(available: number): number {
+    const { min, avg, max } = this.params;
+    let n = available;
+    if (n <= min) return n;
+    if (n > max) n = max;
+    const normal = n < avg ? n : avg;
+    if ((this.#zeroHash & this.#maskS) === 0) return min + 1;
+    if (normal < n && (this.#zeroHash & this.#maskL) === 0) return normal + 1;
+    return n;
+  }
+
   cut(buf: Uint8Array, start: number, end: number): number {
     const { min, avg, max } = this.params;
     let n = end - start;

@@ -111,48 +111,58 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
     damagedReasons.push(...headers.damaged.map((d) => ({ pack: d.name, reason: d.reason })));
     opts.onProgress?.({ done: packs.length, total: packs.length });
   }
-  const writer = opts.readData ? new BlobWriter(repo, { writeIndex: false, ...so }) : undefined;
-  try {
-    if (writer) {
-      // Intact packs are indexed first, so a blob they hold is never copied out of a damaged one.
-      const listed = new Map(headers.found.map((p) => [p.id, p.blobs]));
-      for (const [id, blobs] of listed) repo.index.addPack(id, blobs);
-      const reasonOf = new Map(headers.damaged.map((d) => [d.name, d.reason]));
-      // One pack at a time per slot, whole: repair is rare, and a damaged pack is best judged whole.
-      await mapLimit(packs, 2, async (f) => {
-        throwIfAborted(signal);
-        const list = listed.get(f.name) ?? claims.get(f.name);
-        try {
-          if (!list) throw new LifeboatError('INTEGRITY', reasonOf.get(f.name) ?? 'no header');
-          const bytes = await repo.backend.load({ type: 'pack', name: f.name }, so);
-          const verdict = verifyPack(repo.master, f.name, bytes, list, sizes.get(f.name)!);
-          if (verdict.reasons.length === 0 && listed.has(f.name)) {
-            found.push({ id: f.name, blobs: list });
-          } else {
-            const bad = new Map(verdict.damaged);
-            for (const [id, reason] of bad) damagedBlobs.push({ pack: f.name, id, reason });
-            let copied = 0;
-            for (const b of list) {
-              if (bad.has(b.id) || !writer.reserve(b.id)) continue;
-              await writer.add(b.type, b.id, bytes.subarray(b.offset, b.offset + b.length), b.rawLength, b.compression);
-              copied++;
-            }
-            salvaged.push({ pack: f.name, blobs: copied });
-            damagedReasons.push({ pack: f.name, reason: verdict.reasons.join('; ') || 'damaged' });
-          }
-        } catch (err) {
-          if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
-          damagedReasons.push({ pack: f.name, reason: (err as Error).message });
+  if (opts.readData) {
+    const listed = new Map(headers.found.map((p) => [p.id, p.blobs]));
+    const reasonOf = new Map(headers.damaged.map((d) => [d.name, d.reason]));
+    /** Damaged packs, with the blobs in them that verify. */
+    const toSalvage: Array<{ pack: string; good: PackedBlob[] }> = [];
+    // One pack at a time per slot, whole: repair is rare, and a damaged pack is best judged whole.
+    await mapLimit(packs, 2, async (f) => {
+      throwIfAborted(signal);
+      const list = listed.get(f.name) ?? claims.get(f.name);
+      try {
+        if (!list) throw new LifeboatError('INTEGRITY', reasonOf.get(f.name) ?? 'no header');
+        const bytes = await repo.backend.load({ type: 'pack', name: f.name }, so);
+        const verdict = verifyPack(repo.master, f.name, bytes, list, sizes.get(f.name)!);
+        if (verdict.reasons.length === 0 && listed.has(f.name)) {
+          found.push({ id: f.name, blobs: list });
+        } else {
+          const bad = new Map(verdict.damaged);
+          for (const [id, reason] of bad) damagedBlobs.push({ pack: f.name, id, reason });
+          toSalvage.push({ pack: f.name, good: list.filter((b) => !bad.has(b.id)) });
+          damagedReasons.push({ pack: f.name, reason: verdict.reasons.join('; ') || 'damaged' });
         }
-        opts.onProgress?.({ done: ++done, total: packs.length });
-      });
+      } catch (err) {
+        if (err instanceof LifeboatError && err.code === 'ABORTED') throw err;
+        damagedReasons.push({ pack: f.name, reason: (err as Error).message });
+      }
+      opts.onProgress?.({ done: ++done, total: packs.length });
+    });
+    // The intact blobs of damaged packs are copied, still sealed, into new packs: those that no intact
+    // pack holds already.
+    for (const p of found) repo.index.addPack(p.id, p.blobs);
+    const writer = new BlobWriter(repo, { writeIndex: false, ...so });
+    try {
+      for (const { pack, good } of toSalvage.sort((a, b) => compareStrings(a.pack, b.pack))) {
+        throwIfAborted(signal);
+        const bytes = await repo.backend.load({ type: 'pack', name: pack }, so);
+        let copied = 0;
+        for (const b of good) {
+          if (!writer.reserve(b.id)) continue;
+          const sealed = bytes.subarray(b.offset, b.offset + b.length);
+          repo.decodeBlob({ ...b, pack }, sealed); // verified again: never copy damage forward
+          await writer.add(b.type, b.id, sealed, b.rawLength, b.compression);
+          copied++;
+        }
+        salvaged.push({ pack, blobs: copied });
+      }
       await writer.flush();
-      found.push(...writer.saved);
-      found.sort((a, b) => compareStrings(a.id, b.id));
+    } catch (err) {
+      await writer.discard();
+      throw err;
     }
-  } catch (err) {
-    await writer?.discard();
-    throw err;
+    found.push(...writer.saved);
+    found.sort((a, b) => compareStrings(a.id, b.id));
   }
 
   const kept = new Set(found.map((p) => p.id));

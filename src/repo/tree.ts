@@ -5,12 +5,16 @@
  * Names come from the repository and are untrusted: `validName` is what every consumer that turns a name
  * into a path must check (restore also re-checks the final path against its target).
  */
-import { IntegrityError } from '../core/index.ts';
+import { decodeName, displayName, encodeName, IntegrityError, isCanonicalName, isEscaped } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
 
 export interface TreeNode {
+  /**
+   * The entry's name. Bytes that are not valid UTF-8 are escaped (core/fsname): stored as a readable
+   * `name` and the exact bytes as `name_raw` (format §10); in memory, only this field.
+   */
   name: string;
   type: NodeType;
   mode?: number;
@@ -49,8 +53,22 @@ export interface Tree {
 }
 
 export function encodeTree(nodes: TreeNode[]): Buffer {
-  nodes.sort((a, b) => compareUtf8(a.name, b.name));
-  return Buffer.from(JSON.stringify({ nodes }));
+  nodes.sort((a, b) => compareNames(a.name, b.name));
+  if (!nodes.some((n) => isEscaped(n.name))) return Buffer.from(JSON.stringify({ nodes }));
+  return Buffer.from(JSON.stringify({ nodes: nodes.map(storedNode) }));
+}
+
+/** A node as stored: an escaped name as its readable form plus its exact bytes. */
+function storedNode(n: TreeNode): TreeNode | (TreeNode & { name_raw: string }) {
+  if (!isEscaped(n.name)) return n;
+  const { name, ...rest } = n;
+  return { name: displayName(name), name_raw: encodeName(name).toString('base64'), ...rest };
+}
+
+/** Tree order: the names' bytes (escaped ones as the bytes they stand for). */
+function compareNames(a: string, b: string): number {
+  if (!isEscaped(a) && !isEscaped(b)) return compareUtf8(a, b);
+  return Buffer.compare(encodeName(a), encodeName(b));
 }
 
 /**
@@ -82,6 +100,13 @@ export function decodeTree(plain: Buffer, id: string): Tree {
     throw new IntegrityError(`tree ${id}: not valid JSON`, { cause });
   }
   if (!t || !Array.isArray(t.nodes)) throw new IntegrityError(`tree ${id}: no node list`);
+  for (const n of t.nodes as Array<TreeNode & { name_raw?: unknown }>) {
+    if (typeof n !== 'object' || n === null || n.name_raw === undefined) continue;
+    // The exact bytes rule; a name_raw that is not canonical base64 makes the name unusable (refused).
+    const raw = typeof n.name_raw === 'string' ? Buffer.from(n.name_raw, 'base64') : undefined;
+    n.name = raw !== undefined && raw.toString('base64') === n.name_raw ? decodeName(raw) : '';
+    delete n.name_raw;
+  }
   return t;
 }
 
@@ -158,9 +183,12 @@ export async function loadTree(repo: Repository, id: string, signal?: AbortSigna
   return decodeTree(await repo.loadBlob('tree', id, signal), id);
 }
 
-/** A name is safe to join to a path: not empty, not `.` or `..`, no `/` and no NUL. */
+/**
+ * A name is safe to join to a path: not empty, not `.` or `..`, no `/` and no NUL, and (when it holds
+ * escaped bytes) the one string its bytes decode to, so two entries cannot name one file.
+ */
 export function validName(name: unknown): name is string {
-  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+  return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && isCanonicalName(name);
 }
 
 export interface WalkEntry {

@@ -1,9 +1,9 @@
 /** Helpers to build and compare file trees in tests. */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setAttributeSync } from 'fs-xattr';
+import { fsPath, nativeFs, readdirNames } from '../../src/core/index.ts';
 import { metaEqual, readMeta } from '../../src/sources/files/index.ts';
 
 /** Deterministic pseudo-random bytes (so dedup tests are repeatable). */
@@ -32,21 +32,25 @@ export function randomText(n: number): Buffer {
 }
 
 export function setXattr(path: string, name: string, value: string | Buffer): void {
-  setAttributeSync(path, name, value);
+  nativeFs().setXattr(path, name, Buffer.from(value));
+}
+
+export function getXattr(path: string, name: string): Buffer | undefined {
+  return nativeFs().getXattr(path, name);
 }
 
 export function sh(cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8' });
 }
 
-/** Every entry below `root` (relative paths), sorted. */
+/** Every entry below `root` (relative paths, bytes that are not UTF-8 escaped as Lifeboat does), sorted. */
 export function listTree(root: string): string[] {
   const out: string[] = [];
   const walk = (rel: string): void => {
-    for (const name of readdirSync(join(root, rel)).sort()) {
+    for (const name of readdirNames(join(root, rel)).sort()) {
       const r = rel ? `${rel}/${name}` : name;
       out.push(r);
-      if (lstatSync(join(root, r)).isDirectory()) walk(r);
+      if (lstatSync(fsPath(join(root, r))).isDirectory()) walk(r);
     }
   };
   walk('');
@@ -75,7 +79,7 @@ export function compareTrees(a: string, b: string, opts: { owner?: boolean; igno
     const mb = readMeta(pb);
     for (const d of metaEqual(ma, mb, { owner: opts.owner ?? true })) diffs.push(`${r}: ${d}`);
     if (ma.type === 'file' && mb.type === 'file') {
-      if (!readFileSync(pa).equals(readFileSync(pb))) diffs.push(`${r}: content differs`);
+      if (!readFileSync(fsPath(pa)).equals(readFileSync(fsPath(pb)))) diffs.push(`${r}: content differs`);
       if (ma.nlink > 1) {
         const ka = `${ma.dev}:${ma.inode}`;
         const kb = `${mb.dev}:${mb.inode}`;

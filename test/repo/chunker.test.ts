@@ -54,4 +54,39 @@ describe('chunker', () => {
       }
     });
   }
+
+  it('zeroCut is the cut of a run of zeros, for any seed and sizes, whatever came before the run', () => {
+    const params = [
+      { min: 64, avg: 256, max: 1024 },
+      { min: 2048, avg: 8192, max: 65536 },
+      { min: 65536, avg: 262144, max: 2097152 },
+    ];
+    // Seeds for each of the three outcomes with the smallest sizes (a cut at min + 1 is a 1-in-1024 seed).
+    const byOutcome = new Map<number, number>();
+    for (let s = 0; byOutcome.size < 3 && s < 100_000; s++) {
+      const c = new Chunker(createHash('sha256').update(`seed ${s}`).digest(), params[0]!);
+      const at = c.zeroCut(1024);
+      if (!byOutcome.has(at)) byOutcome.set(at, s);
+    }
+    assert.deepEqual([...byOutcome.keys()].sort((a, b) => a - b), [65, 257, 1024]);
+    let seeds = 0;
+    for (const s of [...byOutcome.values(), ...Array.from({ length: 64 }, (_, i) => i)]) {
+      const seed = createHash('sha256').update(`seed ${s}`).digest();
+      for (const p of params) {
+        const c = new Chunker(seed, p);
+        // Random bytes, then zeros: chunks that start far enough into the zeros are zeroCut's.
+        const buf = Buffer.concat([data('random', 4096), Buffer.alloc(p.max * 3)]);
+        for (const start of [4096 + 32 - p.min, 4096 + 32 - p.min + 1, 4096, 4096 + 1000]) {
+          if (start < 0 || start + p.min - 32 < 4096) continue;
+          for (const end of [buf.length, start + p.max, start + p.min, start + p.min + 1, start + p.avg, start + p.avg + 7, start + 10]) {
+            if (end > buf.length) continue;
+            assert.equal(c.zeroCut(end - start), c.cut(buf, start, end), `seed ${s} ${JSON.stringify(p)} start ${start} end ${end}`);
+          }
+        }
+      }
+      seeds++;
+    }
+    assert.equal(seeds, 67);
+  });
 });
+

@@ -4,7 +4,7 @@
  * again, `repairSnapshots` rewrites what cannot be stored again, and check reports what restore refuses.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -132,8 +132,13 @@ describe('repair', () => {
     const after = await openRepo(dir);
     await after.loadIndex();
     assert.equal(after.index.has(loc.id), false);
+    // The intact neighbours were copied out of the damaged pack, which is gone.
     assert.ok(neighbour, 'f0 shares the pack');
-    assert.equal(after.index.get(neighbour)?.pack, loc.pack);
+    assert.deepEqual(rb.salvaged.map((x) => x.pack), [loc.pack]);
+    assert.ok(after.index.has(neighbour) && after.index.get(neighbour)!.pack !== loc.pack);
+    assert.equal(existsSync(path), false);
+    const c = await checkRepository(await openRepo(dir), { readData: true });
+    assert.ok(c.problems.every((p) => p.kind === 'blob' && p.id === loc.id), JSON.stringify(c.problems));
   });
 
   it('repair snapshots leaves out what is lost, says so, and the repaired snapshot restores', async (t) => {

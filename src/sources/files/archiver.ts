@@ -13,10 +13,10 @@
  * the caller reports them (exit code 3). Anything that threatens the repository's integrity (a backend
  * write failing, an abort) is fatal and no snapshot is saved.
  */
-import { lstatSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { lstatSync, statSync, type BigIntStats } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
-import { currentUsername, errnoCode, Fifo, LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { currentUsername, errnoCode, Fifo, fsPath, LifeboatError, readdirNames, throwIfAborted } from '../../core/index.ts';
 import {
   adoptPacks,
   BlobWriter,
@@ -432,7 +432,7 @@ class Archiver {
     if (depth > 0 && this.#exclude(path, name)) return undefined;
     if (!st) {
       try {
-        st = lstatSync(path, { bigint: true });
+        st = lstatSync(fsPath(path), { bigint: true });
       } catch (err) {
         return this.#failed(path, errnoCode(err), err);
       }
@@ -586,7 +586,7 @@ class Archiver {
     let incomplete = crossesDevice;
     if (!crossesDevice) {
       try {
-        names = readdirSync(f.path);
+        names = readdirNames(f.path);
       } catch (err) {
         this.#warn({ path: f.path, kind: 'unreadable', message: (err as Error).message });
         incomplete = true;

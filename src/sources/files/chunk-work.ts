@@ -8,7 +8,7 @@
  * nothing and saves the thread-pool hop per read, which dominates for small files.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
-import { newScratch } from '../../core/index.ts';
+import { fsPath, nativeFs, newScratch } from '../../core/index.ts';
 import { aad, blobId, Chunker, compressBlob, seal, SEAL_OVERHEAD, type ChunkerParams, type MasterKey } from '../../repo/index.ts';
 
 export interface WorkKeys {
@@ -140,12 +140,19 @@ export class ChunkWork {
       }
       this.#emitBuf = buf && out.length > 0 ? await env.emit(buf, out) : buf;
     };
+    // arena[zeroFrom..zeroTo): the hole of a sparse file this file is in, filled with zeros rather than read.
+    let zeroFrom = 0;
+    let zeroTo = 0;
+    const minCut = this.#chunker.params.min;
     const chunk = (start: number, end: number, eof: boolean, content: string[]): number => {
       let pos = start;
       while (end - pos >= max || (eof && pos < end)) {
-        const len = this.#chunker.cut(arena, pos, end);
+        // Deep in a hole, where the cut falls and what the chunk is named are known without looking.
+        const inHole = zeroFrom <= pos + minCut - 32 && pos + Math.min(end - pos, max) <= zeroTo;
+        const len = inHole ? this.#chunker.zeroCut(end - pos) : this.#chunker.cut(arena, pos, end);
         const data = arena.subarray(pos, pos + len);
-        const id = blobId(this.#master, data);
+        // The cut looks only from min - 32 bytes in; the chunk is all zeros only if it starts in the hole.
+        const id = inHole && zeroFrom <= pos ? this.#zeroId(data) : blobId(this.#master, data);
         content.push(id);
         pending.push({ id, data });
         pendingBytes += len;
@@ -157,12 +164,13 @@ export class ChunkWork {
     for (const job of jobs) {
       const content: string[] = [];
       let fd: number;
+      const path = fsPath(job.path);
       try {
-        fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
+        fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
       } catch {
         // O_NOATIME is refused (EPERM) for files we do not own unless privileged: retry without it.
         try {
-          fd = openSync(job.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+          fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
         } catch (err) {
           const e = err as NodeJS.ErrnoException;
           results.push({ content: [], size: 0, error: e.message, errorCode: e.code ?? 'EIO' });
@@ -171,9 +179,13 @@ export class ChunkWork {
       }
       let size = 0;
       let changed = false;
+      zeroFrom = zeroTo = 0;
       try {
         const before = fstatSync(fd, { bigint: true });
         if (Number(before.ino) !== job.ino) changed = true;
+        const base = job.offset ?? 0;
+        // Fewer blocks than bytes: there may be holes, which are not read (SEEK_DATA/SEEK_HOLE say where).
+        const holes = before.blocks * 512n < before.size ? new Holes(fd, Number(before.size)) : undefined;
         let start = fill; // this file's first byte not yet cut into chunks
         let eof = false;
         while (!eof) {
@@ -183,10 +195,22 @@ export class ChunkWork {
             await flush();
             arena.copy(arena, 0, start, fill);
             fill -= start;
+            zeroFrom = Math.max(0, zeroFrom - start);
+            zeroTo = Math.max(0, zeroTo - start);
             start = 0;
           }
-          const want = job.length === undefined ? arena.length - fill : Math.min(arena.length - fill, job.length - size);
-          const n = want === 0 ? 0 : readSync(fd, arena, fill, want, (job.offset ?? 0) + size);
+          let want = job.length === undefined ? arena.length - fill : Math.min(arena.length - fill, job.length - size);
+          let n: number;
+          const hole = holes?.at(base + size);
+          if (hole !== undefined && hole > 0) {
+            n = Math.min(want, hole);
+            arena.fill(0, fill, fill + n);
+            if (zeroTo !== fill) zeroFrom = fill;
+            zeroTo = fill + n;
+          } else {
+            if (hole === 0) want = Math.min(want, holes!.dataLeft(base + size));
+            n = want === 0 ? 0 : readSync(fd, arena, fill, want, base + size);
+          }
           if (n === 0) eof = true;
           fill += n;
           size += n;
@@ -214,5 +238,49 @@ export class ChunkWork {
     }
     await flush();
     return results;
+  }
+
+  /** The ids of all-zero chunks, by length: holes of sparse files are mostly a few lengths over and over. */
+  readonly #zeroIds = new Map<number, string>();
+
+  #zeroId(zeros: Uint8Array): string {
+    let id = this.#zeroIds.get(zeros.length);
+    if (id === undefined) this.#zeroIds.set(zeros.length, (id = blobId(this.#master, zeros)));
+    return id;
+  }
+}
+
+/**
+ * Where a sparse file's holes are, found as the read goes (lseek SEEK_DATA / SEEK_HOLE): a hole is
+ * filled with zeros instead of read, so a 10 GiB file holding 1 MiB costs what 1 MiB costs.
+ */
+class Holes {
+  readonly #fd: number;
+  readonly #size: number;
+  /** The data run known: [dataAt, holeAt). */
+  #dataAt = -1;
+  #holeAt = -1;
+
+  constructor(fd: number, size: number) {
+    this.#fd = fd;
+    this.#size = size;
+  }
+
+  /** How many bytes of hole start at `offset` (0: data is there; up to the size seen at open). */
+  at(offset: number): number {
+    if (offset >= this.#size) return 0; // past the size seen: read, to see whether the file grew
+    if (offset >= this.#holeAt || offset < this.#dataAt) {
+      const native = nativeFs();
+      const d = native.seekData(this.#fd, offset);
+      this.#dataAt = d < 0 ? this.#size : d;
+      this.#holeAt = d < 0 ? this.#size : native.seekHole(this.#fd, d);
+      if (this.#holeAt < 0) this.#holeAt = this.#size;
+    }
+    return offset < this.#dataAt ? Math.min(this.#dataAt, this.#size) - offset : 0;
+  }
+
+  /** Bytes of data from `offset` (in a data run) before the next hole; at least 1. */
+  dataLeft(offset: number): number {
+    return Math.max(1, this.#holeAt - offset);
   }
 }

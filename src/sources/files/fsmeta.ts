@@ -8,23 +8,20 @@
  * contents and directories by the caller, everything else with `createSpecial`) and then calls `applyMeta`.
  *
  * Times are kept as ISO-8601 UTC strings with nine fraction digits ("2024-01-02T03:04:05.123456789Z"), as
- * restic does, so nothing is lost when reading. Writing them back goes through libuv, which truncates to
- * microseconds (see `toUvTime`): a restored mtime equals the original truncated to whole microseconds.
+ * restic does, so nothing is lost when reading, and written back to the nanosecond (utimensat, through
+ * the native part: Node's utimes stops at microseconds).
  *
  * Extended attributes are read in every namespace the kernel lists to us (as root: user., trusted.,
  * security. including security.capability, and system.posix_acl_access/default: POSIX ACLs are xattrs on
- * Linux, so they come along). They are never read from or written to symlinks: fs-xattr 0.4.0 calls
- * getxattr/listxattr/setxattr, not the l* variants, so on a symlink it would act on the link's target (or
- * fail with ENOENT when the link dangles) and has no way to address the link itself. Linux forbids user.*
- * on symlinks anyway; what is lost is trusted.* and security.* on links (e.g. SELinux labels).
+ * Linux, so they come along), with the l*xattr calls: of the entry itself, symlinks included (their
+ * trusted.* and security.* ones, SELinux labels say; Linux allows no user.* on links).
  *
- * Paths are JavaScript strings: Node and fs-xattr both encode them as UTF-8.
+ * Paths are strings whose bytes that are not valid UTF-8 are escaped (core/fsname): every call passes
+ * them through `fsPath`, so such names reach the kernel as their exact bytes.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { getAttributeSync, listAttributesSync, setAttributeSync } from 'fs-xattr';
-import { errnoCode, LifeboatError } from '../../core/index.ts';
+import { errnoCode, fsPath, LifeboatError, nativeFs } from '../../core/index.ts';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
 
@@ -180,28 +177,6 @@ function badTime(s: string): LifeboatError {
   return new LifeboatError('CORRUPT', `invalid timestamp ${JSON.stringify(s)}`, { context: { time: s } });
 }
 
-/**
- * A time in the form fs.lutimesSync passes through unchanged, chosen so that libuv lands on exactly the
- * intended microsecond.
- *
- * Node turns the value into a double of seconds; libuv (uv__fs_to_timespec) splits it into seconds and
- * nanoseconds, truncating toward zero, and then drops the sub-microsecond part ("for consistency with other
- * platforms"). So only microseconds can be set. We aim at the middle of the wanted microsecond, half a
- * microsecond away from zero: the double's rounding error (at most half an ulp, < 0.48 µs while
- * |t| < 2^33 s, i.e. until the year 2242) then cannot push the truncation into a neighbouring microsecond,
- * and the result is the original time truncated to whole microseconds (floored, also before 1970).
- * The value is passed as a numeric string because Node replaces a negative *number* with "now"
- * (toUnixTimestamp), while numeric strings are taken as they are.
- */
-function toUvTime(iso: string): string {
-  let us = parseTime(iso).ns;
-  // Floor to microseconds (BigInt division truncates toward zero).
-  us = us >= 0n ? us / 1000n : -((-us + 999n) / 1000n);
-  const neg = us < 0n;
-  const mag = neg ? -us : us;
-  return `${neg ? '-' : ''}${mag / 1_000_000n}.${(mag % 1_000_000n).toString().padStart(6, '0')}5`;
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // Owner names
 
@@ -332,7 +307,7 @@ export interface KnownMeta {
 export function readMeta(path: string, st?: BigIntStats, names: NameCache = defaultNames, known?: KnownMeta): EntryMeta {
   if (st === undefined) {
     try {
-      st = fs.lstatSync(path, { bigint: true });
+      st = fs.lstatSync(fsPath(path), { bigint: true });
     } catch (err) {
       throw ioError(path, 'cannot stat', err);
     }
@@ -367,7 +342,7 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
   if (type === 'symlink') {
     let raw: Buffer;
     try {
-      raw = fs.readlinkSync(path, { encoding: 'buffer' });
+      raw = fs.readlinkSync(fsPath(path), { encoding: 'buffer' });
     } catch (err) {
       throw ioError(path, 'cannot read symlink', err);
     }
@@ -377,12 +352,10 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
       meta.linkTarget = raw.toString('utf8');
       meta.linkTargetRaw = raw.toString('base64');
     }
-  } else {
-    // Not for symlinks: fs-xattr would follow the link (see the module header).
-    const same = known !== undefined && known.inode === meta.inode && known.ctime === meta.ctime;
-    const xattrs = same ? known.xattrs : readXattrs(path);
-    if (xattrs !== undefined) meta.xattrs = xattrs;
   }
+  const same = known !== undefined && known.inode === meta.inode && known.ctime === meta.ctime;
+  const xattrs = same ? known.xattrs : readXattrs(path);
+  if (xattrs !== undefined) meta.xattrs = xattrs;
   return meta;
 }
 
@@ -390,9 +363,11 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
 const XATTR_SKIP = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EACCES']);
 
 function readXattrs(path: string): Record<string, string> | undefined {
+  const native = nativeFs();
+  const p = fsPath(path);
   let list: string[];
   try {
-    list = listAttributesSync(path);
+    list = native.listXattrs(p);
   } catch (err) {
     if (XATTR_SKIP.has(errnoCode(err) ?? '')) return undefined;
     throw ioError(path, 'cannot list extended attributes', err);
@@ -402,17 +377,13 @@ function readXattrs(path: string): Record<string, string> | undefined {
   let out: Record<string, string> | undefined;
   for (const name of list) {
     let value: Buffer | undefined;
-    // ERANGE: the value grew between fs-xattr's size query and its read; ask again.
-    for (let attempt = 0; value === undefined; attempt++) {
-      try {
-        value = getAttributeSync(path, name);
-      } catch (err) {
-        const code = errnoCode(err) ?? '';
-        // ENODATA: removed since the list. Unreadable ones are skipped one by one, keeping the readable rest.
-        if (code === 'ENODATA' || XATTR_SKIP.has(code)) break;
-        if (code === 'ERANGE' && attempt < 3) continue;
-        throw ioError(path, `cannot read extended attribute ${name}`, err);
-      }
+    try {
+      // undefined: removed since the list. (A value that grows meanwhile is asked for again inside.)
+      value = native.getXattr(p, name);
+    } catch (err) {
+      // Unreadable ones are skipped one by one, keeping the readable rest.
+      if (XATTR_SKIP.has(errnoCode(err) ?? '')) continue;
+      throw ioError(path, `cannot read extended attribute ${name}`, err);
     }
     if (value === undefined) continue;
     // Keys are inserted in sorted order, and xattr names always contain a '.', so they are never
@@ -428,9 +399,8 @@ function readXattrs(path: string): Record<string, string> | undefined {
 /**
  * Creates a symlink, fifo or device node at `path` for `meta` (regular files and directories are the
  * caller's). Returns false for sockets, which are skipped: a socket file is useless without the process
- * that listened on it. Node has no mknod/mkfifo, so coreutils' are run (no shell). Nodes are created with
- * mode 0600 so that a restored disk device is never readable by others before `applyMeta` sets the real
- * mode. Follow with `applyMeta`.
+ * that listened on it. Nodes are created with mode 0600 so that a restored disk device is never readable
+ * by others before `applyMeta` sets the real mode. Follow with `applyMeta`.
  */
 export function createSpecial(path: string, meta: EntryMeta): boolean {
   switch (meta.type) {
@@ -440,14 +410,18 @@ export function createSpecial(path: string, meta: EntryMeta): boolean {
       const target = meta.linkTargetRaw !== undefined ? Buffer.from(meta.linkTargetRaw, 'base64') : meta.linkTarget;
       if (target === undefined) throw badMeta(path, 'symlink without a target');
       try {
-        fs.symlinkSync(target, path);
+        fs.symlinkSync(target, fsPath(path));
       } catch (err) {
         throw ioError(path, 'cannot create symlink', err);
       }
       return true;
     }
     case 'fifo':
-      run(path, 'mkfifo', ['-m', '600', '--', path]);
+      try {
+        nativeFs().mknod(fsPath(path), 'fifo', 0o600, 0, 0);
+      } catch (err) {
+        throw ioError(path, 'cannot create fifo', err);
+      }
       return true;
     case 'chardev':
     case 'blockdev': {
@@ -458,8 +432,11 @@ export function createSpecial(path: string, meta: EntryMeta): boolean {
         minor = devMinor(BigInt(meta.rdev));
       }
       if (major === undefined || minor === undefined) throw badMeta(path, 'device without major/minor numbers');
-      const kind = meta.type === 'chardev' ? 'c' : 'b';
-      run(path, 'mknod', ['-m', '600', '--', path, kind, String(major), String(minor)]);
+      try {
+        nativeFs().mknod(fsPath(path), meta.type, 0o600, major, minor);
+      } catch (err) {
+        throw ioError(path, `cannot create ${meta.type === 'chardev' ? 'character' : 'block'} device`, err);
+      }
       return true;
     }
     case 'file':
@@ -470,19 +447,6 @@ export function createSpecial(path: string, meta: EntryMeta): boolean {
 
 function badMeta(path: string, what: string): LifeboatError {
   return new LifeboatError('CORRUPT', `${path}: ${what} in the snapshot metadata`, { context: { path } });
-}
-
-function run(path: string, cmd: string, args: string[]): void {
-  try {
-    execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw new LifeboatError('IO', `${path}: ${cmd} failed${stderr ? `: ${stderr}` : ''}`, {
-      cause: err,
-      context: { path },
-      ...(errnoCode(err) === 'ENOENT' ? { hint: `install coreutils: ${cmd} was not found on PATH` } : {}),
-    });
-  }
 }
 
 export interface ApplyOptions {
@@ -505,7 +469,7 @@ const UTIMES_SOFT = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EINVAL
  * The order matters: owner first (chown clears setuid/setgid and security.capability), then xattrs (set,
  * none removed), then mode (which also fixes the group bits a restored POSIX ACL may have changed; not for
  * symlinks: Linux has no lchmod and their mode is always 0777), then atime/mtime last, since each of the
- * others changes ctime but not mtime. Times are restored to the microsecond (see `toUvTime`).
+ * others changes ctime but not mtime. Times are restored to the nanosecond.
  *
  * Returns warnings for what the target cannot hold (xattr not supported, chown refused by the file system);
  * other failures throw LifeboatError('IO') naming the path.
@@ -518,41 +482,38 @@ export function applyMeta(path: string, meta: EntryMeta, opts: ApplyOptions): st
     else throw ioError(path, what, err);
   };
 
+  const p = fsPath(path);
   if (opts.owner) {
     try {
-      fs.lchownSync(path, meta.uid, meta.gid);
+      fs.lchownSync(p, meta.uid, meta.gid);
     } catch (err) {
       soft(CHOWN_SOFT, `cannot set owner ${meta.uid}:${meta.gid}`, err);
     }
   }
 
   if (meta.xattrs !== undefined) {
-    if (meta.type === 'symlink') {
-      // fs-xattr would set them on the link's target.
-      warnings.push(`${path}: extended attributes of symlinks are not restored`);
-    } else {
-      for (const [name, value] of Object.entries(meta.xattrs)) {
-        try {
-          setAttributeSync(path, name, Buffer.from(value, 'base64'));
-        } catch (err) {
-          soft(XATTR_SOFT, `cannot set extended attribute ${name}`, err);
-        }
+    const native = nativeFs();
+    for (const [name, value] of Object.entries(meta.xattrs)) {
+      try {
+        native.setXattr(p, name, Buffer.from(value, 'base64'));
+      } catch (err) {
+        soft(XATTR_SOFT, `cannot set extended attribute ${name}`, err);
       }
     }
   }
 
   if (meta.type !== 'symlink') {
     try {
-      fs.chmodSync(path, meta.mode);
+      fs.chmodSync(p, meta.mode);
     } catch (err) {
       soft(CHMOD_SOFT, `cannot set mode 0o${meta.mode.toString(8)}`, err);
     }
   }
 
-  const atime = toUvTime(meta.atime);
-  const mtime = toUvTime(meta.mtime);
+  const atime = parseTime(meta.atime);
+  const mtime = parseTime(meta.mtime);
   try {
-    fs.lutimesSync(path, atime, mtime);
+    nativeFs().utimens(p, atime.sec, atime.nsec, mtime.sec, mtime.nsec);
   } catch (err) {
     soft(UTIMES_SOFT, 'cannot set times', err);
   }
@@ -565,7 +526,7 @@ export function applyMeta(path: string, meta: EntryMeta, opts: ApplyOptions): st
 export interface CompareOptions {
   /** Compare uid/gid (default true); pass false when the restore ran without `owner`. */
   owner?: boolean;
-  /** Times equal if they agree after flooring to this many ns. Default 1000: what `applyMeta` can set. */
+  /** Times equal if they agree after flooring to this many ns. Default 1: exactly, as `applyMeta` sets them. */
   timeResolutionNs?: number;
   /** Also compare atime (default false: reading a file may change it). */
   atime?: boolean;
@@ -587,7 +548,7 @@ export function metaEqual(a: EntryMeta, b: EntryMeta, opts: CompareOptions = {})
     cmp('uid', a.uid, b.uid);
     cmp('gid', a.gid, b.gid);
   }
-  const res = BigInt(opts.timeResolutionNs ?? 1000);
+  const res = BigInt(opts.timeResolutionNs ?? 1);
   const floorTo = (s: string): bigint => {
     const ns = parseTime(s).ns;
     return ns >= 0n ? ns / res : -((-ns + res - 1n) / res);

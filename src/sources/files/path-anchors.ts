@@ -14,6 +14,7 @@
  * used, with the error of that entry.
  */
 import { closeSync, constants as fsc, openSync } from 'node:fs';
+import { fsPath } from '../../core/index.ts';
 
 /** Paths at least this long (bytes) go through an anchor: below PATH_MAX with room for one more name. */
 const SHORT = 3800;
@@ -45,7 +46,7 @@ export class PathAnchors {
     let fd = this.#fds.get(abs);
     if (fd === undefined) {
       try {
-        fd = openSync(reach, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+        fd = openSync(fsPath(reach), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
       } catch {
         return undefined;
       }

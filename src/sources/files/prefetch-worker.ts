@@ -4,9 +4,9 @@
  * inodes and folder blocks are in the kernel's caches when the archiver's own calls come. It records
  * nothing and answers nothing; the main thread ends it when its walk is over.
  */
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
-import { workerInput } from '../../core/index.ts';
+import { fsPath, readdirNames, workerInput } from '../../core/index.ts';
 import { compileExcludes } from './exclude.ts';
 
 const { paths, excludes, oneFileSystem } = await workerInput<{ paths: string[]; excludes: string[]; oneFileSystem: boolean }>();
@@ -28,7 +28,7 @@ for (let i = 0; i < queue.length; i++) {
   queue[i] = ''; // done: let the string go
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = readdirNames(dir);
   } catch {
     continue;
   }
@@ -37,7 +37,7 @@ for (let i = 0; i < queue.length; i++) {
     const path = dir === '/' ? `/${name}` : `${dir}/${name}`;
     if (excluded(path, name)) continue;
     try {
-      const st = lstatSync(path);
+      const st = lstatSync(fsPath(path));
       if (st.isDirectory() && (!oneFileSystem || rootDevs.has(st.dev))) queue.push(path);
     } catch {
       /* vanished or unreadable: the archiver reports it */

@@ -8,6 +8,7 @@
  * that ends a file also sets its size, so trailing holes survive. Zero runs become holes (sparse files).
  */
 import { closeSync, constants as fsc, ftruncateSync, openSync, writeSync } from 'node:fs';
+import { fsPath } from '../../core/index.ts';
 import { decodeBlob, newBlobScratch, type BlobLocation, type MasterKey } from '../../repo/index.ts';
 
 export interface RestoreTarget {
@@ -88,7 +89,7 @@ export class RestoreWork {
       this.#fds.delete(oldPath);
       closeSync(oldFd);
     }
-    fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    fd = openSync(fsPath(path), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
     this.#fds.set(path, fd);
     return fd;
   }

@@ -14,9 +14,9 @@
  * files are opened with O_NOFOLLOW | O_EXCL after removing whatever was at their name.
  * A damaged blob fails only the files that use it; the rest restore.
  */
-import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
-import { defaults, errnoCode, LifeboatError, RangeBuffers, throwIfAborted } from '../../core/index.ts';
+import { defaults, errnoCode, fsPath, LifeboatError, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
@@ -353,8 +353,8 @@ class Restorer {
       const out = this.#out(f.path);
       let present: string[];
       try {
-        if (!lstatSync(out).isDirectory()) continue;
-        present = readdirSync(out);
+        if (!lstatSync(fsPath(out)).isDirectory()) continue;
+        present = readdirNames(out);
       } catch {
         continue;
       }
@@ -363,7 +363,7 @@ class Restorer {
         const path = f.path === '/' ? `/${name}` : `${f.path}/${name}`;
         if (this.#excluded(path, name)) continue;
         try {
-          rmSync(`${out}/${name}`, { recursive: true, force: true });
+          rmSync(fsPath(`${out}/${name}`), { recursive: true, force: true });
           this.#removed++;
         } catch (err) {
           this.#warn({ path, kind: 'io', message: (err as Error).message });
@@ -390,7 +390,7 @@ class Restorer {
     if (this.#fresh.has(parent)) return true; // made by this restore, checked then
     const real = this.#out(parent);
     try {
-      if (lstatSync(real).isDirectory()) return true;
+      if (lstatSync(fsPath(real)).isDirectory()) return true;
     } catch (err) {
       // Missing (its creation failed and was reported) or unreachable (a path too long, say).
       if (errnoCode(err) !== 'ENOENT') {
@@ -405,8 +405,8 @@ class Restorer {
   /** Remove whatever is at `out` unless it is a folder (a restore replaces files, links and specials). */
   #clear(out: string): void {
     try {
-      const st = lstatSync(out);
-      if (!st.isDirectory()) unlinkSync(out);
+      const p = fsPath(out);
+      if (!lstatSync(p).isDirectory()) unlinkSync(p);
     } catch (err) {
       if (errnoCode(err) !== 'ENOENT') throw err;
     }
@@ -417,16 +417,16 @@ class Restorer {
       if (!this.#checkParent(d.path)) continue;
       const out = this.#out(d.path);
       try {
-        mkdirSync(out, { mode: 0o700 });
+        mkdirSync(fsPath(out), { mode: 0o700 });
         this.#fresh.add(d.path);
         d.placed = true;
       } catch (err) {
         try {
           if (errnoCode(err) !== 'EEXIST') throw err;
-          if (!lstatSync(out).isDirectory()) {
+          if (!lstatSync(fsPath(out)).isDirectory()) {
             // Something else stands where the snapshot has a folder: replace it (never follow it).
-            unlinkSync(out);
-            mkdirSync(out, { mode: 0o700 });
+            unlinkSync(fsPath(out));
+            mkdirSync(fsPath(out), { mode: 0o700 });
           }
           d.placed = true;
         } catch (e) {
@@ -465,7 +465,7 @@ class Restorer {
         if (!this.#fresh.has(parentOf(f.path))) this.#clear(out);
         f.created = true;
         // Files with content are created by the writers; empty ones here.
-        if (f.offsets.length === 0) closeSync(openSync(out, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
+        if (f.offsets.length === 0) closeSync(openSync(fsPath(out), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600));
       } catch (err) {
         f.failed = true;
         this.#warn({ path: f.path, kind: 'io', message: (err as Error).message });
@@ -615,7 +615,7 @@ class Restorer {
         // symlink must not be looked for through that link.
         if (f.created && !f.linkOf) {
           try {
-            rmSync(this.#out(f.path), { force: true });
+            rmSync(fsPath(this.#out(f.path)), { force: true });
           } catch (err) {
             this.#warn({ path: f.path, kind: 'io', message: `cannot remove the partial file: ${(err as Error).message}` });
           }
@@ -630,7 +630,7 @@ class Restorer {
         try {
           const out = this.#out(f.path);
           this.#clear(out);
-          linkSync(this.#out(f.linkOf.path), out);
+          linkSync(fsPath(this.#out(f.linkOf.path)), fsPath(out));
         } catch (err) {
           this.#warn({ path: f.path, kind: 'io', message: (err as Error).message });
         }
@@ -658,7 +658,7 @@ class Restorer {
       if (f.failed) continue;
       const out = this.#out(f.path);
       try {
-        const fd = openSync(out, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+        const fd = openSync(fsPath(out), fsc.O_RDONLY | fsc.O_NOFOLLOW);
         try {
           const content = f.linkOf ? f.linkOf.node.content : f.node.content;
           for (const [i, id] of (content ?? []).entries()) {

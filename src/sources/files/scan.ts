@@ -3,8 +3,9 @@
  * It walks with the same excludes and one-file-system rule as the archiver, yields to the event loop
  * after each folder so it runs alongside the backup, and fills `totals` as it goes.
  */
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { setImmediate as yieldNow } from 'node:timers/promises';
+import { fsPath, readdirNames } from '../../core/index.ts';
 import { compileExcludes } from './exclude.ts';
 
 export interface ScanTotals {
@@ -37,7 +38,7 @@ export async function scanTotals(
     const { path, dev } = stack.pop()!;
     let names: string[];
     try {
-      names = readdirSync(path);
+      names = readdirNames(path);
     } catch {
       continue;
     }
@@ -45,7 +46,7 @@ export async function scanTotals(
       const p = path === '/' ? `/${name}` : `${path}/${name}`;
       if (exclude(p, name)) continue;
       try {
-        const st = lstatSync(p);
+        const st = lstatSync(fsPath(p));
         if (st.isDirectory()) {
           if (!opts.oneFileSystem || st.dev === dev) stack.push({ path: p, dev });
         } else {
