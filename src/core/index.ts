@@ -26,3 +26,4 @@ export type { Scratch } from './scratch.ts';
 export { nativeFs } from './native.ts';
 export type { NativeFs, NativePath } from './native.ts';
 export { decodeName, displayName, encodeName, fsPath, isCanonicalName, isEscaped, readdirNames } from './fsname.ts';
+export { mkdirs, mkdirsSync } from './mkdirs.ts';

@@ -3,11 +3,12 @@
  * whole to a temp file, synced, then renamed over the old one, so a crash leaves the old or the new state,
  * never half of one, and an epoch once written is not lost.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { mkdirsSync } from '../core/index.ts';
 
 export function writeState(file: string, value: unknown): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  mkdirsSync(dirname(file), 0o700);
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o600);
   try {

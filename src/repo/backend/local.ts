@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, stat, unlink, rename } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { LifeboatError, NotFoundError, errnoCode, throwIfAborted } from '../../core/index.ts';
+import { LifeboatError, NotFoundError, errnoCode, mkdirs, throwIfAborted } from '../../core/index.ts';
 import type { Backend, FileInfo, FileReader, FileType, FileWriter, Handle, LoadOptions, OpOptions, SaveOptions } from './backend.ts';
 
 /** Folder of each type under the root (`config` lives in the root itself). */
@@ -159,7 +159,7 @@ export class LocalBackend implements Backend {
     throwIfAborted(signal);
     const root = this.#root;
     try {
-      await mkdir(dirname(root), { recursive: true });
+      await mkdirs(dirname(root));
       const made = await mkdirPrivate(root);
       if (!made) await this.#checkEmptyish();
       throwIfAborted(signal);

@@ -16,7 +16,7 @@
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
-import { defaults, errnoCode, fsPath, LifeboatError, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
+import { defaults, errnoCode, fsPath, LifeboatError, mkdirsSync, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
@@ -374,7 +374,7 @@ class Restorer {
 
   #createTarget(): void {
     try {
-      mkdirSync(this.#target, { recursive: true, mode: 0o700 });
+      mkdirsSync(this.#target, 0o700);
     } catch (err) {
       throw new LifeboatError('IO', `cannot create restore target ${this.#target}: ${(err as Error).message}`, { cause: err });
     }
