@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { seededBytes } from '../helpers/tree.ts';
 import { tempDir } from '../helpers/repo.ts';
-import { jsonLines, lifeboat, PASSWORD, show } from './run-cli.ts';
+import { jsonLines, lifeboat, show } from './run-cli.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
