@@ -228,6 +228,8 @@ export function lifeboatAtCommit(projectDir: string, rev: string, workDir: strin
     mkdirSync(dir, { recursive: true });
     execFileSync('sh', ['-c', `git -C "$0" archive "$1" | tar -x -C "$2"`, projectDir, commit, dir], { stdio: 'inherit' });
     symlinkSync(join(projectDir, 'node_modules'), join(dir, 'node_modules'));
+    // Its native part, built from its own sources (npm's install script runs node-gyp with npm's settings).
+    if (existsSync(join(dir, 'native', 'binding.gyp'))) execFileSync('npm', ['run', '--silent', 'install'], { cwd: dir, stdio: 'inherit' });
     // Its own build: the bundler script where the commit has one, tsc before that.
     const bundler = join(dir, 'scripts', 'build.mjs');
     const build = existsSync(bundler) ? [bundler] : [join(projectDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'tsconfig.build.json')];

@@ -10,6 +10,7 @@
  * A password is never printed, logged or put in an error message, also not with -v.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { abortError, LifeboatError } from '../core/index.ts';
 
@@ -34,12 +35,20 @@ export async function passwordFromFile(file: string, what = 'password'): Promise
 /** Runs the password command; its stderr goes to ours (it may need to explain itself), its stdout is the password. */
 export async function passwordFromCommand(command: string, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    // Ctrl-C or SIGTERM while it runs (a command waiting on a vault, say) stops it, and us.
-    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'inherit'], ...(signal ? { signal } : {}) });
+    const child = spawn('/bin/sh', ['-c', command], { stdio: ['inherit', 'pipe', 'inherit'] });
+    // Ctrl-C or SIGTERM while it runs (a command waiting on a vault, say) stops it, what it started, and us.
+    // Not through a process group of its own: that would take the terminal a prompting command needs.
+    const onAbort = (): void => {
+      if (child.pid !== undefined) killTree(child.pid);
+      child.stdout.destroy();
+      child.unref();
+      reject(abortError(signal));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('exit', () => signal?.removeEventListener('abort', onAbort));
     const chunks: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => chunks.push(c));
     child.on('error', (cause) => {
-      if (signal?.aborted) return reject(abortError(signal));
       reject(new LifeboatError('NO_PASSWORD', `cannot run LIFEBOAT_PASSWORD_COMMAND: ${cause.message}`, { cause }));
     });
     child.on('close', (code, sig) => {
@@ -53,6 +62,24 @@ export async function passwordFromCommand(command: string, signal?: AbortSignal)
       reject(new LifeboatError('NO_PASSWORD', `LIFEBOAT_PASSWORD_COMMAND ${how}`, { hint: 'run the command by hand to see why it fails' }));
     });
   });
+}
+
+/** SIGTERM to a process and everything it started (Linux: /proc/PID/task/TID/children), children first. */
+function killTree(pid: number): void {
+  let kids: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      kids = kids.concat(readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    }
+  } catch {
+    /* gone already, or no /proc */
+  }
+  for (const k of kids) killTree(k);
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    /* gone already */
+  }
 }
 
 /** Reads a line from the terminal without echoing it. Ctrl-C aborts, Ctrl-U clears, backspace deletes. */
