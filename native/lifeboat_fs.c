@@ -219,9 +219,11 @@ static napi_value list_xattrs(napi_env env, napi_callback_info info) {
   for (ssize_t i = 0; i < n;) {
     size_t len = strnlen(buf + i, (size_t)(n - i));
     if (len > 0) {
-      napi_value s;
-      napi_create_string_utf8(env, buf + i, len, &s);
-      napi_set_element(env, arr, k++, s);
+      /* Names are bytes: the caller decides what to do with one that is not UTF-8. */
+      napi_value b;
+      void *data;
+      napi_create_buffer_copy(env, len, buf + i, &data, &b);
+      napi_set_element(env, arr, k++, b);
     }
     i += (ssize_t)len + 1;
   }

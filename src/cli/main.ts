@@ -3,14 +3,16 @@
  * signals become an AbortSignal, a closed stdout pipe ends the run quietly, and the result becomes the
  * exit status.
  */
-import { boundHeapGrowth, errnoCode } from '../core/index.ts';
+import { readFileSync } from 'node:fs';
+import { boundHeapGrowth, decodeName, errnoCode } from '../core/index.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode } from './exit-codes.ts';
 import { prewarm } from './prewarm.ts';
 
 boundHeapGrowth();
+const args = userArgs();
 // Before the commands load: start deriving the repository key (see prewarm.ts).
-prewarm(process.argv.slice(2), process.env);
+prewarm(args, process.env);
 const { run } = await import('./program.ts');
 
 const controller = new AbortController();
@@ -37,4 +39,28 @@ process.stdout.on('error', (err) => {
   controller.abort(err);
 });
 
-process.exitCode = await run(process.argv.slice(2), rt);
+process.exitCode = await run(args, rt);
+
+/**
+ * The user's arguments, bytes that are not UTF-8 kept (escaped as file names are, core/fsname): Node
+ * decodes argv lossily, so `lifeboat backup $'caf\xe9'` would otherwise name another file. Read from
+ * /proc/self/cmdline, whose last entries are these arguments; Node's own decoding where that is not so.
+ */
+function userArgs(): string[] {
+  const lossy = process.argv.slice(2);
+  try {
+    const raw = readFileSync('/proc/self/cmdline');
+    const parts: Buffer[] = [];
+    for (let at = 0; at < raw.length; ) {
+      const end = raw.indexOf(0, at);
+      parts.push(raw.subarray(at, end < 0 ? raw.length : end));
+      at = end < 0 ? raw.length : end + 1;
+    }
+    const tail = parts.slice(parts.length - lossy.length);
+    const replace = new TextDecoder();
+    if (tail.length === lossy.length && tail.every((b, i) => replace.decode(b) === lossy[i])) return tail.map(decodeName);
+  } catch {
+    /* no /proc: Node's decoding */
+  }
+  return lossy;
+}

@@ -92,4 +92,14 @@ export const defaults = {
    * MiB, 100,000 tiny files 228 -> 197 MiB, same time (2026-11-30).
    */
   checkReadSize: 1024 * 1024,
+
+  /**
+   * The largest config, key, index, snapshot or lock file read: far above any written (an index file of
+   * 16,384 blobs is ~0.8 MiB), so a larger one is damage or planted, refused before it is read into memory.
+   * A 2.1 GB file in index/ made every reading command fail with an internal error (hostile pass,
+   * 2026-12-07).
+   */
+  documentMaxBytes: 256 * 1024 * 1024,
+  /** The largest pack or archived WAL file read whole (packs are written at ~16 MiB, WAL segments at most 1 GiB). */
+  wholeFileMaxBytes: 1024 * 1024 * 1024 + 64 * 1024,
 } as const;

@@ -21,7 +21,8 @@ export interface NativeFs {
   /** The next hole at or after `offset` (the end of the file counts as one), or -1 past the end. */
   seekHole(fd: number, offset: number): number;
   mknod(path: NativePath, kind: 'fifo' | 'chardev' | 'blockdev', mode: number, major: number, minor: number): void;
-  listXattrs(path: NativePath): string[];
+  /** The names, as their bytes. */
+  listXattrs(path: NativePath): Buffer[];
   /** undefined when the attribute does not exist. */
   getXattr(path: NativePath, name: string): Buffer | undefined;
   setXattr(path: NativePath, name: string, value: Buffer): void;

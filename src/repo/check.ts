@@ -533,7 +533,7 @@ async function checkPack(
     try {
       let bytes: Buffer;
       try {
-        bytes = await repo.backend.load(handle, opts);
+        bytes = await repo.backend.load(handle, { ...opts, maxSize: defaults.wholeFileMaxBytes });
       } catch (err) {
         return cannotRead(err);
       }

@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { compareStrings, currentUsername, IntegrityError, LifeboatError } from '../core/index.ts';
+import { compareStrings, currentUsername, defaults, IntegrityError, LifeboatError } from '../core/index.ts';
 import type { Backend } from './backend/index.ts';
 import { aad, open, seal, type MasterKey } from './crypto.ts';
 import { currentKdf, defaultKdf, deriveWrappingKey, parseKeyFile, type KdfParams, type KeyFile } from './kdf.ts';
@@ -67,7 +67,7 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
     let payload: Buffer;
     try {
       // A damaged or foreign key file must not stop the other passwords from working.
-      const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }));
+      const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }, { maxSize: defaults.documentMaxBytes }));
       const wrapping = await deriveWrappingKey(k.kdf, password, Buffer.from(k.salt, 'base64'), k);
       try {
         payload = open({ encryption: wrapping }, Buffer.from(k.data, 'base64'), `key ${id}`, aad('key'));
@@ -103,7 +103,7 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
 export async function listKeys(backend: Backend, currentId?: string): Promise<KeyInfo[]> {
   const out: KeyInfo[] = [];
   for await (const f of backend.list('key')) {
-    const k = parseKeyFile(f.name, await backend.load({ type: 'key', name: f.name }));
+    const k = parseKeyFile(f.name, await backend.load({ type: 'key', name: f.name }, { maxSize: defaults.documentMaxBytes }));
     out.push({ id: f.name, created: k.created, hostname: k.hostname, username: k.username, current: f.name === currentId });
   }
   return out.sort((a, b) => compareStrings(a.created, b.created) || compareStrings(a.id, b.id));

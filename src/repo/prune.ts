@@ -178,7 +178,7 @@ async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneR
     for (const id of repack) {
       throwIfAborted(signal);
       const live = copyFrom.get(id)!;
-      const bytes = await repo.backend.load({ type: 'pack', name: id }, signal ? { signal } : {});
+      const bytes = await repo.backend.load({ type: 'pack', name: id }, { maxSize: defaults.wholeFileMaxBytes, ...(signal ? { signal } : {}) });
       for (const b of live) {
         const sealed = bytes.subarray(b.offset, b.offset + b.length);
         repo.decodeBlob({ ...b, pack: id }, sealed); // never copy damage forward

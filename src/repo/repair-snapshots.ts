@@ -71,12 +71,15 @@ interface Rewritten {
 export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOptions = {}): Promise<RepairSnapshotsResult> {
   const signal = opts.signal;
   const unreadable: RepairSnapshotsResult['unreadable'] = [];
-  const all =
-    opts.snapshots ??
-    (await loadSnapshots(repo, {
-      ...(signal ? { signal } : {}),
-      onError: (id, err) => unreadable.push({ id, reason: (err as Error).message, removed: false }),
-    }));
+  const everything = await loadSnapshots(repo, {
+    ...(signal ? { signal } : {}),
+    onError: (id, err) => unreadable.push({ id, reason: (err as Error).message, removed: false }),
+  });
+  const all = opts.snapshots ?? everything;
+  if (opts.snapshots !== undefined) unreadable.length = 0; // only when every snapshot is considered
+  // Originals already repaired (a run before this one, perhaps interrupted before it removed them): not
+  // repaired twice; with `forget`, removed now.
+  const repairedAlready = new Set(everything.flatMap((s) => (s.original !== undefined ? [s.original] : [])));
   const writer = new BlobWriter(repo, signal ? { signal } : {});
   // A dry run names the trees it would write without writing them.
   const storeTree = (nodes: TreeNode[]): Promise<string> => {
@@ -163,6 +166,14 @@ export async function repairSnapshots(repo: Repository, opts: RepairSnapshotsOpt
   try {
     for (const snap of all) {
       throwIfAborted(signal);
+      if (repairedAlready.has(snap.id)) {
+        if (opts.forget && !opts.dryRun) {
+          await repo.backend.remove({ type: 'snapshot', name: snap.id });
+          result.forgotten.push(snap.id);
+        }
+        opts.onProgress?.({ done: ++done, total: all.length });
+        continue;
+      }
       let root: Rewritten;
       try {
         root = await rewrite(snap.tree);

@@ -15,7 +15,7 @@
  *   before any old index file or pack is removed: interrupted, it leaves duplicate entries or copies
  *   (harmless), and running it again finishes the job.
  */
-import { compareStrings, LifeboatError, throwIfAborted } from '../core/index.ts';
+import { compareStrings, defaults, LifeboatError, throwIfAborted } from '../core/index.ts';
 import { indexFileGroups, packsOf } from './blob-index.ts';
 import { BlobWriter } from './blob-writer.ts';
 import type { PackedBlob } from './pack.ts';
@@ -70,6 +70,11 @@ export interface RebuildResult {
   damagedBlobs: Array<{ pack: string; id: string; reason: string }>;
   /** With readData: damaged packs whose intact blobs were copied into new packs, then removed. */
   salvaged: Array<{ pack: string; blobs: number }>;
+  /**
+   * Without readData: packs whose header cannot be read, indexed as the old index files described them
+   * (their data may be intact); `repair index --read-data` verifies them and salvages what is.
+   */
+  keptUnverified: Array<{ pack: string; reason: string }>;
   /** Blobs the old index files placed in packs that are gone or left out, plus damaged blobs. */
   entriesDropped: number;
   indexFilesRemoved: number;
@@ -92,7 +97,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
     try {
       const ip = await repo.loadIndexFile(name, so);
       ip.packs.forEach((pack, k) => claimed.set(pack, Math.max(claimed.get(pack) ?? 0, ip.counts[k]!)));
-      if (opts.readData && ip.packs.some((p) => headerless.has(p))) {
+      if (ip.packs.some((p) => headerless.has(p))) {
         for (const p of packsOf(ip)) if (headerless.has(p.id) && !claims.has(p.id)) claims.set(p.id, p.blobs);
       }
     } catch (err) {
@@ -106,9 +111,21 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
   const salvaged: RebuildResult['salvaged'] = [];
   const sizes = new Map(packs.map((p) => [p.name, p.size]));
   let done = 0;
+  const keptUnverified: RebuildResult['keptUnverified'] = [];
   if (!opts.readData) {
     found.push(...headers.found);
-    damagedReasons.push(...headers.damaged.map((d) => ({ pack: d.name, reason: d.reason })));
+    for (const d of headers.damaged) {
+      // The header is damaged, not necessarily the data: what a readable index file said of the pack is
+      // kept (a blob read from it is verified anyway), never dropped on the header's word alone.
+      const old = claims.get(d.name);
+      if (old) {
+        found.push({ id: d.name, blobs: old });
+        keptUnverified.push({ pack: d.name, reason: d.reason });
+      } else {
+        damagedReasons.push({ pack: d.name, reason: d.reason });
+      }
+    }
+    found.sort((a, b) => compareStrings(a.id, b.id));
     opts.onProgress?.({ done: packs.length, total: packs.length });
   }
   if (opts.readData) {
@@ -122,7 +139,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
       const list = listed.get(f.name) ?? claims.get(f.name);
       try {
         if (!list) throw new LifeboatError('INTEGRITY', reasonOf.get(f.name) ?? 'no header');
-        const bytes = await repo.backend.load({ type: 'pack', name: f.name }, so);
+        const bytes = await repo.backend.load({ type: 'pack', name: f.name }, { ...so, maxSize: defaults.wholeFileMaxBytes });
         const verdict = verifyPack(repo.master, f.name, bytes, list, sizes.get(f.name)!);
         if (verdict.reasons.length === 0 && listed.has(f.name)) {
           found.push({ id: f.name, blobs: list });
@@ -145,7 +162,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
     try {
       for (const { pack, good } of toSalvage.sort((a, b) => compareStrings(a.pack, b.pack))) {
         throwIfAborted(signal);
-        const bytes = await repo.backend.load({ type: 'pack', name: pack }, so);
+        const bytes = await repo.backend.load({ type: 'pack', name: pack }, { ...so, maxSize: defaults.wholeFileMaxBytes });
         let copied = 0;
         for (const b of good) {
           if (!writer.reserve(b.id)) continue;
@@ -167,7 +184,8 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
 
   const kept = new Set(found.map((p) => p.id));
   let entriesDropped = damagedBlobs.length;
-  for (const [pack, n] of claimed) if (!kept.has(pack) && !salvaged.some((x) => x.pack === pack)) entriesDropped += n;
+  const salvagedPacks = new Set(salvaged.map((x) => x.pack));
+  for (const [pack, n] of claimed) if (!kept.has(pack) && !salvagedPacks.has(pack)) entriesDropped += n;
   const groups = indexFileGroups(found);
   // An empty index file when no pack could be read: the old ones are removed all the same.
   const written = new Set<string>();
@@ -193,6 +211,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildOptions = {}):
     damagedReasons,
     damagedBlobs,
     salvaged,
+    keptUnverified,
     entriesDropped,
     indexFilesRemoved: removed,
     indexFilesWritten: groups.length > 0 ? groups.length : 1,

@@ -113,7 +113,7 @@ export class Repository {
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
     let configBytes: Buffer;
     try {
-      configBytes = await backend.load({ type: 'config', name: 'config' }, opts.signal ? { signal: opts.signal } : {});
+      configBytes = await backend.load({ type: 'config', name: 'config' }, { maxSize: defaults.documentMaxBytes, ...(opts.signal ? { signal: opts.signal } : {}) });
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'NOT_FOUND') {
         throw new LifeboatError('REPO_NOT_FOUND', `no Lifeboat repository at ${backend.location}`, {
@@ -124,7 +124,16 @@ export class Repository {
       throw err;
     }
     const { master, keyId } = await unlock(backend, password);
-    const config = JSON.parse(open(master, configBytes, 'config', aad('config')).toString('utf8')) as RepoConfig;
+    let config: RepoConfig;
+    try {
+      config = JSON.parse(open(master, configBytes, 'config', aad('config')).toString('utf8')) as RepoConfig;
+    } catch (cause) {
+      // Written once, at init, and never changed: any copy of it is as good as the original.
+      throw new IntegrityError(`the repository's config file is damaged and cannot be read (${(cause as Error).message})`, {
+        cause,
+        hint: 'the config holds the format version and the chunker secret; put `config` back from any copy of this repository (it never changes)',
+      });
+    }
     if (config.version !== REPO_VERSION) {
       throw new LifeboatError('REPO_VERSION', `repository format version ${config.version} is not supported (this Lifeboat reads ${REPO_VERSION})`, {
         hint: 'upgrade Lifeboat',
@@ -159,11 +168,11 @@ export class Repository {
 
   /** One index file's packs, verified (see decodeIndexFile). */
   async loadIndexFile(name: string, opts: { signal?: AbortSignal } = {}): Promise<IndexedPacks> {
-    return decodeIndexFile(this.master, name, await this.backend.load({ type: 'index', name }, opts.signal ? { signal: opts.signal } : {}));
+    return decodeIndexFile(this.master, name, await this.backend.load({ type: 'index', name }, { maxSize: defaults.documentMaxBytes, ...(opts.signal ? { signal: opts.signal } : {}) }));
   }
 
   async loadJson<T>(type: JsonFileType, name: string, opts: { signal?: AbortSignal; contentAddressed?: boolean } = {}): Promise<T> {
-    const bytes = await this.backend.load({ type, name }, opts.signal ? { signal: opts.signal } : {});
+    const bytes = await this.backend.load({ type, name }, { maxSize: defaults.documentMaxBytes, ...(opts.signal ? { signal: opts.signal } : {}) });
     return decodeJsonFile<T>(this.master, type, name, bytes, opts.contentAddressed !== false);
   }
 
@@ -186,7 +195,7 @@ export class Repository {
 
   async loadNamed(type: 'wal', name: string, opts: { signal?: AbortSignal } = {}): Promise<Buffer> {
     const what = `${type} ${name}`;
-    const plain = open(this.master, await this.backend.load({ type, name }, opts.signal ? { signal: opts.signal } : {}), what, aad(type, name));
+    const plain = open(this.master, await this.backend.load({ type, name }, { maxSize: defaults.wholeFileMaxBytes, ...(opts.signal ? { signal: opts.signal } : {}) }), what, aad(type, name));
     if (plain.length < 41) throw new IntegrityError(`${what}: too short`);
     const rawLength = Number(plain.readBigUInt64LE(1));
     const raw = decompressBlob(plain.subarray(41), plain[0]!, rawLength, what);
@@ -218,7 +227,7 @@ export class Repository {
     await mapLimit(names, 8, async (name, i) => {
       let packs: IndexedPacks;
       try {
-        packs = await decode(name, await this.backend.load({ type: 'index', name }, opts.signal ? { signal: opts.signal } : {}));
+        packs = await decode(name, await this.backend.load({ type: 'index', name }, { maxSize: defaults.documentMaxBytes, ...(opts.signal ? { signal: opts.signal } : {}) }));
       } catch (err) {
         const isDamage = err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT');
         if (opts.onError && !(err instanceof LifeboatError && err.code === 'ABORTED') && (opts.anyError || isDamage)) {
@@ -347,7 +356,7 @@ export class Repository {
       this.#treePacks.set(pack, p);
       return p;
     }
-    p = this.backend.load({ type: 'pack', name: pack }, signal ? { signal } : {});
+    p = this.backend.load({ type: 'pack', name: pack }, { maxSize: defaults.wholeFileMaxBytes, ...(signal ? { signal } : {}) });
     p.catch(() => this.#treePacks.delete(pack));
     this.#treePacks.set(pack, p);
     if (this.#treePacks.size > TREE_PACKS_CACHED) this.#treePacks.delete(this.#treePacks.keys().next().value!);

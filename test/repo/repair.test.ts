@@ -141,6 +141,33 @@ describe('repair', () => {
     assert.ok(c.problems.every((p) => p.kind === 'blob' && p.id === loc.id), JSON.stringify(c.problems));
   });
 
+  it('repair index never drops a pack on its damaged header alone: it keeps what the old index said, --read-data salvages it', async (t) => {
+    const dir = await tempDir(t);
+    const { a, srcA } = await twoSnapshots(dir);
+    const repo = await openRepo(dir);
+    await repo.loadIndex();
+    const f0 = await findNode(repo, a.snapshot.tree, join(srcA, 'f0'));
+    const path = await packOf(dir, f0!.content![0]!);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 20]! ^= 0x01; // inside the sealed header: every blob is intact
+    writeFileSync(path, bytes);
+    const whole = async (target: string): Promise<void> => {
+      const r = await restoreFiles(await openRepo(dir), entry(a), { target: join(dir, target), verify: true });
+      assert.deepEqual(r.warnings, []);
+      assert.deepEqual(compareTrees(srcA, join(dir, target, srcA)), []);
+    };
+    await whole('r0');
+    const plain = await rebuildIndex(await openRepo(dir));
+    assert.deepEqual(plain.keptUnverified.map((k) => k.pack), [path.split('/').pop()]);
+    assert.equal(plain.entriesDropped, 0);
+    await whole('r1');
+    const verified = await rebuildIndex(await openRepo(dir), { readData: true });
+    assert.deepEqual(verified.salvaged.map((x) => x.pack), [path.split('/').pop()]);
+    assert.deepEqual(verified.damagedBlobs, []);
+    await whole('r2');
+    assert.ok((await checkRepository(await openRepo(dir), { readData: true })).ok);
+  });
+
   it('repair snapshots leaves out what is lost, says so, and the repaired snapshot restores', async (t) => {
     const dir = await tempDir(t);
     const { b, srcA } = await twoSnapshots(dir);
@@ -157,7 +184,14 @@ describe('repair', () => {
     assert.equal(dry.repaired.length, 1);
     assert.equal(dry.repaired[0]!.id, undefined);
     assert.equal((await loadSnapshots(await openRepo(dir))).length, 3, 'a dry run writes nothing');
-    const r = await repairSnapshots(await openRepo(dir), { forget: true });
+    // Once without forget, then again with it (as after an interrupted run): one repaired copy, no original.
+    const kept = await repairSnapshots(await openRepo(dir));
+    assert.equal(kept.repaired.length, 1);
+    assert.equal((await loadSnapshots(await openRepo(dir))).length, 4);
+    const again = await repairSnapshots(await openRepo(dir), { forget: true });
+    assert.deepEqual(again.repaired, []);
+    assert.deepEqual(again.forgotten, [a.id]);
+    const r = { ...kept, intact: 2 };
     assert.equal(r.intact, 2);
     const fixed = r.repaired[0]!;
     assert.equal(fixed.original, a.id);

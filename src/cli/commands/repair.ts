@@ -47,12 +47,14 @@ EXAMPLES
 OUTPUT
   Human: packs and chunks indexed, packs left out with why, entries dropped, index files replaced.
   --json: {"packs", "blobs", "damaged", "damaged_reasons": [{"pack","reason"}], "damaged_blobs": [{"pack","id","reason"}],
-  "salvaged": [{"pack","blobs"}], "entries_dropped", "index_files_removed", "index_files_written"}.
+  "salvaged": [{"pack","blobs"}], "kept_unverified": [{"pack","reason"}], "entries_dropped", "index_files_removed",
+  "index_files_written"}.
 
 EXIT STATUS
   0   the index describes every readable pack
   1   fatal error
-  3   done, but some packs or chunks are damaged and were left out (listed)
+  3   done, but some packs or chunks are damaged: left out, or (a damaged header) kept as the old index
+      described them until --read-data verifies them (listed)
   10  the repository does not exist
   11  the repository is locked (repair needs it to itself)
   12  wrong password
@@ -70,12 +72,13 @@ ${ORDER}`,
           for (const d of r.damagedReasons) s.out.print(`pack ${d.pack}: left out: ${d.reason}`);
           for (const d of r.damagedBlobs) s.out.print(`pack ${d.pack}: chunk ${d.id} left out: ${d.reason}`);
           for (const x of r.salvaged) s.out.print(`pack ${x.pack}: ${x.blobs} intact chunk(s) copied into new packs; the damaged pack was removed`);
+          for (const x of r.keptUnverified) s.out.print(`pack ${x.pack}: its header cannot be read (${x.reason}); kept as the old index described it: \`lifeboat repair index --read-data\` verifies it and salvages what is intact`);
           s.out.print(`indexed ${r.packs} packs (${r.blobs} chunks) in ${r.indexFilesWritten} new index file(s); removed ${r.indexFilesRemoved} old one(s)`);
           if (r.entriesDropped > 0) {
             s.out.print(`${r.entriesDropped} index entries named data that is lost or damaged: the next backup stores it again where it still exists`);
             s.out.print('then `lifeboat repair snapshots` rewrites the snapshots that still miss something');
           }
-          if (r.damaged.length > 0 || r.damagedBlobs.length > 0) s.exitWith(ExitCode.partial);
+          if (r.damaged.length > 0 || r.damagedBlobs.length > 0 || r.keptUnverified.length > 0) s.exitWith(ExitCode.partial);
         },
         { lock: 'exclusive', purpose: 'repair' },
       );

@@ -75,6 +75,11 @@ export interface LoadOptions extends OpOptions {
   offset?: number;
   /** Number of bytes to read. Default: to the end of the file. */
   length?: number;
+  /**
+   * A whole-file load (no `length`) of a file larger than this fails with CORRUPT before anything is read:
+   * a planted or damaged file must not be read whole into memory.
+   */
+  maxSize?: number;
 }
 
 /** A file being written piece by piece (see Backend.writer). */

@@ -374,6 +374,12 @@ export class LocalBackend implements Backend {
     checkRange(path, h, offset, length);
     const r = await this.reader(h, opts);
     try {
+      if (length === undefined && opts.maxSize !== undefined && r.size > opts.maxSize) {
+        throw new LifeboatError('CORRUPT', `${path} is ${r.size} bytes, larger than any such file Lifeboat writes (${opts.maxSize}): damaged or not Lifeboat's`, {
+          context: { path, size: r.size },
+          hint: 'run `lifeboat check`; `lifeboat repair index` replaces a damaged index file',
+        });
+      }
       return await r.read(offset, length ?? Math.max(0, r.size - offset), opts);
     } finally {
       await r.close();

@@ -126,18 +126,23 @@ export function normalizePaths(paths: readonly string[]): string[] {
   const abs = [...new Set(paths.map((p) => resolvePath(p)))].sort();
   const inside = (p: string, q: string): boolean => q !== p && (q === '/' || p.startsWith(q + '/'));
   for (const q of abs) {
-    const nested = abs.find((p) => inside(p, q));
-    if (nested === undefined || !isSymlink(q)) continue;
-    throw new LifeboatError('USAGE', `cannot back up ${nested} together with ${q}: ${q} is a symlink, stored as a link`, {
-      hint: `leave out one of the two, or give the folder the link points to instead of ${q}`,
-    });
+    for (const nested of abs.filter((p) => inside(p, q))) {
+      // The walk of q stores a symlink on the way as a link: what lies beyond it would be lost.
+      const parts = nested.slice(q === '/' ? 1 : q.length + 1).split('/');
+      const on = [q, ...parts.slice(0, -1).map((_, i) => `${q === '/' ? '' : q}/${parts.slice(0, i + 1).join('/')}`)];
+      const link = on.find((r) => isSymlink(r));
+      if (link === undefined) continue;
+      throw new LifeboatError('USAGE', `cannot back up ${nested} together with ${q}: ${link} is a symlink, stored as a link`, {
+        hint: `leave out one of the two, or give the folder the link points to instead of ${link}`,
+      });
+    }
   }
   return abs.filter((p) => !abs.some((q) => inside(p, q)));
 }
 
 function isSymlink(path: string): boolean {
   try {
-    return lstatSync(path).isSymbolicLink();
+    return lstatSync(fsPath(path)).isSymbolicLink();
   } catch {
     return false;
   }
@@ -372,7 +377,7 @@ class Archiver {
       }
       t.leaf = true;
       try {
-        this.#rootDevs.add(Number(lstatSync(realOf.get(p)!).dev));
+        this.#rootDevs.add(Number(lstatSync(fsPath(realOf.get(p)!)).dev));
       } catch (err) {
         throw new LifeboatError('USAGE', `cannot back up ${p}: ${(err as Error).message}`, {
           cause: err,
@@ -401,7 +406,7 @@ class Archiver {
         const metaPath = below ? dirnameOf(below[1]) : path;
         let st: BigIntStats;
         try {
-          st = statSync(metaPath, { bigint: true });
+          st = statSync(fsPath(metaPath), { bigint: true });
         } catch (err) {
           throw new LifeboatError('USAGE', `cannot back up below ${path}: ${(err as Error).message}`, { cause: err });
         }
@@ -442,6 +447,9 @@ class Archiver {
       meta = readMeta(path, st, undefined, prev);
     } catch (err) {
       return this.#failed(path, err instanceof LifeboatError ? err.context['errno'] : errnoCode(err), err);
+    }
+    if (meta.unstoredXattrs !== undefined) {
+      this.#warn({ path, kind: 'unreadable', message: `extended attribute(s) ${meta.unstoredXattrs.join(', ')} not stored: their names are not UTF-8` });
     }
     if (meta.type === 'dir') return this.#dir(path, name, prev, depth, meta);
     const node = metaToNode(name, meta);

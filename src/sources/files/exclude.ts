@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import picomatch from 'picomatch';
-import { LifeboatError } from '../../core/index.ts';
+import { decodeName, fsPath, LifeboatError } from '../../core/index.ts';
 
 export type Excluder = (absPath: string, name: string) => boolean;
 
@@ -24,14 +24,19 @@ export function compileExcludes(patterns: readonly string[]): Excluder {
 }
 
 export function readExcludeFile(file: string): string[] {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(fsPath(file));
   } catch (cause) {
     throw new LifeboatError('USAGE', `cannot read exclude file ${file}`, { cause });
   }
-  return text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
+  // Lines as bytes: a pattern may name a file whose name is not UTF-8 (escaped as names are, core/fsname).
+  const lines: string[] = [];
+  for (let at = 0; at <= bytes.length; ) {
+    let end = bytes.indexOf(0x0a, at);
+    if (end < 0) end = bytes.length;
+    lines.push(decodeName(bytes.subarray(at, end)));
+    at = end + 1;
+  }
+  return lines.map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }

@@ -55,6 +55,8 @@ export interface EntryMeta {
   linkTargetRaw?: string;
   /** Extended attribute name → value (base64), keys in sorted order. Absent when there are none. */
   xattrs?: Record<string, string>;
+  /** Backup only: attributes not stored, their names not being UTF-8 (shown with U+FFFD). */
+  unstoredXattrs?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -354,7 +356,7 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
     }
   }
   const same = known !== undefined && known.inode === meta.inode && known.ctime === meta.ctime;
-  const xattrs = same ? known.xattrs : readXattrs(path);
+  const xattrs = same ? known.xattrs : readXattrs(path, meta);
   if (xattrs !== undefined) meta.xattrs = xattrs;
   return meta;
 }
@@ -362,12 +364,20 @@ export function readMeta(path: string, st?: BigIntStats, names: NameCache = defa
 /** The file system or the object type does not allow the attribute: record nothing, back up the rest. */
 const XATTR_SKIP = new Set(['ENOTSUP', 'EOPNOTSUPP', 'EPERM', 'EACCES']);
 
-function readXattrs(path: string): Record<string, string> | undefined {
+function readXattrs(path: string, meta: EntryMeta): Record<string, string> | undefined {
   const native = nativeFs();
   const p = fsPath(path);
   let list: string[];
   try {
-    list = native.listXattrs(p);
+    list = [];
+    for (const raw of native.listXattrs(p)) {
+      // Attribute names are stored as JSON text: one that is not UTF-8 cannot be, and is reported.
+      try {
+        list.push(utf8.decode(raw));
+      } catch {
+        (meta.unstoredXattrs ??= []).push(raw.toString('utf8'));
+      }
+    }
   } catch (err) {
     if (XATTR_SKIP.has(errnoCode(err) ?? '')) return undefined;
     throw ioError(path, 'cannot list extended attributes', err);

@@ -16,7 +16,7 @@ const queue: string[] = [];
 
 for (const p of paths) {
   try {
-    const st = lstatSync(p);
+    const st = lstatSync(fsPath(p));
     rootDevs.add(st.dev);
     if (st.isDirectory()) queue.push(p);
   } catch {

@@ -14,7 +14,7 @@
  * files are opened with O_NOFOLLOW | O_EXCL after removing whatever was at their name.
  * A damaged blob fails only the files that use it; the rest restore.
  */
-import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
 import { defaults, errnoCode, fsPath, LifeboatError, mkdirsSync, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
@@ -188,6 +188,8 @@ class Restorer {
   readonly #progress: RestoreProgress;
   /** Folders this restore created (empty when made): nothing needs clearing inside them. */
   readonly #fresh = new Set<string>();
+  /** Folders above the backed-up paths that are symlinks in the target, kept (see #keepLink). */
+  readonly #linked = new Set<string>();
   /** Names at the snapshot root, when the whole snapshot is restored (for `delete`). */
   #rootNames: Set<string> | undefined;
   /** The snapshot's backed-up paths: `delete` removes nothing outside them. */
@@ -378,16 +380,38 @@ class Restorer {
     } catch (err) {
       throw new LifeboatError('IO', `cannot create restore target ${this.#target}: ${(err as Error).message}`, { cause: err });
     }
-    if (!lstatSync(this.#target).isDirectory()) {
-      throw new LifeboatError('USAGE', `restore target ${this.#target} is not a folder`);
+    // The target is the user's choice: a symlink to a folder is that folder.
+    if (!statSync(this.#target).isDirectory()) {
+      throw new LifeboatError('USAGE', `restore target ${this.#target} is not a folder`, { hint: 'give a folder (it is created when missing)' });
     }
+  }
+
+  /**
+   * A symlink in the target where the snapshot has a folder above its backed-up paths (`/bin -> usr/bin` on
+   * a system the snapshot of `/bin/true` is restored into): kept, and gone through, when it leads to a folder
+   * inside the target, so restoring in place does not tear the system's layout apart. The snapshot only
+   * says the way down was a folder, not what it was. Anywhere else, or leading outside, it is replaced.
+   */
+  #keepLink(path: string, out: string): boolean {
+    if (this.#backedUp(path)) return false;
+    try {
+      const real = realpathSync(fsPath(out), { encoding: 'buffer' });
+      const root = realpathSync(this.#target, { encoding: 'buffer' });
+      const inside = real.length > root.length && real.subarray(0, root.length).equals(root) && (root.length === 1 || real[root.length] === 0x2f);
+      if (!inside || !lstatSync(real).isDirectory()) return false;
+    } catch {
+      return false;
+    }
+    this.#linked.add(path);
+    return true;
   }
 
   /** A folder we are about to create something in must be a real folder (not a symlink to elsewhere). */
   #checkParent(path: string): boolean {
     if (path === this.#strip) return true; // the target itself, checked by #createTarget
     const parent = parentOf(path);
-    if (this.#fresh.has(parent)) return true; // made by this restore, checked then
+    if (this.#fresh.has(parent) || this.#linked.has(parent)) return true; // made by this restore, or a link kept, checked then
+    if (parent === '/' && this.#strip === undefined) return true; // the target itself, checked by #createTarget
     const real = this.#out(parent);
     try {
       if (lstatSync(fsPath(real)).isDirectory()) return true;
@@ -424,6 +448,7 @@ class Restorer {
         try {
           if (errnoCode(err) !== 'EEXIST') throw err;
           if (!lstatSync(fsPath(out)).isDirectory()) {
+            if (this.#keepLink(d.path, out)) continue;
             // Something else stands where the snapshot has a folder: replace it (never follow it).
             unlinkSync(fsPath(out));
             mkdirSync(fsPath(out), { mode: 0o700 });

@@ -23,7 +23,7 @@ export async function scanTotals(
   const stack: Array<{ path: string; dev: number }> = [];
   for (const p of paths) {
     try {
-      const st = lstatSync(p);
+      const st = lstatSync(fsPath(p));
       if (st.isDirectory()) stack.push({ path: p, dev: st.dev });
       else {
         totals.files++;

@@ -4,7 +4,7 @@
  * list whole, never what the backup excluded; an `--include` that matches nothing is an error.
  */
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -45,12 +45,50 @@ describe('files: what a restore touches', () => {
     assert.equal(readlinkSync(join(target, dir, 'real/docs/alias')), 'a.txt');
   });
 
-  it('refuses to back up a path below another given path that is a symlink', async (t) => {
+  it('refuses to back up a path below another given path when a symlink lies between them', async (t) => {
     const dir = await tempDir(t);
     mkdirSync(join(dir, 'real/docs'), { recursive: true });
+    mkdirSync(join(dir, 'root'));
     symlinkSync('real', join(dir, 'link'));
+    symlinkSync(join(dir, 'real'), join(dir, 'root/ext'));
     const repo = await newRepo(dir);
-    await assert.rejects(backupFiles(repo, { paths: [join(dir, 'link'), join(dir, 'link/docs')] }), { code: 'USAGE', message: /is a symlink/ });
+    await assert.rejects(backupFiles(repo, { paths: [join(dir, 'link'), join(dir, 'link/docs')] }), { code: 'USAGE', message: /link is a symlink/ });
+    // Not the outer path itself, but one on the way: backing up root would store ext as a link and lose docs.
+    await assert.rejects(backupFiles(repo, { paths: [join(dir, 'root'), join(dir, 'root/ext/docs')] }), { code: 'USAGE', message: /ext is a symlink/ });
+  });
+
+  it('restoring in place keeps a symlink the target has where the snapshot has a folder above its paths', async (t) => {
+    const dir = await tempDir(t);
+    const sys = join(dir, 'sys');
+    mkdirSync(join(sys, 'usr/bin'), { recursive: true });
+    writeFileSync(join(sys, 'usr/bin/tool'), 'v1');
+    symlinkSync('usr/bin', join(sys, 'bin')); // as Debian's /bin
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [join(sys, 'bin/tool')] });
+    // The target is that system itself, laid out alike: the link stays, the file lands where it leads.
+    const target = join(dir, 'target');
+    mkdirSync(join(target, sys, 'usr/bin'), { recursive: true });
+    writeFileSync(join(target, sys, 'usr/bin/other'), 'other');
+    symlinkSync('usr/bin', join(target, sys, 'bin'));
+    // A link leading out of the target is never gone through: it is replaced by a folder.
+    const outside = join(dir, 'outside');
+    mkdirSync(outside);
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target, verify: true });
+    assert.deepEqual(res.warnings, []);
+    assert.ok(lstatSync(join(target, sys, 'bin')).isSymbolicLink());
+    assert.equal(readFileSync(join(target, sys, 'usr/bin/tool'), 'utf8'), 'v1');
+    assert.equal(readFileSync(join(target, sys, 'usr/bin/other'), 'utf8'), 'other');
+    rmSync(join(target, sys), { recursive: true });
+    mkdirSync(join(target, sys), { recursive: true });
+    symlinkSync(outside, join(target, sys, 'bin'));
+    const res2 = await restoreFiles(await openRepo(dir), entry(r), { target });
+    assert.deepEqual(res2.warnings, []);
+    assert.ok(lstatSync(join(target, sys, 'bin')).isDirectory());
+    assert.deepEqual(readdirSync(outside), []);
+    // A target that is itself a symlink to a folder is that folder.
+    symlinkSync(join(dir, 'target'), join(dir, 'target-link'));
+    const res3 = await restoreFiles(await openRepo(dir), entry(r), { target: join(dir, 'target-link') });
+    assert.deepEqual(res3.warnings, []);
   });
 
   it('--delete removes only inside the backed-up paths: unrelated files in the target survive', async (t) => {
