@@ -37,9 +37,10 @@ export interface Compressed {
 }
 
 /** With `scratch`, compressed data is a view into it (valid until its next use). */
-export function compressBlob(data: Uint8Array, level: number = defaults.zstdLevel, scratch?: Scratch): Compressed {
+export function compressBlob(data: Uint8Array, level: number = defaults.zstdLevel, scratch?: Scratch, sample = true): Compressed {
   if (data.length < 64) return { data, compression: Compression.None };
-  if (data.length > defaults.compressSample * 2) {
+  // `sample` false: the caller knows better than the first 64 KiB (a chunk running into a hole of zeros).
+  if (sample && data.length > defaults.compressSample * 2) {
     const sample = data.subarray(0, defaults.compressSample);
     const n = scratch ? zstdInto(sample, 1, scratch).length : zstdCompress(sample, { compressionLevel: 1 }).length;
     if (n >= sample.length * defaults.incompressibleRatio) return { data, compression: Compression.None };

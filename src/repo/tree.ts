@@ -5,7 +5,7 @@
  * Names come from the repository and are untrusted: `validName` is what every consumer that turns a name
  * into a path must check (restore also re-checks the final path against its target).
  */
-import { decodeName, displayName, encodeName, IntegrityError, isCanonicalName, isEscaped } from '../core/index.ts';
+import { decodeName, displayName, encodeName, IntegrityError, isCanonicalName, isEscaped, LifeboatError } from '../core/index.ts';
 import type { Repository } from './repository.ts';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'fifo' | 'chardev' | 'blockdev' | 'socket';
@@ -205,9 +205,22 @@ export async function walkTree(
   repo: Repository,
   treeId: string,
   visit: (e: WalkEntry) => boolean | void | Promise<boolean | void>,
-  opts: { prefix?: string; signal?: AbortSignal; onUnsafe?: (parent: string, node: TreeNode) => void } = {},
+  opts: {
+    prefix?: string;
+    signal?: AbortSignal;
+    onUnsafe?: (parent: string, node: TreeNode) => void;
+    /** A folder whose tree cannot be read (damage): passed here and skipped, instead of ending the walk. */
+    onDamaged?: (path: string, err: LifeboatError) => void;
+  } = {},
 ): Promise<void> {
-  const tree = await loadTree(repo, treeId, opts.signal);
+  let tree: Tree;
+  try {
+    tree = await loadTree(repo, treeId, opts.signal);
+  } catch (err) {
+    if (!opts.onDamaged || !(err instanceof LifeboatError) || (err.code !== 'INTEGRITY' && err.code !== 'CORRUPT')) throw err;
+    opts.onDamaged(opts.prefix || '/', err);
+    return;
+  }
   const prefix = opts.prefix ?? '';
   for (const node of tree.nodes) {
     if (!validName(node.name)) {

@@ -21,7 +21,6 @@ function describeProblem(p: CheckProblem): string[] {
     lines.push('  affects files:');
     for (const f of p.files) lines.push(`    ${f}`);
   }
-  if (p.hint) lines.push(`  to repair: ${p.hint}`);
   return lines;
 }
 
@@ -89,6 +88,10 @@ EXIT STATUS
             s.out.warn(`${walProblems} problem${walProblems === 1 ? '' : 's'} in the WAL archive`);
           }
           for (const p of result.problems) for (const line of describeProblem(p)) s.out.print(line);
+          // Each way to repair once, after the problems (81 lost chunks are one repair, not 81).
+          const hints = [...new Set(result.problems.flatMap((p) => (p.hint ? [p.hint] : [])))];
+          if (hints.length) s.out.print('');
+          for (const h of hints) s.out.print(`to repair: ${h}`);
           const read = result.packsRead > 0 ? `, read and verified ${result.packsRead} of ${result.packs} packs` : '';
           s.out.print(`checked ${result.snapshots} snapshots, ${result.trees} trees, ${result.blobs} chunk references, ${result.packs} packs${read}`);
           if (result.ok) {

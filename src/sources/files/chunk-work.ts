@@ -109,7 +109,7 @@ export class ChunkWork {
     const results: FileResult[] = [];
     const arena = this.#arena;
     const max = this.#chunker.params.max;
-    let pending: Array<{ id: string; data: Uint8Array }> = [];
+    let pending: Array<{ id: string; data: Uint8Array; zeros: boolean }> = [];
     let pendingBytes = 0;
     /** arena[0..fill) holds data; everything before the current file's unchunked start may be pending. */
     let fill = 0;
@@ -126,7 +126,7 @@ export class ChunkWork {
       for (let i = 0; i < batch.length; i++) {
         if (!need[i]) continue;
         const c = batch[i]!;
-        const z = compressBlob(c.data, this.#level, this.#scratch);
+        const z = compressBlob(c.data, this.#level, this.#scratch, !c.zeros);
         const length = z.data.length + SEAL_OVERHEAD;
         if (buf && out.length > 0 && used + length > buf.length) {
           buf = await env.emit(buf, out);
@@ -154,7 +154,8 @@ export class ChunkWork {
         // The cut looks only from min - 32 bytes in; the chunk is all zeros only if it starts in the hole.
         const id = inHole && zeroFrom <= pos ? this.#zeroId(data) : blobId(this.#master, data);
         content.push(id);
-        pending.push({ id, data });
+        // Part of a hole: zeros compress, whatever the chunk's first bytes look like.
+        pending.push({ id, data, zeros: pos < zeroTo && pos + len > zeroFrom });
         pendingBytes += len;
         pos += len;
       }
@@ -256,7 +257,7 @@ export class ChunkWork {
  */
 class Holes {
   readonly #fd: number;
-  readonly #size: number;
+  #size: number;
   /** The data run known: [dataAt, holeAt). */
   #dataAt = -1;
   #holeAt = -1;
@@ -276,7 +277,12 @@ class Holes {
       this.#holeAt = d < 0 ? this.#size : native.seekHole(this.#fd, d);
       if (this.#holeAt < 0) this.#holeAt = this.#size;
     }
-    return offset < this.#dataAt ? Math.min(this.#dataAt, this.#size) - offset : 0;
+    if (offset >= this.#dataAt) return 0;
+    // A hole is not read, so a file cut short meanwhile would not be noticed: ask its size (once per hole
+    // piece, not per byte) and stop at its end, as a read would.
+    const now = Number(fstatSync(this.#fd).size);
+    if (now < this.#size) this.#size = now;
+    return Math.max(0, Math.min(this.#dataAt, this.#size) - offset);
   }
 
   /** Bytes of data from `offset` (in a data run) before the next hole; at least 1. */

@@ -16,7 +16,7 @@
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
-import { defaults, errnoCode, fsPath, LifeboatError, mkdirsSync, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
+import { defaults, errnoCode, fsPath, IntegrityError, LifeboatError, mkdirsSync, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
 import { applyMeta, createSpecial } from './fsmeta.ts';
@@ -199,7 +199,11 @@ class Restorer {
   /** The include paths, and those found in the snapshot. */
   #wanted = new Set<string>();
   readonly #matched = new Set<string>();
+  /** Folders whose tree could not be read. */
+  readonly #damagedFolders: string[] = [];
   #removed = 0;
+  /** Symlinks, fifos and devices made. */
+  #othersMade = 0;
 
   readonly #pool: RestorePool;
   readonly #anchors = new PathAnchors();
@@ -253,6 +257,12 @@ class Restorer {
     this.#rootNames = await this.#plan(snap.tree, '', 0, includes);
     // Every include must name something: a typo must not pass for a restore of nothing.
     const unmatched = (includes ?? []).filter((p) => p !== '/' && !this.#matched.has(p));
+    const lost = unmatched.filter((p) => this.#damagedFolders.some((f) => p.startsWith(f + '/')));
+    if (lost.length > 0) {
+      throw new IntegrityError(`${lost.join(', ')} lie${lost.length === 1 ? 's' : ''} in a folder of snapshot ${snap.short_id} whose contents cannot be read`, {
+        context: { paths: lost, folders: this.#damagedFolders },
+      });
+    }
     if (unmatched.length > 0) {
       throw new LifeboatError('NOT_FOUND', `nothing in snapshot ${snap.short_id} matches ${unmatched.join(', ')}`, {
         hint: '`lifeboat ls SNAPSHOT` shows the paths in a snapshot; --include takes them as they were backed up',
@@ -268,7 +278,7 @@ class Restorer {
     let verified: number | undefined;
     if (this.#opts.verify) verified = await this.#verify();
     return {
-      files: this.#files.length + this.#others.length,
+      files: this.#files.filter((f) => !f.failed).length + this.#othersMade,
       dirs: this.#dirs.length,
       bytes: this.#progress.bytes,
       removed: this.#removed,
@@ -287,6 +297,7 @@ class Restorer {
       // A damaged folder below the root loses what is in it, not the rest of the restore.
       if (depth === 0 || !(err instanceof LifeboatError && (err.code === 'INTEGRITY' || err.code === 'CORRUPT'))) throw err;
       this.#warn({ path: prefix, kind: 'damaged', message: `the folder's contents cannot be read: ${err.message}` });
+      this.#damagedFolders.push(prefix);
       return undefined;
     }
     const seen = new Set<string>();
@@ -427,13 +438,21 @@ class Restorer {
   }
 
   /** Remove whatever is at `out` unless it is a folder (a restore replaces files, links and specials). */
+  /**
+   * Remove whatever is at `out` to make room for a file, link or special (never following it). A folder is
+   * not removed: what is in it is not the snapshot's to discard.
+   */
   #clear(out: string): void {
+    const p = fsPath(out);
+    let st;
     try {
-      const p = fsPath(out);
-      if (!lstatSync(p).isDirectory()) unlinkSync(p);
+      st = lstatSync(p);
     } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
+      if (errnoCode(err) === 'ENOENT') return;
+      throw err;
     }
+    if (st.isDirectory()) throw new LifeboatError('IO', 'a folder stands where the snapshot has no folder; it is left as it is');
+    unlinkSync(p);
   }
 
   #createEntries(): void {
@@ -464,7 +483,10 @@ class Restorer {
       const out = this.#out(o.path);
       try {
         this.#clear(out);
-        if (createSpecial(out, nodeToMeta(o.node))) this.#meta(o.path, o.node);
+        if (createSpecial(out, nodeToMeta(o.node))) {
+          this.#meta(o.path, o.node);
+          this.#othersMade++;
+        }
       } catch (err) {
         this.#warn({ path: o.path, kind: 'io', message: (err as Error).message });
       }

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { checkRepository, findNode, type SnapshotEntry } from '../../../src/repo/index.ts';
+import { BlobWriter, checkRepository, encodeTree, findNode, loadSnapshots, saveSnapshot, type SnapshotEntry } from '../../../src/repo/index.ts';
 import { backupFiles, restoreFiles, type BackupResult } from '../../../src/sources/files/index.ts';
 import { newRepo, openRepo, tempDir } from '../../helpers/repo.ts';
 import { listTree } from '../../helpers/tree.ts';
@@ -200,4 +200,35 @@ describe('files: what a restore touches', () => {
     const tooLong = join(dir, 'x'.repeat(300));
     await assert.rejects(restoreFiles(await openRepo(dir), entry(r), { target: tooLong }), { code: 'IO', message: /cannot create restore target/ });
   });
+
+  it('a folder in the target where the snapshot has a file stays, with a clear warning, and is not counted as restored', async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'a'), 'a');
+    writeFileSync(join(src, 'b'), 'b');
+    const repo = await newRepo(dir);
+    const r = await backupFiles(repo, { paths: [src] });
+    const target = join(dir, 'target');
+    mkdirSync(join(target, src, 'a'), { recursive: true });
+    writeFileSync(join(target, src, 'a', 'mine'), 'keep');
+    const res = await restoreFiles(await openRepo(dir), entry(r), { target, delete: true });
+    assert.equal(res.files, 1);
+    assert.deepEqual(res.warnings.map((w) => [w.path, w.message]), [[join(src, 'a'), 'a folder stands where the snapshot has no folder; it is left as it is']]);
+    assert.equal(readFileSync(join(target, src, 'a', 'mine'), 'utf8'), 'keep');
+  });
+
+  it('an --include inside a folder whose tree is damaged is an integrity error, not "nothing matches"', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    await repo.loadIndex();
+    const w = new BlobWriter(repo);
+    // A folder whose tree is gone (as after its pack was lost and the index repaired).
+    const root = await w.store('tree', encodeTree([{ name: 'sub', type: 'dir', mode: 0o755, subtree: 'ab'.repeat(32) }]));
+    await w.flush();
+    const id = await saveSnapshot(repo, { time: new Date().toISOString(), tree: root, paths: ['/sub'], hostname: 'h', username: 'u', program_version: 't', source: { kind: 'files' }, consistency: 'crash' });
+    const snap = (await loadSnapshots(await openRepo(dir))).find((x) => x.id === id)!;
+    await assert.rejects(restoreFiles(await openRepo(dir), snap, { target: join(dir, 't'), include: ['/sub/f'] }), { code: 'INTEGRITY', message: /\/sub\/f lies in a folder/ });
+  });
 });
+

@@ -57,3 +57,28 @@ it('a sparse file is chunked and named exactly as its dense copy, for any seed, 
   }
   assert.equal(compared, 72);
 });
+
+it('a sparse file cut short while it is read ends where the file ends, not where it used to', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'lb-sparse-cut-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'shrinks.img');
+  const fd = openSync(file, 'w');
+  for (let k = 0; k < 10; k++) writeSync(fd, randomBytes(1 << 20), 0, 1 << 20, k * (10 << 20));
+  closeSync(fd);
+  truncateSync(file, 100 << 20);
+  const keys = { master: { encryption: randomBytes(32), mac: randomBytes(32) }, chunker: { min: 65536, avg: 262144, max: 2097152, seed: randomBytes(32).toString('hex') }, level: 1 };
+  let cut = false;
+  // The first question about chunks comes once the arena is full, some way into the file: cut it there.
+  const cutting: WorkEnv = {
+    ask: async (ids) => {
+      if (!cut) truncateSync(file, 30 << 20);
+      cut = true;
+      return ids.map(() => false);
+    },
+    emit: async () => undefined,
+  };
+  const [r] = await new ChunkWork(keys).processBatch([job(file)], cutting);
+  assert.ok(cut);
+  assert.equal(r!.changed, true);
+  assert.ok(r!.size <= 30 << 20, `read ${r!.size} bytes of a file now 30 MiB long`);
+});
