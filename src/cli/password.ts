@@ -10,9 +10,8 @@
  * A password is never printed, logged or put in an error message, also not with -v.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { abortError, LifeboatError } from '../core/index.ts';
+import { abortError, killTree, LifeboatError } from '../core/index.ts';
 
 const noPasswordHint =
   'give the password with --password-file FILE, LIFEBOAT_PASSWORD_FILE, LIFEBOAT_PASSWORD_COMMAND or LIFEBOAT_PASSWORD, or run on a terminal to be asked';
@@ -62,24 +61,6 @@ export async function passwordFromCommand(command: string, signal?: AbortSignal)
       reject(new LifeboatError('NO_PASSWORD', `LIFEBOAT_PASSWORD_COMMAND ${how}`, { hint: 'run the command by hand to see why it fails' }));
     });
   });
-}
-
-/** SIGTERM to a process and everything it started (Linux: /proc/PID/task/TID/children), children first. */
-function killTree(pid: number): void {
-  let kids: number[] = [];
-  try {
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      kids = kids.concat(readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
-    }
-  } catch {
-    /* gone already, or no /proc */
-  }
-  for (const k of kids) killTree(k);
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    /* gone already */
-  }
 }
 
 /** Reads a line from the terminal without echoing it. Ctrl-C aborts, Ctrl-U clears, backspace deletes. */

@@ -4,6 +4,7 @@
  * up to a bound so a chatty program cannot exhaust memory.
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { LifeboatError } from './errors.ts';
 
 export interface RunOptions {
@@ -24,6 +25,13 @@ export interface RunOptions {
   inheritStderr?: boolean;
   /** Called with each piece of stdout as it arrives (it is still collected unless maxStdout is 0). */
   onStdout?: (chunk: Buffer) => void;
+  /**
+   * The program is done when it exits, not when every process holding its output has (a hook that starts
+   * `app-restart &` is done when its shell is). What it started in the background goes on; what it
+   * wrote after the exit is not collected. A timeout still kills all of it, also what left its process
+   * group (setsid), found through /proc.
+   */
+  doneAtExit?: boolean;
 }
 
 export interface RunResult {
@@ -54,8 +62,11 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     let err = '';
     let timedOut = false;
     const kill = (): void => {
+      if (child.pid === undefined) return;
+      // Its descendants first (they may have left its process group), then the group.
+      killTree(child.pid, 'SIGKILL');
       try {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        process.kill(-child.pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
@@ -88,20 +99,53 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
         }),
       );
     });
-    child.on('close', (code, sig) => {
+    const finish = (code: number | null, sig: NodeJS.Signals | null): void => {
       if (timer) clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       resolve({ code, signal: sig, stdout: Buffer.concat(out), stderr: err, timedOut });
-    });
+    };
+    if (opts.doneAtExit) {
+      child.on('exit', (code, sig) => {
+        // What it left running keeps our ends of the pipes open: let go of them.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        child.unref();
+        finish(code, sig);
+      });
+    } else {
+      child.on('close', finish);
+    }
   });
 }
 
-/** The last non-empty lines of a program's stderr, for an error message. */
+/**
+ * Send `signal` to a process's descendants (Linux: /proc/PID/task/TID/children), deepest first, then to
+ * it. Finds what left the process group; what has been re-parented to init is out of reach.
+ */
+export function killTree(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
+  let kids: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      kids = kids.concat(readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    }
+  } catch {
+    /* gone already, or no /proc */
+  }
+  for (const k of kids) killTree(k, signal);
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** The last non-empty lines of a program's stderr, for an error message (each cut to 300 characters). */
 export function stderrTail(stderr: string, lines = 3): string {
   return stderr
     .split('\n')
     .map((l) => l.trim())
     .filter(Boolean)
     .slice(-lines)
+    .map((l) => (l.length > 300 ? `${l.slice(0, 300)}…` : l))
     .join(' | ');
 }

@@ -15,7 +15,7 @@ export type { Clock } from './clock.ts';
 export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
 export { DEFERRED_INPUT, WorkerPool, onParentMessage, prestartWorkers, serveRequests, siblingModule, startWorker, transferable, workerInput } from './worker-pool.ts';
-export { run, stderrTail } from './exec.ts';
+export { killTree, run, stderrTail } from './exec.ts';
 export { Fifo } from './fifo.ts';
 export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';
 export type { RunOptions, RunResult } from './exec.ts';

@@ -5,7 +5,9 @@
  * failed must not leave an application frozen). Both are recorded in the snapshot.
  *
  * Commands run with /bin/sh -c and see LIFEBOAT_HOOK (pre / post) and, for post, LIFEBOAT_BACKUP_STATUS
- * (ok / failed). A timeout kills the command's whole process group.
+ * (ok / failed), and never the repository's password (LIFEBOAT_PASSWORD* are taken out of their
+ * environment). A hook is done when its shell exits: what it starts in the background (`app-restart &`)
+ * goes on. A timeout kills the shell and everything it started, at the limit.
  */
 import { LifeboatError, run, stderrTail } from '../../core/index.ts';
 import type { HookRun, Snapshot } from '../../repo/index.ts';
@@ -31,9 +33,10 @@ const defaultTimeoutMs = 5 * 60_000;
 async function runHook(command: string, which: 'pre' | 'post', spec: HookSpec, status?: 'ok' | 'failed'): Promise<HookRecord> {
   const started = performance.now();
   const r = await run('/bin/sh', ['-c', command], {
-    env: { ...(spec.env ?? process.env), LIFEBOAT_HOOK: which, ...(status ? { LIFEBOAT_BACKUP_STATUS: status } : {}) },
+    env: { ...withoutSecrets(spec.env ?? process.env), LIFEBOAT_HOOK: which, ...(status ? { LIFEBOAT_BACKUP_STATUS: status } : {}) },
     timeoutMs: spec.timeoutMs ?? defaultTimeoutMs,
     maxStdout: 64 * 1024,
+    doneAtExit: true,
   });
   const ok = r.code === 0 && !r.timedOut;
   return {
@@ -44,6 +47,13 @@ async function runHook(command: string, which: 'pre' | 'post', spec: HookSpec, s
     duration_ms: Math.round(performance.now() - started),
     ...(ok ? {} : { error: r.timedOut ? `timed out after ${Math.round((spec.timeoutMs ?? defaultTimeoutMs) / 1000)} s` : stderrTail(r.stderr) || `exit status ${String(r.code ?? r.signal)}` }),
   };
+}
+
+/** The environment without what opens the repository. */
+function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) if (!/^LIFEBOAT_(NEW_)?PASSWORD/.test(k)) out[k] = v;
+  return out;
 }
 
 function failed(h: HookRecord | undefined): boolean {

@@ -80,9 +80,52 @@ export function toolError(tool: string, conn: string | undefined, r: RunResult, 
   return new LifeboatError('SOURCE', `${what} failed${target}: ${tail}`, { context: { tool, exit: r.code } });
 }
 
+/**
+ * A connection string without its password, and the password. Secrets never go into a child's arguments,
+ * which every user of the machine can read (`ps`, /proc/PID/cmdline): the password goes to the tool in
+ * PGPASSWORD instead, which only the tool's owner can read.
+ */
+export function splitPassword(conn: string): { conn: string; password?: string } {
+  if (/^postgres(ql)?:\/\//i.test(conn)) {
+    let u: URL;
+    try {
+      u = new URL(conn);
+    } catch {
+      return { conn };
+    }
+    let password = u.password ? decodeURIComponent(u.password) : undefined;
+    u.password = '';
+    for (const k of [...u.searchParams.keys()]) {
+      if (k.toLowerCase() !== 'password') continue;
+      password ??= u.searchParams.get(k) ?? undefined;
+      u.searchParams.delete(k);
+    }
+    return password === undefined ? { conn } : { conn: u.toString(), password };
+  }
+  const m = /(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(conn);
+  if (!m) return { conn };
+  const raw = m[2]!;
+  const password = raw.startsWith("'") ? raw.slice(1, -1).replace(/\\(.)/g, '$1') : raw;
+  return { conn: (conn.slice(0, m.index) + conn.slice(m.index + m[0].length)).trim(), password };
+}
+
+/** The arguments and environment of a PostgreSQL tool with every `-d CONN` stripped of its password. */
+function secretFree(args: readonly string[], env: NodeJS.ProcessEnv): { args: string[]; env: NodeJS.ProcessEnv } {
+  const out = [...args];
+  let password: string | undefined;
+  for (let i = 0; i + 1 < out.length; i++) {
+    if (out[i] !== '-d') continue;
+    const split = splitPassword(out[i + 1]!);
+    out[i + 1] = split.conn;
+    password ??= split.password;
+  }
+  return { args: out, env: password === undefined ? env : { ...env, PGPASSWORD: password } };
+}
+
 /** Run a PostgreSQL tool; a non-zero exit becomes a LifeboatError. */
 export async function runTool(tool: string, args: string[], conn: string | undefined, what: string, opts: RunOptions = {}): Promise<RunResult> {
-  const r = await run(pgTool(tool), args, { env: { ...process.env, PGAPPNAME: 'lifeboat', ...opts.env }, ...opts });
+  const clean = secretFree(args, { ...process.env, PGAPPNAME: 'lifeboat', ...opts.env });
+  const r = await run(pgTool(tool), clean.args, { ...opts, env: clean.env });
   if (r.code !== 0) throw toolError(tool, conn, r, what);
   return r;
 }
@@ -117,10 +160,8 @@ export class PsqlSession {
 
   private constructor(conn: string) {
     this.#conn = conn;
-    this.#child = spawn(pgTool('psql'), ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', conn], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, PGAPPNAME: 'lifeboat' },
-    });
+    const clean = secretFree(['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', conn], { ...process.env, PGAPPNAME: 'lifeboat' });
+    this.#child = spawn(pgTool('psql'), clean.args, { stdio: ['pipe', 'pipe', 'pipe'], env: clean.env });
     this.#child.stdout!.setEncoding('utf8');
     this.#child.stdout!.on('data', (s: string) => {
       this.#buf += s;

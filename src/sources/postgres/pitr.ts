@@ -66,6 +66,19 @@ export function parseTime(text: string): bigint {
   const m = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$/i.exec(text.trim());
   if (!m) throw new LifeboatError('USAGE', `"${text}" is not a time`, { hint: 'write it like 2026-11-30 14:05:00, 2026-11-30T14:05:00.25+01:00 or ... UTC' });
   const [, y, mo, d, h, mi, s = '0', frac = '', zone] = m;
+  // Date would roll 2026-11-37 over into December, 40:52 into the next day: a time that does not exist is
+  // refused, not moved.
+  const days = [31, Number(y) % 4 === 0 && (Number(y) % 100 !== 0 || Number(y) % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  const bad = (what: string): never => {
+    throw new LifeboatError('USAGE', `"${text}" is not a time: ${what}`, { hint: 'write it like 2026-11-30 14:05:00, 2026-11-30T14:05:00.25+01:00 or ... UTC' });
+  };
+  if (Number(mo) < 1 || Number(mo) > 12) bad(`month ${mo}`);
+  if (Number(d) < 1 || Number(d) > days[Number(mo) - 1]!) bad(`day ${d} of month ${mo}`);
+  if (Number(h) > 23) bad(`hour ${h}`);
+  if (Number(mi) > 59) bad(`minute ${mi}`);
+  if (Number(s) > 59) bad(`second ${s}`);
+  const zm = zone !== undefined ? /^[+-](\d{2}):?(\d{2})?$/.exec(zone) : null;
+  if (zm && (Number(zm[1]) > 15 || Number(zm[2] ?? 0) > 59)) bad(`offset ${zone}`);
   const frac6 = BigInt((frac + '000000').slice(0, 6));
   let ms: number;
   if (!zone) {

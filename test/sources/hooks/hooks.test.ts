@@ -72,3 +72,30 @@ test('hooks: the post hook runs when the backup fails, and a hung hook is killed
   const [snap] = await loadSnapshots(repo);
   assert.equal(snap!.hooks?.post?.exit_code, 9);
 });
+
+test('hooks: never see the repository password; done when their shell exits; a timeout ends all they started, at the limit', async (t) => {
+  const dir = await tempDir(t);
+  const log = join(dir, 'env');
+  const env = { ...process.env, LIFEBOAT_PASSWORD: 'sekret', LIFEBOAT_PASSWORD_COMMAND: 'echo sekret', LIFEBOAT_NEW_PASSWORD: 'x', KEEP_ME: 'yes' };
+  // The environment a hook gets, read from /proc as any process of the same user could.
+  const seen = await withHooks({ pre: `cat /proc/$$/environ | tr '\\0' '\\n' > ${log}`, env }, async () => 'done');
+  assert.equal(seen.ran.pre?.exit_code, 0);
+  const vars = readFileSync(log, 'utf8');
+  assert.doesNotMatch(vars, /sekret|LIFEBOAT_PASSWORD|LIFEBOAT_NEW_PASSWORD/);
+  assert.match(vars, /^KEEP_ME=yes$/m);
+  // A hook that starts something in the background and exits is done at once; what it started lives on.
+  const marker = join(dir, 'restarted');
+  const bg = await withHooks({ pre: `(sleep 2; touch ${marker}) > /dev/null 2>&1 & echo started`, timeoutMs: 10_000 }, async () => 'done');
+  assert.equal(bg.ran.pre?.timed_out, false);
+  assert.ok(bg.ran.pre!.duration_ms < 1500, `took ${bg.ran.pre!.duration_ms} ms`);
+  const until = Date.now() + 30_000;
+  while (!existsSync(marker) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(existsSync(marker), 'the background child was not killed');
+  // One that leaves its process group (setsid) is still ended at the timeout, not when it chooses.
+  const escaped = join(dir, 'escaped');
+  const started = Date.now();
+  await assert.rejects(withHooks({ pre: `setsid sh -c 'sleep 5; touch ${escaped}'`, timeoutMs: 1000 }, async () => 'never'), { code: 'HOOK' });
+  assert.ok(Date.now() - started < 4000, `returned after ${Date.now() - started} ms`);
+  await new Promise((r) => setTimeout(r, 6000));
+  assert.equal(existsSync(escaped), false, 'the escaped child was killed at the timeout');
+});

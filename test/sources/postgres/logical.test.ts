@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifeboatError } from '../../../src/core/index.ts';
 import { loadSnapshots } from '../../../src/repo/index.ts';
@@ -135,4 +136,37 @@ test('logical backup: a wrong password or server is a clear error naming the tar
   const ok = await backupPostgresLogical(repo, { conn: pg.uri('postgres') });
   assert.equal((ok.snapshot.source as LogicalSource).database.name, 'postgres');
   assert.doesNotMatch(JSON.stringify(ok.snapshot), /pg-secret/);
+});
+
+test('logical backup over TCP with a password: the password is in no child\'s arguments, and it works', async (t) => {
+  const dir = await tempDir(t);
+  const pg = await PgCluster.create(t, join(dir, 'pg'), { password: 'sekret-pw-42' });
+  await pg.sql('CREATE DATABASE shop');
+  await pg.script('CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 500) g;', 'shop');
+  // Every PostgreSQL tool Lifeboat runs goes through a wrapper that records its arguments (what `ps` and
+  // /proc/PID/cmdline show every user) and whether it got the password another way.
+  const bin = join(dir, 'bin');
+  const log = join(dir, 'argv.log');
+  mkdirSync(bin);
+  for (const tool of ['psql', 'pg_dump', 'pg_dumpall', 'pg_restore']) {
+    writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $* PGPASSWORD=\${PGPASSWORD:+set}" >> ${log}\nexec ${join(pg.bin, tool)} "$@"\n`, { mode: 0o755 });
+  }
+  const old = process.env['LIFEBOAT_PG_BINDIR'];
+  process.env['LIFEBOAT_PG_BINDIR'] = bin;
+  t.after(() => {
+    if (old === undefined) delete process.env['LIFEBOAT_PG_BINDIR'];
+    else process.env['LIFEBOAT_PG_BINDIR'] = old;
+  });
+  const repo = await newRepo(dir);
+  const uri = pg.uri('shop');
+  assert.match(uri, /sekret-pw-42/);
+  await backupPostgresLogical(repo, { conn: uri });
+  await pg.sql('DROP TABLE t', 'shop');
+  const [snap] = await loadSnapshots(repo);
+  await restorePostgresLogical(repo, snap!, { conn: `host=127.0.0.1 port=${pg.port} user=postgres dbname=shop password=sekret-pw-42`, tables: ['t'] });
+  assert.equal(await pg.sql('SELECT count(*) FROM t', 'shop'), '500');
+  const calls = readFileSync(log, 'utf8');
+  assert.ok(calls.split('\n').filter(Boolean).length >= 3, calls);
+  assert.doesNotMatch(calls, /sekret-pw-42/);
+  assert.match(calls, /PGPASSWORD=set/);
 });

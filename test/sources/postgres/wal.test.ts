@@ -81,4 +81,10 @@ test('wal: positions and times parse exactly', () => {
   assert.equal(parseTime('2026-11-30 02:05:46.548556+00'), parseTime('2026-11-30T03:05:46.548556+01:00'));
   assert.equal(parseTime('2026-11-30 02:05:46.548556 UTC') - parseTime('2026-11-30 02:05:46.548555Z'), 1n);
   assert.throws(() => parseTime('yesterday'), /not a time/);
+  // Times that do not exist are refused, not rolled over into others.
+  for (const t of ['2026-11-37 16:52:12+00', '2026-11-30 40:52:12+00', '2026-11-30 16:51:72+00', '2026-11-30 16:51:12+99', '2026-02-29 00:00:00', '2026-13-01 00:00:00', '2026-11-30 16:60:00Z']) {
+    assert.throws(() => parseTime(t), { code: 'USAGE', message: /is not a time/ }, t);
+  }
+  assert.equal(parseTime('2024-02-29 00:00:00Z') + 86_400_000_000n, parseTime('2024-03-01 00:00:00Z'));
+  assert.equal(parseTime('2026-11-30 23:59:59+14:00') < parseTime('2026-11-30 23:59:59Z'), true);
 });
