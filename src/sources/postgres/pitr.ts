@@ -14,7 +14,7 @@ import { loadSnapshots, type Repository, type SnapshotEntry } from '../../repo/i
 import { restoreFiles, type RestoreProgress, type RestoreResult, type RestoreWarning } from '../files/index.ts';
 import { physicalSource, type PhysicalSource } from './physical.ts';
 import { pgTool } from './pgtools.ts';
-import { fetchWal, findGaps, formatLsn, listWal, parseLsn, removeWalBefore, walObjectName } from './wal.ts';
+import { fetchWal, findGaps, formatLsn, listWal, parseLsn, removeWalBefore, walObjectName, walProblem } from './wal.ts';
 
 
 export interface RecoveryTarget {
@@ -294,7 +294,10 @@ export async function checkWalArchive(repo: Repository, opts: { readData?: boole
     if (opts.readData) {
       for (const f of files) {
         try {
-          await repo.loadNamed('wal', walObjectName(id, f.file), opts.signal ? { signal: opts.signal } : {});
+          const data = await repo.loadNamed('wal', walObjectName(id, f.file), opts.signal ? { signal: opts.signal } : {});
+          // Intact as stored, but is it WAL? (Older builds stored whatever was pushed under a segment's name.)
+          const problem = walProblem(f.file, data, id);
+          if (problem !== undefined) damaged.push({ file: f.file, error: `not WAL file ${f.file} of this cluster: ${problem}; the next push of the real file replaces it` });
         } catch (err) {
           damaged.push({ file: f.file, error: (err as Error).message });
         }

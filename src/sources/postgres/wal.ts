@@ -53,6 +53,37 @@ export function segmentHeader(data: Buffer): { sysid: string; segSize: number; t
   return { tli: data.readUInt32LE(4), sysid: data.readBigUInt64LE(24).toString(), segSize: data.readUInt32LE(32) };
 }
 
+/**
+ * Why `data` is not the WAL file `file` of cluster `sysid`, or undefined when it is. A segment (or a
+ * `.partial` one) must be exactly its segment size, with a long page header naming this cluster, its
+ * timeline and its own position; a history file and a backup label must be the text PostgreSQL writes.
+ * Stored unchecked, a file of 6 bytes named like a segment would refuse the real one forever after.
+ */
+export function walProblem(file: string, data: Buffer, sysid: string): string | undefined {
+  const seg = /^([0-9A-F]{24})(\.partial)?$/.exec(file);
+  if (seg) {
+    const h = segmentHeader(data);
+    if (!h) return `${data.length} bytes without a WAL page header`;
+    const sizeOk = h.segSize >= 1 << 20 && h.segSize <= 1 << 30 && (h.segSize & (h.segSize - 1)) === 0;
+    if (!sizeOk) return `its header declares a segment size of ${h.segSize} bytes`;
+    if (data.length !== h.segSize) return `${data.length} bytes; a segment of this cluster is ${h.segSize}`;
+    if (h.sysid !== sysid) return `it belongs to cluster ${h.sysid}`;
+    const { tli, segno } = parseSegment(seg[1]!, h.segSize);
+    if (h.tli !== tli) return `its header says timeline ${h.tli}, its name ${tli}`;
+    const at = data.readBigUInt64LE(8);
+    if (at !== segno * BigInt(h.segSize)) return `its header says it starts at ${formatLsn(at)}, its name at ${formatLsn(segno * BigInt(h.segSize))}`;
+    return undefined;
+  }
+  const text = data.toString('utf8');
+  if (file.endsWith('.history')) {
+    const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#'));
+    if (lines.length === 0 || !lines.every((l) => /^\s*\d+\s+[0-9A-Fa-f]+\/[0-9A-Fa-f]+/.test(l))) return 'not a timeline history file';
+    return undefined;
+  }
+  if (file.endsWith('.backup') && !/^START WAL LOCATION: [0-9A-Fa-f]+\/[0-9A-Fa-f]+/.test(text)) return 'not a backup history file';
+  return undefined;
+}
+
 export type PushOutcome = 'stored' | 'already-archived';
 
 /** Archive one WAL file (the path PostgreSQL gives as %p). */
@@ -65,13 +96,11 @@ export async function pushWal(repo: Repository, path: string, opts: { sysid: str
   } catch (err) {
     throw new LifeboatError('IO', `cannot read WAL file ${path}: ${(err as Error).message}`, { cause: err });
   }
-  if (segmentName.test(file)) {
-    const h = segmentHeader(data);
-    if (h && h.sysid !== opts.sysid) {
-      throw new LifeboatError('USAGE', `WAL segment ${file} belongs to cluster ${h.sysid}, not ${opts.sysid}`, {
-        hint: 'each cluster archives under its own system identifier; check --pgdata',
-      });
-    }
+  const problem = walProblem(file, data, opts.sysid);
+  if (problem !== undefined) {
+    throw new LifeboatError('USAGE', `${path} is not WAL file ${file} of cluster ${opts.sysid}: ${problem}; not archived`, {
+      hint: problem.startsWith('it belongs to cluster') ? 'each cluster archives under its own system identifier; check --pgdata' : 'archive_command must pass %p, the file PostgreSQL finished writing',
+    });
   }
   const sig = opts.signal ? { signal: opts.signal } : {};
   let exists = true;
@@ -89,7 +118,9 @@ export async function pushWal(repo: Repository, path: string, opts: { sysid: str
       stored = undefined; // damaged: replace it with the good copy PostgreSQL still has
     }
     if (stored?.equals(data)) return 'already-archived';
-    if (stored) {
+    // What was stored is not this cluster's WAL (garbage pushed under its name by a build that did not
+    // check): the real file replaces it.
+    if (stored && walProblem(file, stored, opts.sysid) === undefined) {
       throw new LifeboatError('EXISTS', `WAL file ${file} of cluster ${opts.sysid} is already archived with different content; not overwritten`, {
         hint: 'another cluster with the same system identifier (a restored copy?) archives into this repository; give it its own repository',
       });

@@ -1,6 +1,6 @@
 /** The WAL archive's bookkeeping without a server: names, idempotent push, gaps across timelines, retention. */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LifeboatError } from '../../../src/core/index.ts';
@@ -9,15 +9,20 @@ import { checkWalArchive, formatLsn, listWal, parseLsn, parseTime, pruneWal, pus
 import { newRepo, tempDir } from '../../helpers/repo.ts';
 
 const SYSID = '7300000000000000001';
-const SEG = 16 * 1024 * 1024;
+/** The smallest segment size PostgreSQL allows (initdb --wal-segsize=1), to keep the files small. */
+const SEG = 1024 * 1024;
 
-function segment(dir: string, name: string, fill: number): string {
+/** A WAL segment as PostgreSQL writes one: its size, and a long page header naming the cluster, timeline and position. */
+function segment(dir: string, name: string, fill: number, sysid = SYSID): string {
   const p = join(dir, name);
-  const b = Buffer.alloc(8192, fill);
+  const b = Buffer.alloc(SEG, fill);
   b.writeUInt16LE(0xd110, 0);
   b.writeUInt16LE(0x0002, 2); // long header
-  b.writeBigUInt64LE(BigInt(SYSID), 24);
+  b.writeUInt32LE(parseInt(name.slice(0, 8), 16), 4);
+  b.writeBigUInt64LE((BigInt('0x' + name.slice(8, 16)) * BigInt(0x100000000 / SEG) + BigInt('0x' + name.slice(16, 24))) * BigInt(SEG), 8);
+  b.writeBigUInt64LE(BigInt(sysid), 24);
   b.writeUInt32LE(SEG, 32);
+  b.writeUInt32LE(8192, 36);
   writeFileSync(p, b);
   return p;
 }
@@ -47,16 +52,29 @@ test('wal: push is idempotent, refuses different content, and gaps and retention
   assert.equal(await pushWal(repo, join(dir, names[0]!), { sysid: SYSID }), 'already-archived');
   await assert.rejects(pushWal(repo, segment(dir, names[0]!, 99), { sysid: SYSID }), (e: unknown) => e instanceof LifeboatError && e.code === 'EXISTS');
   await assert.rejects(pushWal(repo, segment(dir, names[1]!, 2), { sysid: '42' }), /belongs to cluster/);
+  // Garbage named like a segment is refused, so the real one is archived when it comes (it used to be
+  // stored, and the real segment refused as "different content" for ever after).
+  for (const [i, size] of [0, 6, 100, SEG - 1].entries()) {
+    const garbage = join(dir, 'garbage', '000000010000000000000009');
+    mkdirSync(join(dir, 'garbage'), { recursive: true });
+    writeFileSync(garbage, Buffer.alloc(size, 0x41 + i));
+    await assert.rejects(pushWal(repo, garbage, { sysid: SYSID }), { code: 'USAGE', message: /not WAL file 000000010000000000000009/ });
+  }
+  const misnamed = segment(join(dir, 'garbage'), '00000001000000000000000A', 3);
+  renameSync(misnamed, join(dir, 'garbage', '00000001000000000000000B'));
+  await assert.rejects(pushWal(repo, join(dir, 'garbage', '00000001000000000000000B'), { sysid: SYSID }), /its header says it starts at/);
+  writeFileSync(join(dir, 'garbage', '00000003.history'), 'hello');
+  await assert.rejects(pushWal(repo, join(dir, 'garbage', '00000003.history'), { sysid: SYSID }), /not a timeline history file/);
   await assert.rejects(pushWal(repo, join(dir, 'evil.txt'), { sysid: SYSID }), /not a WAL file name/);
 
-  await baseBackup(repo, '0/2000028', '2026-11-30 10:00:00+00');
-  await baseBackup(repo, '0/5000028', '2026-11-30 12:00:00+00');
+  await baseBackup(repo, '0/200028', '2026-11-30 10:00:00+00');
+  await baseBackup(repo, '0/500028', '2026-11-30 12:00:00+00');
   const [health] = await checkWalArchive(repo, { readData: true });
   assert.deepEqual(health!.gaps.map((g) => [g.from, g.to]), [['000000010000000000000004', '000000010000000000000004']]);
   assert.deepEqual(health!.damaged, []);
 
   // A timeline switch: timeline 2 begins in segment 6; its history file names the switch point.
-  writeFileSync(join(dir, '00000002.history'), '1\t0/6000100\tno recovery target specified\n');
+  writeFileSync(join(dir, '00000002.history'), '1\t0/600100\tno recovery target specified\n');
   await pushWal(repo, join(dir, '00000002.history'), { sysid: SYSID });
   await pushWal(repo, segment(dir, '000000020000000000000006', 7), { sysid: SYSID });
   await pushWal(repo, segment(dir, '000000020000000000000007', 8), { sysid: SYSID });
@@ -66,13 +84,22 @@ test('wal: push is idempotent, refuses different content, and gaps and retention
   // Retention: with the oldest base backup forgotten, WAL before the next one goes (history files stay).
   const removedNone = await pruneWal(repo, { dryRun: true });
   assert.deepEqual(removedNone[0]!.removed, []);
-  const oldest = (await loadSnapshots(repo)).find((s) => (s.source as { start_lsn?: string }).start_lsn === '0/2000028')!;
+  const oldest = (await loadSnapshots(repo)).find((s) => (s.source as { start_lsn?: string }).start_lsn === '0/200028')!;
   await repo.backend.remove({ type: 'snapshot', name: oldest.id });
   const [r] = await pruneWal(repo);
   assert.deepEqual(r!.removed, ['000000010000000000000002', '000000010000000000000003']);
   assert.deepEqual((await listWal(repo, SYSID)).map((f) => f.file), ['000000010000000000000005', '000000010000000000000006', '00000002.history', '000000020000000000000006', '000000020000000000000007']);
   const [h3] = await checkWalArchive(repo);
   assert.deepEqual(h3!.gaps, []);
+  // Garbage an older build stored under a segment's name: check --read-data names it, the real push replaces it.
+  const poisoned = '000000020000000000000008';
+  await repo.saveNamed('wal', `${SYSID}-${poisoned}`, Buffer.from('oops!!'));
+  const [h4] = await checkWalArchive(repo, { readData: true });
+  assert.deepEqual(h4!.damaged.map((d) => d.file), [poisoned]);
+  assert.match(h4!.damaged[0]!.error, /not WAL file/);
+  assert.equal(await pushWal(repo, segment(dir, poisoned, 9), { sysid: SYSID }), 'stored');
+  const [h5] = await checkWalArchive(repo, { readData: true });
+  assert.deepEqual(h5!.damaged, []);
 });
 
 test('wal: positions and times parse exactly', () => {
