@@ -14,7 +14,7 @@ import { loadSnapshots, type Repository, type SnapshotEntry } from '../../repo/i
 import { restoreFiles, type RestoreProgress, type RestoreResult, type RestoreWarning } from '../files/index.ts';
 import { physicalSource, type PhysicalSource } from './physical.ts';
 import { pgTool } from './pgtools.ts';
-import { fetchWal, findGaps, formatLsn, listWal, parseLsn, removeWalBefore, walObjectName, walProblem } from './wal.ts';
+import { fetchWal, findGaps, formatLsn, listWal, parseLsn, parseSegment, removeWalBefore, walObjectName, walProblem } from './wal.ts';
 
 
 export interface RecoveryTarget {
@@ -211,6 +211,7 @@ export async function restorePostgresCluster(repo: Repository, opts: PitrOptions
   }
   if (opts.time !== undefined || opts.lsn !== undefined || opts.restorePoint !== undefined) {
     settings['recovery_target_inclusive'] = 'true';
+    await refuseUnreachable(repo, base.src, opts, opts.signal);
   }
   settings['recovery_target_action'] = 'promote';
   if (!opts.keepArchiving) settings['archive_mode'] = 'off';
@@ -229,6 +230,90 @@ export async function restorePostgresCluster(repo: Repository, opts: PitrOptions
   }
   writeRecoveryFiles(opts.target, base.src, settings);
   return { base: base.snap, range, restore, settings };
+}
+
+/**
+ * Recovery from `base` replays the archive until the target or the first missing segment: a target past a
+ * gap (or a restore point that is nowhere in the WAL) would start a server that stops with FATAL "recovery
+ * ended before configured recovery target was reached". Refused here, with the range that is reachable.
+ */
+async function refuseUnreachable(repo: Repository, base: PhysicalSource, opts: PitrOptions, signal?: AbortSignal): Promise<void> {
+  const seg = base.wal_segment_size;
+  const gaps = await findGaps(repo, base.system_identifier, { lsn: parseLsn(base.start_lsn), tli: base.timeline }, seg, signal);
+  // Where replay stops: the start of the first missing segment (or the archive's end).
+  const gap = gaps[0];
+  const stopLsn = gap ? parseSegment(gap.from, seg).segno * BigInt(seg) : undefined;
+  const missing = gap ? `the WAL archive lacks ${gap.from === gap.to ? gap.from : `${gap.from} .. ${gap.to}`} (${gap.reason})` : '';
+  const refuse = (what: string, reachable: string): never => {
+    throw new LifeboatError('OUT_OF_RANGE', `cannot recover to ${what}: ${missing || 'it is not in the WAL archive'}; from base backup its recovery reaches ${reachable}`, {
+      hint: gap ? 'choose a point before the gap; `lifeboat check` lists what is missing' : 'give a restore point created with pg_create_restore_point() after the base backup',
+      context: { gaps },
+    });
+  };
+  if (stopLsn !== undefined && opts.lsn !== undefined && parseLsn(opts.lsn) >= stopLsn) {
+    refuse(`LSN ${formatLsn(parseLsn(opts.lsn))}`, `from ${base.stop_lsn} to ${formatLsn(stopLsn)}`);
+  }
+  if (stopLsn !== undefined && opts.time !== undefined) {
+    const end = await lastCommitBefore(repo, base.system_identifier, stopLsn, seg, signal);
+    if (end === undefined || parseTime(opts.time) > parseTime(end)) {
+      refuse(formatTime(parseTime(opts.time)), `from ${formatTime(parseTime(base.stop_time))} to ${end ?? `LSN ${formatLsn(stopLsn)} (no transaction before it)`}`);
+    }
+  }
+  if (opts.restorePoint !== undefined && !(await restorePointIn(repo, base, opts.restorePoint, stopLsn, signal))) {
+    refuse(`restore point "${opts.restorePoint}"`, stopLsn !== undefined ? `LSN ${formatLsn(stopLsn)}` : 'the end of the archive, without meeting it');
+  }
+}
+
+/** pg_waldump's output for one archived segment (fetched into `work`, removed after). */
+async function waldump(repo: Repository, sysid: string, file: string, work: string, args: string[], signal?: AbortSignal): Promise<string[]> {
+  await fetchWal(repo, file, join(work, file), { sysid, ...(signal ? { signal } : {}) });
+  try {
+    const r = await run(pgTool('pg_waldump'), [...args, '-p', work, file], { env: { ...process.env, TZ: 'UTC' }, timeoutMs: 120_000, ...(signal ? { signal } : {}) });
+    return r.stdout.toString('utf8').split('\n');
+  } finally {
+    rmSync(join(work, file), { force: true });
+  }
+}
+
+/** The time of the last transaction end before `stop`, from the segments before it (at most 16). */
+async function lastCommitBefore(repo: Repository, sysid: string, stop: bigint, seg: number, signal?: AbortSignal): Promise<string | undefined> {
+  const segs = (await listWal(repo, sysid, signal)).map((f) => f.file).filter((f) => /^[0-9A-F]{24}$/.test(f) && parseSegment(f, seg).segno * BigInt(seg) < stop);
+  const work = mkdtempSync(join(tmpdir(), 'lifeboat-waldump-'));
+  try {
+    for (let i = segs.length - 1; i >= 0 && i >= segs.length - 16; i--) {
+      const lines = await waldump(repo, sysid, segs[i]!, work, [], signal);
+      for (let j = lines.length - 1; j >= 0; j--) {
+        const t = /desc: (?:COMMIT|ABORT)(?:_PREPARED)? (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)?) UTC/.exec(lines[j]!)?.[1];
+        if (t) return `${t}+00`;
+      }
+    }
+    return undefined;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Whether a restore point named `name` was created after `base`'s start and before `stop` (the XLOG records only). */
+async function restorePointIn(repo: Repository, base: PhysicalSource, name: string, stop: bigint | undefined, signal?: AbortSignal): Promise<boolean> {
+  const seg = base.wal_segment_size;
+  const from = parseLsn(base.start_lsn) / BigInt(seg);
+  const segs = (await listWal(repo, base.system_identifier, signal))
+    .map((f) => f.file)
+    .filter((f) => /^[0-9A-F]{24}$/.test(f))
+    .filter((f) => {
+      const n = parseSegment(f, seg).segno;
+      return n >= from && (stop === undefined || n * BigInt(seg) < stop);
+    });
+  const work = mkdtempSync(join(tmpdir(), 'lifeboat-waldump-'));
+  try {
+    for (const f of segs) {
+      const lines = await waldump(repo, base.system_identifier, f, work, ['-r', 'XLOG'], signal);
+      if (lines.some((l) => l.trimEnd().endsWith(`desc: RESTORE_POINT ${name}`))) return true;
+    }
+    return false;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 function checkEmptyTarget(dir: string): void {

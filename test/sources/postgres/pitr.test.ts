@@ -4,7 +4,7 @@
  * the real `lifeboat wal fetch`.
  */
 import assert from 'node:assert/strict';
-import { renameSync, rmSync, writeFileSync, chownSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync, chownSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { LifeboatError } from '../../../src/core/index.ts';
@@ -122,6 +122,24 @@ test('point in time: a destroyed cluster comes back holding exactly the rows com
   await second.start();
   await waitFor('promotion at the restore point', async () => (await second.sql('SELECT pg_is_in_recovery()')) === 'f', 120_000);
   assert.equal(await second.sql('SELECT max(id) FROM ticks'), String(atPoint));
+  await second.stop();
+
+  // A restore point that was never made: refused, not a server that stops with FATAL after replaying it all.
+  const target3 = join(dir, 'restored3', 'data');
+  await assert.rejects(restorePostgresCluster(repo, { target: target3, restorePoint: 'never_made', restoreCommand: fetch }), { code: 'OUT_OF_RANGE', message: /restore point "never_made"/ });
+  // A segment lost from the middle of the archive: a point past it is refused with the range that is reachable.
+  const { range } = summary as unknown as { range: { to_time: string; to_lsn: string } };
+  const segs = (await listWal(repo, src.system_identifier)).map((f) => f.file).filter((f) => /^[0-9A-F]{24}$/.test(f));
+  const lost = segs[segs.length - 2]!;
+  await repo.backend.remove({ type: 'wal', name: `${src.system_identifier}-${lost}` });
+  for (const target of [{ time: range.to_time }, { lsn: range.to_lsn }]) {
+    await assert.rejects(restorePostgresCluster(repo, { target: target3, ...target, restoreCommand: fetch }), (err: unknown) => {
+      assert.ok(err instanceof LifeboatError && err.code === 'OUT_OF_RANGE', String(err));
+      assert.match(err.message, new RegExp(`the WAL archive lacks ${lost}.*recovery reaches from `));
+      return true;
+    });
+  }
+  assert.equal(existsSync(join(dir, 'restored3')), false, 'nothing was written');
 });
 
 test('the WAL archive survives the repository being away: PostgreSQL retries and no segment is lost', async (t) => {
