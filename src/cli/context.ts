@@ -72,6 +72,13 @@ export class Session {
         hint: 'pass -r PATH (or --repo PATH), or set LIFEBOAT_REPOSITORY',
       });
     }
+    // `s3:https://host/bucket` must not quietly become a folder named "s3:https:" here.
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(this.opts.repo)?.[1];
+    if (scheme !== undefined) {
+      throw new LifeboatError('USAGE', `repository location ${this.opts.repo}: "${scheme}:" repositories are not supported by this version; a local folder is`, {
+        hint: 'give a folder (for a folder whose name has a colon, write it as ./NAME or an absolute path)',
+      });
+    }
     return this.opts.repo;
   }
 

@@ -182,3 +182,13 @@ void test('init, backup, snapshots, ls, find, dump, restore, unlock, wrong passw
     assert.deepEqual(JSON.parse(r.stdout), []);
   });
 });
+
+test('a repository location with a scheme this version does not support is an error, not a folder named "s3:http:"', async (t) => {
+  void t;
+  // The CLI runs in the project folder: nothing may appear there.
+  const stray = new URL('../../s3:http:', import.meta.url);
+  const r = await lifeboat(['-r', 's3:http://127.0.0.1:9/bucket', 'init']);
+  assert.equal(r.code, 2, show(r));
+  assert.match(r.stderr, /"s3:" repositories are not supported/);
+  await assert.rejects(stat(stray), { code: 'ENOENT' });
+});

@@ -124,6 +124,13 @@ export async function restoreSqlite(repo: Repository, snap: SnapshotEntry, opts:
   const src = sqliteSource(snap);
   if (!src) throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is not an SQLite backup`);
   const dest = resolve(opts.dest ?? src.path);
+  const folder = dirname(dest);
+  if (!existsSync(folder) || !statSync(folder).isDirectory()) {
+    throw new LifeboatError('USAGE', `cannot restore to ${dest}: the folder ${folder} does not exist`, { hint: 'create it first, or give another path' });
+  }
+  if (existsSync(dest) && statSync(dest).isDirectory()) {
+    throw new LifeboatError('USAGE', `cannot restore to ${dest}: it is a folder`, { hint: `give the database file's path, e.g. ${join(dest, basename(src.path))}` });
+  }
   if (existsSync(dest) && !opts.replace) {
     throw new LifeboatError('EXISTS', `${dest} exists; nothing was changed`, { hint: 'add --replace to overwrite it (stop the application first), or restore to another path' });
   }

@@ -89,3 +89,21 @@ test('sqlite: a file that is not a database is a clear error and saves nothing',
   await assert.rejects(backupSqlite(repo, { file: join(dir, 'missing.db') }), (err: unknown) => err instanceof LifeboatError && err.code === 'USAGE');
   assert.equal((await loadSnapshots(repo)).length, 0);
 });
+
+test('sqlite: a corrupt database, a missing folder or a folder as the destination are clear errors', async (t) => {
+  const dir = await tempDir(t);
+  const repo = await newRepo(dir);
+  const bad = join(dir, 'bad.db');
+  writeFileSync(bad, Buffer.alloc(8192, 0x5a));
+  await assert.rejects(backupSqlite(repo, { file: bad }), (e: unknown) => e instanceof LifeboatError && e.code !== 'INTERNAL' && /not a database/.test(e.message));
+  const good = join(dir, 'good.db');
+  const db = new Database(good);
+  db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1);');
+  db.close();
+  await backupSqlite(repo, { file: good });
+  const [snap] = await loadSnapshots(repo);
+  await assert.rejects(restoreSqlite(repo, snap!, { dest: join(dir, 'missing', 'x.db') }), { code: 'USAGE', message: /does not exist/ });
+  mkdirSync(join(dir, 'folder'));
+  await assert.rejects(restoreSqlite(repo, snap!, { dest: join(dir, 'folder'), replace: true }), { code: 'USAGE', message: /it is a folder/ });
+  assert.equal(existsSync(join(dir, 'missing')), false);
+});
