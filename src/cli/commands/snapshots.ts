@@ -24,6 +24,9 @@ export function snapshotJson(s: SnapshotEntry): Record<string, unknown> {
     summary: s.summary ?? null,
     source: s.source,
     consistency: s.consistency,
+    ...(s.hooks ? { hooks: s.hooks } : {}),
+    ...(s.original !== undefined ? { original: s.original } : {}),
+    ...(s.repair ? { repair: s.repair } : {}),
   };
 }
 
