@@ -4,6 +4,7 @@
  * a change with an epoch not above the current one is stale (a replay, or a late message from an old
  * primary) and is refused. Servers that exchange state converge on the highest (epoch, site).
  */
+import { isIPv6 } from 'node:net';
 import { LifeboatError } from '../core/index.ts';
 
 export interface SrvAnswer {
@@ -41,20 +42,33 @@ export interface ZoneDef {
   glue?: Record<string, { a?: string[]; aaaa?: string[] }>;
 }
 
-/** What is live for one service. */
+/**
+ * What is live for one service. Which site is live and the TTL in force are two things, each with its own
+ * counter, merged separately: a TTL change never decides which site is live (at the same epoch it used to
+ * outrank a publish made elsewhere during a partition, and undo a failover when it healed).
+ */
 export interface ServiceState {
   site: string;
+  /** Grows with every publish (a change of live site). */
   epoch: number;
   /** When the change was made (ISO time), at the server that made it. */
   changed: string;
   /** A TTL in force instead of the configured one (lowered ahead of a planned move). */
   ttl?: number;
+  /** Grows with every TTL change; the highest wins when servers merge. */
+  ttl_epoch?: number;
   /** The largest TTL any client may still be caching, and until when (ISO time). */
   cached_ttl?: number;
   cached_until?: string;
 }
 
 export const DEFAULT_TTL = 5;
+
+/**
+ * The largest epoch accepted. Far beyond any real count of changes, and well inside the integers a JSON
+ * number holds exactly: at 2^53 - 1 the next epoch could not be written, and the service was stuck.
+ */
+export const MAX_EPOCH = 2 ** 48;
 
 export function normalizeName(name: string): string {
   return name.trim().toLowerCase().replace(/\.$/, '');
@@ -85,7 +99,7 @@ export function validateAnswers(service: string, site: string, a: SiteAnswers): 
   };
   if (a.cname && (a.a?.length || a.aaaa?.length || a.srv?.length || a.txt?.length)) bad('a CNAME cannot stand beside other records');
   for (const ip of a.a ?? []) if (!ipv4.test(ip)) bad(`${ip} is not an IPv4 address`);
-  for (const ip of a.aaaa ?? []) if (!/^[0-9a-f:]+$/i.test(ip) || !ip.includes(':')) bad(`${ip} is not an IPv6 address`);
+  for (const ip of a.aaaa ?? []) if (!isIPv6(ip)) bad(`${ip} is not an IPv6 address`);
   for (const s of a.srv ?? []) {
     for (const k of ['priority', 'weight', 'port'] as const) if (!Number.isInteger(s[k]) || s[k] < 0 || s[k] > 65535) bad(`SRV ${k} ${s[k]} is not 0..65535`);
   }

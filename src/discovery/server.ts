@@ -39,10 +39,17 @@ export interface ServerOptions {
   clock?: Clock;
   /** Called for events worth logging (never with secrets). */
   log?: (event: Record<string, unknown>) => void;
+  /** TCP limits (defaults in TCP_LIMITS); tests lower them. */
+  tcp?: Partial<typeof TCP_LIMITS>;
 }
 
 const OUR_UDP_SIZE = 1232;
-const MAX_TCP_IDLE_MS = 10_000;
+/**
+ * A TCP client may hold a connection this long without sending, this long in all (a client dripping a
+ * byte every few seconds is never idle), and only so many are kept: beyond that the oldest is dropped, so
+ * a flood of held connections cannot stop the server from answering new ones (RFC 7766 §6.2).
+ */
+const TCP_LIMITS = { idleMs: 10_000, lifetimeMs: 60_000, connections: 256 };
 
 export class DnsServer {
   readonly store: ZoneStore;
@@ -114,8 +121,20 @@ export class DnsServer {
   }
 
   #serveTcp(sock: Socket): void {
+    const limits = { ...TCP_LIMITS, ...this.#opts.tcp };
+    if (this.#conns.size >= limits.connections) {
+      const oldest = this.#conns.values().next().value;
+      if (oldest) {
+        this.#conns.delete(oldest);
+        oldest.destroy();
+        this.#opts.log?.({ event: 'tcp-evicted', reason: `more than ${limits.connections} connections` });
+      }
+    }
     this.#conns.add(sock);
-    sock.setTimeout(MAX_TCP_IDLE_MS, () => sock.destroy());
+    sock.setTimeout(limits.idleMs, () => sock.destroy());
+    const lifetime = setTimeout(() => sock.destroy(), limits.lifetimeMs);
+    lifetime.unref();
+    sock.on('close', () => clearTimeout(lifetime));
     let buf = Buffer.alloc(0);
     sock.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
@@ -184,6 +203,22 @@ export class DnsServer {
   /** Verify a message's TSIG against our keys. */
   verifyTsig(msg: Buffer, requestMac?: Buffer): VerifyResult {
     return verify(msg, (n) => this.#opts.keys.all.get(n), { now: this.#clock.now() / 1000, ...(requestMac ? { requestMac } : {}) });
+  }
+
+  /**
+   * MACs of the updates taken, until their signature's time window (time signed ± fudge) has passed: an
+   * update seen again within it is a replay (TSIG alone accepts one for the whole window) and is refused.
+   */
+  readonly #seenMacs = new Map<string, number>();
+
+  /** Whether an update with this MAC was taken before (and remember it until `until`, seconds). */
+  replayed(mac: Buffer, until: number): boolean {
+    const now = this.now();
+    for (const [k, t] of this.#seenMacs) if (t < now) this.#seenMacs.delete(k);
+    const key = mac.toString('base64');
+    if (this.#seenMacs.has(key)) return true;
+    this.#seenMacs.set(key, until);
+    return false;
   }
 
   get keys(): ServerKeys {
@@ -292,11 +327,11 @@ export function questionOf(q: { name: string; type: number; klass: number }): Re
   return { name: q.name, type: typeNames[q.type] ?? `UNKNOWN_${q.type}`, class: ({ 1: 'IN', 3: 'CH', 4: 'HS', 255: 'ANY' } as Record<number, string>)[q.klass] ?? 'IN' };
 }
 
-/** A string split into TXT character-strings of at most 255 bytes. */
-export function chunks(s: string): string[] {
+/** A string's UTF-8 split into TXT character-strings of at most 255 bytes (as bytes: a string would be encoded again). */
+export function chunks(s: string): Buffer[] {
   const b = Buffer.from(s);
-  const out: string[] = [];
-  for (let i = 0; i < b.length; i += 255) out.push(b.subarray(i, i + 255).toString('latin1'));
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += 255) out.push(b.subarray(i, i + 255));
   return out;
 }
 

@@ -72,7 +72,8 @@ export class PeerSync {
       const ans = await exchange(peer, msg, { tcp: true, key: this.#key, timeoutMs: 3000 });
       if (ans.rcode !== 0) throw new Error(`answered ${ans.rcodeName}`);
       for (const strings of txtStrings(ans)) {
-        const doc = JSON.parse(strings.join('')) as ({ service: string } & ServiceState) | { dynamic: DynamicRecords };
+        // The character-strings are the bytes of UTF-8 JSON (txtStrings gives each byte as a latin1 char).
+        const doc = JSON.parse(Buffer.from(strings.join(''), 'latin1').toString('utf8')) as ({ service: string } & ServiceState) | { dynamic: DynamicRecords };
         if ('dynamic' in doc) {
           if (this.#server.store.mergeDynamic(zone, doc.dynamic)) adopted++;
         } else {

@@ -8,6 +8,7 @@
  * Nothing changes unless every check passes.
  */
 import dnsPacket from 'dns-packet';
+import { isIPv4, isIPv6 } from 'node:net';
 import { LifeboatError } from '../core/index.ts';
 import { normalizeName, inZone } from './records.ts';
 import { encodeReply, questionOf, type DnsServer } from './server.ts';
@@ -29,8 +30,21 @@ function decodeData(msg: Buffer, r: RawRecord, type: string): unknown {
   return data;
 }
 
+/** Why a record an update adds is not sane, or undefined. */
+function recordProblem(r: Rr): string | undefined {
+  if (r.type === 'A' && !isIPv4(String(r.data))) return `${String(r.data)} is not an IPv4 address`;
+  if (r.type === 'AAAA' && !isIPv6(String(r.data))) return `${String(r.data)} is not an IPv6 address`;
+  if (r.ttl < 0 || r.ttl > 2 ** 31 - 1) return `TTL ${r.ttl}`;
+  return undefined;
+}
+
 function sameData(a: Rr, b: Rr): boolean {
-  return a.name === b.name && a.type === b.type && JSON.stringify(a.data) === JSON.stringify(b.data);
+  return a.name === b.name && a.type === b.type && JSON.stringify(plainData(a.data)) === JSON.stringify(plainData(b.data));
+}
+
+/** TXT strings as served (Buffers) or as stored (latin1 strings) compare alike. */
+function plainData(d: unknown): unknown {
+  return Array.isArray(d) ? d.map((x) => (Buffer.isBuffer(x) ? x.toString('latin1') : x)) : d;
 }
 
 class UpdateFailure extends Error {
@@ -66,6 +80,11 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
   }
   const key = v.key;
   const reply = (rcode: number): Buffer => sign(plain(rcode), key, { now: server.now(), requestMac: v.tsig.mac }).message;
+  if (server.replayed(v.tsig.mac, v.tsig.timeSigned + v.tsig.fudge + 1)) {
+    server.stats.refused++;
+    server.log({ event: 'update-refused', zone: zone.name, key: key.name, reason: 'replayed (the same signed update seen before)' });
+    return reply(Rcode.REFUSED);
+  }
   const isControl = key.name === server.keys.control;
   const mayUpdate = (server.keys.update[zone.name] ?? []).includes(key.name);
   try {
@@ -129,10 +148,17 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
       if (server.store.ownedByService(r.name) || r.name === zone.name) {
         throw new UpdateFailure(Rcode.REFUSED, `${r.name} is managed by Lifeboat (lifeboat dns publish), not by updates`);
       }
+      // The zone's own name servers (and their addresses): rewriting them would take the zone away.
+      if (zone.ns.map(normalizeName).includes(r.name) || Object.keys(zone.glue ?? {}).map(normalizeName).includes(r.name)) {
+        throw new UpdateFailure(Rcode.REFUSED, `${r.name} is a name server of ${zone.name}, not changed by updates`);
+      }
       if (r.klass === CLASS_IN) {
         if (!type || !updatable.has(type)) throw new UpdateFailure(Rcode.REFUSED, `updates of type ${type ?? r.type} are not supported`);
         const rr: Rr = { name: r.name, type, ttl: r.ttl, data: decodeData(msg, r, type) };
-        const others = dynamic.filter((x) => x.name === r.name);
+        const problem = recordProblem(rr);
+        if (problem) throw new UpdateFailure(Rcode.FORMERR, `${r.name} ${type}: ${problem}`);
+        // Static records (the apex, glue, services) count too: a CNAME never stands beside anything.
+        const others = [...dynamic, ...records.filter((x) => !dynamic.includes(x))].filter((x) => x.name === r.name);
         if (type === 'CNAME' ? others.some((x) => x.type !== 'CNAME') : others.some((x) => x.type === 'CNAME')) continue; // RFC 2136 §3.4.2.2: ignored
         if (type === 'CNAME') dynamic = dynamic.filter((x) => !(x.name === r.name && x.type === 'CNAME'));
         dynamic = dynamic.filter((x) => !sameData(x, rr));
@@ -148,6 +174,8 @@ export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): B
         dynamic = dynamic.filter((x) => !sameData(x, rr));
       } else throw new UpdateFailure(Rcode.FORMERR, `update class ${r.klass}`);
     }
+    // All or nothing (RFC 2136 §3.4): every publish and TTL change is checked before any is made.
+    server.store.checkChanges(publishes, ttls);
     for (const p of publishes) server.store.publish(p.service, p.site, p.epoch);
     for (const x of ttls) server.store.setTtl(x.service, x.ttl);
     const before = JSON.stringify(server.store.dynamic(zone.name).records);

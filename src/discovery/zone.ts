@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { LifeboatError, systemClock, type Clock } from '../core/index.ts';
 import { writeState } from './state-file.ts';
-import { inZone, newer, normalizeName, staleEpoch, DEFAULT_TTL, type ServiceDef, type ServiceState, type ZoneDef } from './records.ts';
+import { inZone, MAX_EPOCH, newer, normalizeName, staleEpoch, DEFAULT_TTL, type ServiceDef, type ServiceState, type ZoneDef } from './records.ts';
 
 /** A resource record as dns-packet encodes it. */
 export interface Rr {
@@ -48,7 +48,14 @@ export class ZoneStore {
     this.zones = zones.map((z) => ({ ...z, name: normalizeName(z.name) })).sort((a, b) => b.name.length - a.name.length);
     this.services = new Map(services.map((s) => [normalizeName(s.name), { ...s, name: normalizeName(s.name) }]));
     for (const s of this.services.values()) {
-      if (!this.zoneOf(s.name)) throw new LifeboatError('CONFIG', `service ${s.name} is in none of the zones (${this.zones.map((z) => z.name).join(', ')})`);
+      const zone = this.zoneOf(s.name);
+      if (!zone) throw new LifeboatError('CONFIG', `service ${s.name} is in none of the zones (${this.zones.map((z) => z.name).join(', ')})`);
+      // The apex holds the SOA and NS records, which a CNAME may not stand beside; a name server's name
+      // must keep the addresses that lead to it.
+      if (s.name === zone.name && Object.values(s.sites).some((a) => a.cname)) throw new LifeboatError('CONFIG', `service ${s.name} is the zone's apex: it cannot be a CNAME`);
+      if (zone.ns.map(normalizeName).includes(s.name) || Object.keys(zone.glue ?? {}).map(normalizeName).includes(s.name)) {
+        throw new LifeboatError('CONFIG', `service ${s.name} is a name server of ${zone.name}: choose another name`);
+      }
     }
     this.#clock = opts.clock ?? systemClock;
     this.#stateFile = opts.stateFile;
@@ -91,7 +98,7 @@ export class ZoneStore {
 
   serial(zone: string): number {
     let s = SERIAL_BASE + this.dynamic(zone).version;
-    for (const [name, st] of Object.entries(this.#state.services)) if (this.zoneOf(name)?.name === zone) s += st.epoch;
+    for (const [name, st] of Object.entries(this.#state.services)) if (this.zoneOf(name)?.name === zone) s += st.epoch + (st.ttl_epoch ?? 0);
     return s % 2 ** 32;
   }
 
@@ -104,6 +111,9 @@ export class ZoneStore {
     const cur = this.#state.services[name];
     const next = epoch ?? (cur?.epoch ?? 0) + 1;
     if (cur && next <= cur.epoch) throw staleEpoch(name, next, cur);
+    if (!Number.isSafeInteger(next) || next > MAX_EPOCH) {
+      throw new LifeboatError('USAGE', `epoch ${next} for ${name} is beyond the largest accepted (${MAX_EPOCH})`, { context: { service: name, epoch: next } });
+    }
     const now = this.#clock.now();
     const ttl = this.ttlOf(name);
     const st: ServiceState = {
@@ -111,6 +121,7 @@ export class ZoneStore {
       epoch: next,
       changed: new Date(now).toISOString(),
       ...(cur?.ttl !== undefined ? { ttl: cur.ttl } : {}),
+      ...(cur?.ttl_epoch !== undefined ? { ttl_epoch: cur.ttl_epoch } : {}),
       // Clients may hold the old answers for up to their TTL from now.
       cached_ttl: ttl,
       cached_until: new Date(now + ttl * 1000).toISOString(),
@@ -118,6 +129,29 @@ export class ZoneStore {
     this.#state.services[name] = st;
     this.#changed();
     return st;
+  }
+
+  /**
+   * Throw what `publish` and `setTtl` would for these changes, made in this order, without making any: an
+   * update is applied whole or not at all.
+   */
+  checkChanges(publishes: ReadonlyArray<{ service: string; site: string; epoch?: number }>, ttls: ReadonlyArray<{ service: string }>): void {
+    const epochs = new Map<string, ServiceState>();
+    for (const p of publishes) {
+      const name = normalizeName(p.service);
+      const def = this.services.get(name);
+      if (!def) throw new LifeboatError('NOT_FOUND', `no service ${name}`);
+      if (!def.sites[p.site]) throw new LifeboatError('NOT_FOUND', `service ${name} has no answers for site ${p.site}`);
+      const cur = epochs.get(name) ?? this.#state.services[name];
+      const next = p.epoch ?? (cur?.epoch ?? 0) + 1;
+      if (cur && next <= cur.epoch) throw staleEpoch(name, next, cur);
+      if (!Number.isSafeInteger(next) || next > MAX_EPOCH) throw new LifeboatError('USAGE', `epoch ${next} for ${name} is beyond the largest accepted (${MAX_EPOCH})`);
+      epochs.set(name, { site: p.site, epoch: next, changed: '' });
+    }
+    for (const t of ttls) {
+      const name = normalizeName(t.service);
+      if (!this.services.has(name) || !this.#state.services[name]) throw new LifeboatError('NOT_FOUND', `no service ${name}`);
+    }
   }
 
   /** Set (or clear, with undefined) a TTL override for a service, ahead of a planned move. */
@@ -128,11 +162,11 @@ export class ZoneStore {
     const before = this.ttlOf(name);
     const now = this.#clock.now();
     const { ttl: _old, ...rest } = cur;
+    // The live site and its epoch stay as they are: a TTL change has its own counter.
     const st: ServiceState = {
       ...rest,
       ...(ttl !== undefined ? { ttl } : {}),
-      epoch: cur.epoch + 1,
-      changed: new Date(now).toISOString(),
+      ttl_epoch: (cur.ttl_epoch ?? 0) + 1,
       // Lowering the TTL only helps once the answers cached with the old TTL have expired.
       cached_ttl: before,
       cached_until: new Date(now + before * 1000).toISOString(),
@@ -160,14 +194,33 @@ export class ZoneStore {
     return worst;
   }
 
-  /** Adopt a peer's state for a service if it is newer. Returns whether anything changed. */
+  /**
+   * Adopt what is newer in a peer's state for a service: the live site by (epoch, site), the TTL by its
+   * own epoch, each on its own. Returns whether anything changed.
+   */
   merge(service: string, st: ServiceState): boolean {
     const name = normalizeName(service);
     const def = this.services.get(name);
-    if (typeof st?.site !== 'string' || !Number.isSafeInteger(st.epoch) || typeof st.changed !== 'string') return false;
+    if (typeof st?.site !== 'string' || !Number.isSafeInteger(st.epoch) || st.epoch < 0 || st.epoch > MAX_EPOCH || typeof st.changed !== 'string') return false;
+    const ttlEpoch = st.ttl_epoch ?? 0;
+    if (!Number.isSafeInteger(ttlEpoch) || ttlEpoch < 0 || ttlEpoch > MAX_EPOCH || (st.ttl !== undefined && (!Number.isInteger(st.ttl) || st.ttl < 0 || st.ttl > 86400))) return false;
     if (!def || !def.sites[st.site]) return false; // not ours, or a site we have no answers for
-    if (!newer(st, this.#state.services[name])) return false;
-    this.#state.services[name] = st;
+    const cur = this.#state.services[name];
+    const siteNewer = newer(st, cur);
+    const ttlNewer = ttlEpoch > (cur?.ttl_epoch ?? 0);
+    if (!siteNewer && !ttlNewer) return false;
+    const base = siteNewer ? { site: st.site, epoch: st.epoch, changed: st.changed } : { site: cur!.site, epoch: cur!.epoch, changed: cur!.changed };
+    const ttlFrom = ttlNewer ? st : cur;
+    const cachedUntil = [st.cached_until, cur?.cached_until].filter((x): x is string => typeof x === 'string').sort().pop();
+    const merged: ServiceState = {
+      ...base,
+      ...(ttlFrom?.ttl !== undefined ? { ttl: ttlFrom.ttl } : {}),
+      ...(ttlFrom?.ttl_epoch !== undefined ? { ttl_epoch: ttlFrom.ttl_epoch } : {}),
+      // Clients may cache the longest of what either side answered.
+      ...(st.cached_ttl !== undefined || cur?.cached_ttl !== undefined ? { cached_ttl: Math.max(st.cached_ttl ?? 0, cur?.cached_ttl ?? 0) } : {}),
+      ...(cachedUntil !== undefined ? { cached_until: cachedUntil } : {}),
+    };
+    this.#state.services[name] = merged;
     this.#changed();
     return true;
   }
@@ -222,7 +275,7 @@ export class ZoneStore {
         for (const a of ans.a ?? []) out.push({ name: def.name, type: 'A', ttl, data: a });
         for (const a of ans.aaaa ?? []) out.push({ name: def.name, type: 'AAAA', ttl, data: a });
         for (const s of ans.srv ?? []) out.push({ name: def.name, type: 'SRV', ttl, data: { ...s, target: normalizeName(s.target) } });
-        for (const t of ans.txt ?? []) out.push({ name: def.name, type: 'TXT', ttl, data: t });
+        for (const t of ans.txt ?? []) out.push({ name: def.name, type: 'TXT', ttl, data: t.map((x) => Buffer.from(x, 'utf8')) });
       }
       out.push({
         name: `_epoch.${def.name}`,
@@ -231,7 +284,11 @@ export class ZoneStore {
         data: [`site=${st.site}`, `epoch=${st.epoch}`, `changed=${st.changed}`, `ttl=${ttl}`, `max_cached=${this.maxCachedSeconds(def.name)}`],
       });
     }
-    out.push(...this.dynamic(zone.name).records);
+    // Copies: the encoder turns TXT strings into Buffers in place, which must not reach the state (it did,
+    // and the state file then held {"type":"Buffer"} objects). TXT strings are kept as latin1, one char a byte.
+    for (const r of this.dynamic(zone.name).records) {
+      out.push({ ...r, data: r.type === 'TXT' && Array.isArray(r.data) ? (r.data as string[]).map((x) => Buffer.from(String(x), 'latin1')) : structuredClone(r.data) });
+    }
     return out;
   }
 
