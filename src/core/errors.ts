@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'HOOK'
   /** An address to listen on or a peer to reach: in use, refused, unreachable. */
   | 'NETWORK'
+  /** A database took the connection but refused the work (a restore's SQL failed). */
+  | 'DATABASE'
   | 'INTERNAL';
 
 /**

@@ -103,7 +103,8 @@ EXIT STATUS
   11  the repository is locked exclusively (prune running)
   12  wrong password
   13  a snapshot or tree could not be read back intact
-  14  the database could not be reached (connection or login failed)`,
+  14  the database could not be reached (connection or login failed); SQL the database refused
+      during a restore is exit 1, with its message`,
     )
     .action(async (ref: string | undefined, o: RestoreFlags, c: Command) => {
       const s = Session.of(rt, c);
@@ -192,7 +193,8 @@ async function restoreDump(s: Session, repo: Repository, snap: SnapshotEntry, o:
     ...(jobs ? { jobs } : {}),
     signal: s.signal,
   });
-  s.out.emit({ message_type: 'summary', snapshot_id: snap.id, database: r.database, created_database: r.created_database, tables: r.tables });
+  for (const n of r.notes ?? []) s.out.warn(n, { message_type: 'warning', message: n });
+  s.out.emit({ message_type: 'summary', snapshot_id: snap.id, database: r.database, created_database: r.created_database, tables: r.tables, ...(r.notes ? { notes: r.notes } : {}) });
   if (r.created_database) s.out.print(`created database ${r.database}`);
   for (const t of r.tables) s.out.print(`restored ${t.schema}.${t.name}${t.as ? ` as ${t.schema}.${t.as}` : ''}${t.rows !== undefined ? ` (${t.rows} rows)` : ''}`);
   s.out.print(`database ${r.database}: ${r.tables.length} table(s) restored from snapshot ${snap.short_id}`);

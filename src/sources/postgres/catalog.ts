@@ -24,6 +24,10 @@ export interface TableInfo {
   statistics: string[];
   columns_with_defaults: string[];
   row_security: boolean;
+  /** A partition: the table it is attached to. */
+  partition_of?: { schema: string; name: string };
+  /** A partitioned table: its partitions (each may be partitioned in turn). */
+  partitions?: Array<{ schema: string; name: string }>;
 }
 
 export interface DatabaseInfo {
@@ -51,7 +55,11 @@ SELECT n.nspname AS schema, c.relname AS name, pg_total_relation_size(c.oid) AS 
           AND s.relkind = 'S' AND d.deptype IN ('a', 'i') ORDER BY 1) AS sequences,
   ARRAY(SELECT stxname FROM pg_statistic_ext WHERE stxrelid = c.oid ORDER BY 1) AS statistics,
   ARRAY(SELECT a.attname FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-        WHERE ad.adrelid = c.oid AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY 1) AS columns_with_defaults
+        WHERE ad.adrelid = c.oid AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY 1) AS columns_with_defaults,
+  (SELECT json_build_object('schema', pn.nspname, 'name', pc.relname) FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
+     JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid AND c.relispartition) AS partition_of,
+  (SELECT json_agg(json_build_object('schema', kn.nspname, 'name', kc.relname) ORDER BY kn.nspname, kc.relname) FROM pg_inherits i
+     JOIN pg_class kc ON kc.oid = i.inhrelid JOIN pg_namespace kn ON kn.oid = kc.relnamespace WHERE i.inhparent = c.oid AND c.relkind = 'p') AS partitions
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = c.oid AND e.deptype = 'e')
@@ -65,13 +73,20 @@ export async function describeDatabase(s: PsqlSession): Promise<DatabaseInfo> {
       'bytes', pg_database_size(current_database())) FROM pg_database WHERE datname = current_database()`),
   ) as Omit<DatabaseInfo, 'tables'>;
   const tables = JSON.parse(await s.query(asJsonArray(tablesSql))) as TableInfo[];
+  for (const t of tables) {
+    if (t.partition_of == null) delete t.partition_of;
+    if (t.partitions == null) delete t.partitions;
+  }
   return { ...head, tables };
 }
 
-/** `schema.table` as users write it; a name without a schema means `public`. */
+/**
+ * `schema.table` as users write it in SQL: a name without a schema means `public`; an unquoted name is
+ * folded to lower case, a quoted one ("Upper") is taken as it is.
+ */
 export function parseTableName(spec: string): { schema: string; name: string } {
   const m = /^(?:("(?:[^"]|"")+"|[^."]+)\.)?("(?:[^"]|"")+"|[^."]+)$/.exec(spec.trim());
   if (!m) return { schema: '', name: '' };
-  const unq = (s: string): string => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s);
+  const unq = (s: string): string => (s.startsWith('"') ? s.slice(1, -1).replace(/""/g, '"') : s.toLowerCase());
   return { schema: m[1] ? unq(m[1]) : 'public', name: unq(m[2]!) };
 }

@@ -11,7 +11,7 @@
  * database, one schema, or tables with their indexes, constraints, triggers and owned sequences (a list
  * file of TOC entries; see toc.ts), optionally under a new name. Nothing existing is replaced unless asked.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
 import { describeDatabase, parseTableName, type DatabaseInfo, type TableInfo } from './catalog.ts';
 import { asJsonArray, ident, literal, PsqlSession, queryJson, redactConn, runTool, withDatabase } from './pgtools.ts';
-import { columnComments, parseToc, selectEntries, tableKeys, type TablePart, type TocEntry } from './toc.ts';
+import { attachKeys, columnComments, parseToc, selectEntries, tableKeys, type TablePart, type TocEntry } from './toc.ts';
 
 export interface LogicalSource {
   kind: 'postgres';
@@ -157,6 +157,8 @@ export interface LogicalRestoreResult {
   database: string;
   tables: Array<{ schema: string; name: string; rows?: number; as?: string }>;
   created_database: boolean;
+  /** What the restore did not do that the user should know (large objects left out, say). */
+  notes?: string[];
 }
 
 export function logicalSource(snap: SnapshotEntry): LogicalSource {
@@ -173,13 +175,15 @@ export function logicalSource(snap: SnapshotEntry): LogicalSource {
 export function findTables(src: LogicalSource, specs: string[], snap: SnapshotEntry): TableInfo[] {
   return specs.map((spec) => {
     const { schema, name } = parseTableName(spec);
-    const t =
-      src.database.tables.find((x) => x.schema === schema && x.name === name) ??
-      src.database.tables.find((x) => x.schema === schema.toLowerCase() && x.name === name.toLowerCase());
+    const t = src.database.tables.find((x) => x.schema === schema && x.name === name);
     if (!t) {
+      // As in SQL, an unquoted name is folded to lower case: a table created as "Upper" needs the quotes.
+      const cased = src.database.tables.find((x) => x.schema.toLowerCase() === schema.toLowerCase() && x.name.toLowerCase() === name.toLowerCase());
       const some = src.database.tables.slice(0, 10).map((x) => `${x.schema}.${x.name}`).join(', ');
       throw new LifeboatError('NOT_FOUND', `table ${spec} is not in snapshot ${snap.short_id} of database ${src.database.name}`, {
-        hint: `\`lifeboat ls ${snap.short_id}\` lists its tables${some ? ` (${some}${src.database.tables.length > 10 ? ', ...' : ''})` : ''}`,
+        hint: cased
+          ? `did you mean ${ident(cased.schema)}.${ident(cased.name)}? Quote names with capitals, as in SQL: --table '${ident(cased.schema)}.${ident(cased.name)}'`
+          : `\`lifeboat ls ${snap.short_id}\` lists its tables${some ? ` (${some}${src.database.tables.length > 10 ? ', ...' : ''})` : ''}`,
       });
     }
     return t;
@@ -221,17 +225,34 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
           });
         }
       }
-      await runTool('pg_restore', ['-d', opts.conn, '-j', String(opts.jobs ?? 2), ...common, ...(opts.replace && !target.created ? ['--clean', '--if-exists'] : []), dir], opts.conn, 'pg_restore', {
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
+      // Over an existing database, all or nothing: one transaction (which rules out parallel jobs), so a
+      // failure half-way (an object outside the dump that depends on one in it) leaves it as it was. A new
+      // database is restored in parallel, and dropped again if that fails.
+      const over = opts.replace === true && !target.created;
+      const args = over ? ['--clean', '--if-exists', '--single-transaction'] : ['-j', String(opts.jobs ?? 2)];
+      try {
+        await runTool('pg_restore', ['-d', opts.conn, ...args, ...common, dir], opts.conn, 'pg_restore', { ...(opts.signal ? { signal: opts.signal } : {}) });
+      } catch (err) {
+        if (target.created) {
+          await runTool('psql', ['-X', '-q', '-d', withDatabase(opts.conn, 'postgres'), '-c', `DROP DATABASE IF EXISTS ${ident(target.name)} WITH (FORCE)`], opts.conn, 'DROP DATABASE').catch(() => undefined);
+        }
+        throw err;
+      }
       return { database: target.name, tables: src.database.tables.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: target.created };
     }
     if (opts.schemas?.length) {
       const chosen = src.database.tables.filter((t) => opts.schemas!.includes(t.schema));
-      await refuseExisting(opts.conn, opts.schemas.map((s) => ({ kind: 'schema', sql: `SELECT to_regnamespace(${literal(ident(s))}) IS NOT NULL AS e`, name: s })), opts.replace);
-      const entries = toc.filter((e) => opts.schemas!.includes(schemaOf(e)) || opts.schemas!.some((s) => e.desc.startsWith(`SCHEMA - ${s} `)));
+      // A schema that exists but holds nothing (public in a new database) is no conflict.
+      await refuseExisting(
+        opts.conn,
+        opts.schemas.map((s) => ({ kind: 'schema', sql: `SELECT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = to_regnamespace(${literal(ident(s))})) AS e`, name: s })),
+        opts.replace,
+      );
+      const present = new Set<string>();
+      for (const sch of opts.schemas) if (await schemaExists(opts.conn, sch)) present.add(sch);
+      const entries = toc.filter((e) => opts.schemas!.includes(schemaOf(e)) || opts.schemas!.some((s) => !present.has(s) && e.desc.startsWith(`SCHEMA - ${s} `)));
       await pgRestoreList(opts.conn, dir, entries, [...common, '--single-transaction', ...(opts.replace ? ['--clean', '--if-exists'] : [])], spool, opts.signal);
-      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false };
+      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...largeObjectsNote(toc) };
     }
     if (opts.as !== undefined) {
       const t = tables[0]!;
@@ -244,11 +265,29 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       opts.replace,
     );
     const parts = new Set<TablePart>(['definition', 'data', 'foreign-keys']);
-    const entries = tables.flatMap((t) => [...selectEntries(toc, tableKeys(t, parts)), ...columnComments(toc, t)]);
-    entries.push(...(await missingSchemas(opts.conn, toc, tables)));
-    entries.push(...(await referencingKeys(opts.conn, toc, src, tables, opts.replace === true)));
+    // A partitioned table is restored with its partitions (it holds no rows of its own); a partition
+    // goes back into its parent when that is restored too or exists.
+    const chosen = withPartitions(src, tables);
+    const chosenNames = new Set(chosen.map((t) => `${t.schema}.${t.name}`));
+    const entries: TocEntry[] = [];
+    for (const t of chosen) {
+      entries.push(...selectEntries(toc, tableKeys(t, parts)), ...columnComments(toc, t));
+      const parent = t.partition_of;
+      if (!parent) continue;
+      if (chosenNames.has(`${parent.schema}.${parent.name}`)) {
+        // Restored with its parent: attached as pg_dump does, before the parent's keys and indexes exist.
+        entries.push(...selectEntries(toc, attachKeys(t)));
+      } else if (await relationExists(opts.conn, parent.schema, parent.name)) {
+        // Into a parent that exists (and has its indexes): made whole first, attached last, so that
+        // ATTACH PARTITION takes the partition's matching indexes instead of making second ones.
+        const attach = selectEntries(toc, [`TABLE ATTACH ${t.schema} ${t.name}`]);
+        entries.push(...attach.map((e, k) => ({ ...e, pos: toc.length + k })));
+      }
+    }
+    entries.push(...(await missingSchemas(opts.conn, toc, chosen)));
+    entries.push(...(await referencingKeys(opts.conn, toc, src, chosen, opts.replace === true)));
     await pgRestoreList(opts.conn, dir, entries, [...common, '--single-transaction', ...(opts.replace ? ['--clean', '--if-exists'] : [])], spool, opts.signal);
-    return { database: target.name, tables: tables.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false };
+    return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...largeObjectsNote(toc) };
   } finally {
     rmSync(spool, { recursive: true, force: true });
   }
@@ -266,6 +305,54 @@ async function targetDatabase(conn: string, mayCreate: boolean, signal: AbortSig
     await runTool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', withDatabase(conn, 'postgres'), '-c', `CREATE DATABASE ${ident(name)}`], conn, 'CREATE DATABASE', signal ? { signal } : {});
     return { name, created: true };
   }
+}
+
+/**
+ * `base` + `suffix` (an index's `_pkey`, say) within PostgreSQL's 63 bytes: when too long, `base` is cut
+ * and a short hash of the whole added, so the name stays distinct from the table's and from the others.
+ */
+function fitName(base: string, suffix: string): string {
+  const whole = base + suffix;
+  if (Buffer.byteLength(whole) <= 63) return whole;
+  const tag = `_${createHash('sha256').update(whole).digest('hex').slice(0, 8)}${suffix}`.slice(-40);
+  let head = base;
+  while (Buffer.byteLength(head) + Buffer.byteLength(tag) > 63) head = head.slice(0, -1);
+  return head + tag;
+}
+
+/** `tables` and, for each partitioned one, its partitions (and theirs), each once, parents first. */
+function withPartitions(src: LogicalSource, tables: TableInfo[]): TableInfo[] {
+  const out: TableInfo[] = [];
+  const seen = new Set<string>();
+  const add = (t: TableInfo): void => {
+    const key = `${t.schema}.${t.name}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push(t);
+    for (const p of t.partitions ?? []) {
+      const child = src.database.tables.find((x) => x.schema === p.schema && x.name === p.name);
+      if (child) add(child);
+    }
+  };
+  for (const t of tables) add(t);
+  return out;
+}
+
+async function schemaExists(conn: string, schema: string): Promise<boolean> {
+  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regnamespace(${literal(ident(schema))}) IS NOT NULL AS e`));
+  return e;
+}
+
+async function relationExists(conn: string, schema: string, name: string): Promise<boolean> {
+  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regclass(${literal(`${ident(schema)}.${ident(name)}`)}) IS NOT NULL AS e`));
+  return e;
+}
+
+/** A table restored alone does not bring the dump's large objects (they belong to no table): said, not hidden. */
+function largeObjectsNote(toc: TocEntry[]): { notes?: string[] } {
+  const n = toc.filter((e) => e.desc.startsWith('BLOB ') || e.desc.startsWith('LARGE OBJECT ')).length;
+  if (n === 0) return {};
+  return { notes: [`the dump holds ${n} large object(s); a restore of tables or schemas does not bring them back (large objects belong to no table), so oid columns may point at ones that are not there: restore the whole database to get them`] };
 }
 
 async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: string; name: string }>, replace: boolean | undefined): Promise<void> {
@@ -322,7 +409,7 @@ const prerequisiteTypes = [
 /** Types in a TOC listing that are more than one word; the schema follows the type. */
 const multiWordTypes = [
   'TABLE DATA', 'FK CONSTRAINT', 'CHECK CONSTRAINT', 'SEQUENCE OWNED BY', 'SEQUENCE SET', 'ROW SECURITY', 'MATERIALIZED VIEW DATA',
-  'MATERIALIZED VIEW', 'DEFAULT ACL', 'INDEX ATTACH', 'FOREIGN TABLE', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY',
+  'MATERIALIZED VIEW', 'DEFAULT ACL', 'INDEX ATTACH', 'TABLE ATTACH', 'FOREIGN TABLE', 'TEXT SEARCH CONFIGURATION', 'TEXT SEARCH DICTIONARY',
   'TEXT SEARCH PARSER', 'TEXT SEARCH TEMPLATE', 'OPERATOR CLASS', 'OPERATOR FAMILY', 'SHELL TYPE', 'EVENT TRIGGER', 'LARGE OBJECT',
 ];
 
@@ -333,8 +420,9 @@ function schemaOf(e: TocEntry): string {
 
 async function pgRestoreList(conn: string, dir: string, entries: TocEntry[], args: string[], spool: string, signal: AbortSignal | undefined): Promise<void> {
   const listFile = join(spool, `list-${randomBytes(4).toString('hex')}`);
-  // pg_restore replays the list in dump order whatever our order; keep it tidy anyway.
-  const unique = [...new Map(entries.map((e) => [e.dumpId, e])).values()];
+  // pg_restore replays a list in the list's order: dump order, so everything comes after what it needs
+  // (a schema before its tables, a table before its foreign keys).
+  const unique = [...new Map(entries.map((e) => [e.dumpId, e])).values()].sort((a, b) => a.pos - b.pos);
   writeFileSync(listFile, unique.map((e) => e.line).join('\n') + '\n');
   await runTool('pg_restore', ['-d', conn, '-L', listFile, ...args, dir], conn, 'pg_restore', signal ? { signal } : {});
 }
@@ -350,7 +438,8 @@ async function restoreTableAs(
   newName: string,
   o: { conn: string; dir: string; toc: TocEntry[]; spool: string; common: string[]; signal?: AbortSignal; replace?: boolean },
 ): Promise<void> {
-  if (!newName || newName.length > 63) throw new LifeboatError('USAGE', `--as ${JSON.stringify(newName)} is not a valid table name (1 to 63 characters)`);
+  // PostgreSQL's limit is 63 bytes, not characters (it would cut a longer name, silently).
+  if (!newName || Buffer.byteLength(newName) > 63) throw new LifeboatError('USAGE', `--as ${JSON.stringify(newName)} is not a valid table name (1 to 63 bytes)`);
   const qualified = `${ident(t.schema)}.${ident(newName)}`;
   await refuseExisting(o.conn, [{ kind: 'table', sql: `SELECT to_regclass(${literal(qualified)}) IS NOT NULL AS e`, name: `${t.schema}.${newName}` }], o.replace);
   const scratchName = `lifeboat_scratch_${randomBytes(6).toString('hex')}`;
@@ -365,7 +454,7 @@ async function restoreTableAs(
     await pgRestoreList(scratch, o.dir, prereqs, ['--no-password'], o.spool, o.signal).catch(() => undefined);
     const entries = [...selectEntries(o.toc, tableKeys(t, new Set<TablePart>(['definition', 'data']))), ...columnComments(o.toc, t)];
     await pgRestoreList(scratch, o.dir, entries, [...o.common, '--single-transaction'], o.spool, o.signal);
-    const rename = (old: string): string => (old.startsWith(t.name) ? newName + old.slice(t.name.length) : `${newName}_${old}`).slice(0, 63);
+    const rename = (old: string): string => fitName(newName, old.startsWith(t.name) ? old.slice(t.name.length) : `_${old}`);
     const stmts = [
       `ALTER TABLE ${ident(t.schema)}.${ident(t.name)} RENAME TO ${ident(newName)}`,
       // Renaming a constraint's index renames the constraint too.

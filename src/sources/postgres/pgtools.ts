@@ -77,7 +77,8 @@ export function toolError(tool: string, conn: string | undefined, r: RunResult, 
       context: { tool, ...(conn !== undefined ? { target: redactConn(conn) } : {}) },
     });
   }
-  return new LifeboatError('SOURCE', `${what} failed${target}: ${tail}`, { context: { tool, exit: r.code } });
+  // Reached, but it refused the work: not "could not reach the database" (exit 14).
+  return new LifeboatError('DATABASE', `${what} failed${target}: ${tail}`, { context: { tool, exit: r.code } });
 }
 
 /**

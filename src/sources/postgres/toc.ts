@@ -12,6 +12,8 @@ import type { TableInfo } from './catalog.ts';
 
 export interface TocEntry {
   line: string;
+  /** Its place in the listing: pg_dump's order, in which every object comes after what it depends on. */
+  pos: number;
   dumpId: number;
   /** Everything after the two oids: `TYPE schema tag owner`. */
   desc: string;
@@ -21,7 +23,7 @@ export function parseToc(listing: string): TocEntry[] {
   const out: TocEntry[] = [];
   for (const line of listing.split('\n')) {
     const m = /^(\d+); \d+ \d+ (.*)$/.exec(line);
-    if (m) out.push({ line, dumpId: Number(m[1]), desc: m[2]! });
+    if (m) out.push({ line, pos: out.length, dumpId: Number(m[1]), desc: m[2]! });
   }
   return out;
 }
@@ -53,6 +55,11 @@ export function tableKeys(t: TableInfo, parts: ReadonlySet<TablePart>): string[]
   }
   if (parts.has('foreign-keys')) for (const c of t.constraints) if (c.type === 'f') keys.push(`FK CONSTRAINT ${s} ${n} ${c.name}`);
   return keys;
+}
+
+/** A partition's attachment to its parent, and its indexes' to the parent's indexes. */
+export function attachKeys(t: TableInfo): string[] {
+  return [`TABLE ATTACH ${t.schema} ${t.name}`, ...t.indexes.map((i) => `INDEX ATTACH ${t.schema} ${i}`)];
 }
 
 /** Entries whose description starts with one of `keys` followed by the owner (or ends there). */
