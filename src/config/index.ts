@@ -5,6 +5,7 @@
  * Errors name the file, the line and column, and the field (`dns.zones[0].ns`), and say what was expected.
  * Secrets may be given inline or as `secret_file`; they are never printed.
  */
+import { isIPv6 } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
@@ -193,7 +194,16 @@ function readDns(r: Reader, v: unknown, base: string): DnsConfig {
           const gm = r.map(g, [...zp, 'glue', host], ['a', 'aaaa']);
           glue[host.toLowerCase()] = {
             a: r.list(gm['a'], [...zp, 'glue', host, 'a'], (x, p) => r.str(x, p, { pattern: IPV4, what: 'an IPv4 address' }), { optional: true }),
-            aaaa: r.list(gm['aaaa'], [...zp, 'glue', host, 'aaaa'], (x, p) => r.str(x, p), { optional: true }),
+            aaaa: r.list(
+              gm['aaaa'],
+              [...zp, 'glue', host, 'aaaa'],
+              (x, p) => {
+                const v = r.str(x, p);
+                if (!isIPv6(v)) r.fail(p, `"${v}" is not an IPv6 address`);
+                return v;
+              },
+              { optional: true },
+            ),
           };
         }
       }
@@ -214,6 +224,12 @@ function readDns(r: Reader, v: unknown, base: string): DnsConfig {
     },
     { optional: true },
   );
+  const seenZones = new Map<string, number>();
+  zones.forEach((z, i) => {
+    if (seenZones.has(z.name)) r.fail([...P, 'zones', String(i), 'name'], `zone ${z.name} is given twice (names are case-insensitive)`);
+    seenZones.set(z.name, i);
+  });
+  const seenServices = new Map<string, string>();
   const svcMap = d['services'] === undefined ? {} : r.map(d['services'], [...P, 'services'], Object.keys(d['services'] as object));
   const services: ServiceConfig[] = Object.entries(svcMap).map(([name, sv]) => {
     const sp = [...P, 'services', name];
@@ -227,7 +243,13 @@ function readDns(r: Reader, v: unknown, base: string): DnsConfig {
       const a = r.map(av, ap, ['a', 'aaaa', 'cname', 'srv', 'txt']);
       const ans: SiteAnswersConfig = {};
       if (a['a'] !== undefined) ans.a = r.list(a['a'], [...ap, 'a'], (x, p) => r.str(x, p, { pattern: IPV4, what: 'an IPv4 address' }));
-      if (a['aaaa'] !== undefined) ans.aaaa = r.list(a['aaaa'], [...ap, 'aaaa'], (x, p) => r.str(x, p, { pattern: /^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/, what: 'an IPv6 address' }));
+      if (a['aaaa'] !== undefined) {
+        ans.aaaa = r.list(a['aaaa'], [...ap, 'aaaa'], (x, p) => {
+          const v = r.str(x, p);
+          if (!isIPv6(v)) r.fail(p, `"${v}" is not an IPv6 address`);
+          return v;
+        });
+      }
       if (a['cname'] !== undefined) ans.cname = r.str(a['cname'], [...ap, 'cname'], { pattern: NAME, what: 'a domain name' });
       if (a['srv'] !== undefined) {
         ans.srv = r.list(a['srv'], [...ap, 'srv'], (x, p) => {
@@ -242,6 +264,9 @@ function readDns(r: Reader, v: unknown, base: string): DnsConfig {
     }
     const n = name.toLowerCase().replace(/\.$/, '');
     if (zones.length && !zones.some((z) => n === z.name || n.endsWith('.' + z.name))) r.fail(sp, `is in none of the zones (${zones.map((z) => z.name).join(', ')})`);
+    // Names are case-insensitive: WWW.app.example and www.app.example are one service, given twice.
+    if (seenServices.has(n)) r.fail(sp, `is the same name as service ${seenServices.get(n)} (names are case-insensitive)`);
+    seenServices.set(n, name);
     return { name: n, ttl: r.int(m['ttl'], [...sp, 'ttl'], 5, 0, 86400), sites };
   });
   const publishers = r.list(
@@ -278,13 +303,18 @@ function readDns(r: Reader, v: unknown, base: string): DnsConfig {
     },
     { optional: true },
   );
+  const peersChecked = (): Array<{ host: string; port: number }> => {
+    const peers = r.list(d['peers'], [...P, 'peers'], (x, p) => r.endpoint(x, p, 53), { optional: true });
+    if (peers.length > 0 && d['transfer_key'] === undefined) r.fail([...P, 'peers'], 'peers need dns.transfer_key: the servers sign the pulls of each other\'s state');
+    return peers;
+  };
   return {
     listen: r.list(d['listen'] === undefined ? ['127.0.0.1:53'] : typeof d['listen'] === 'string' ? [d['listen']] : d['listen'], [...P, 'listen'], (x, p) => r.endpoint(x, p, 53)),
     ...(d['state'] !== undefined ? { state: resolve(base, r.str(d['state'], [...P, 'state'])) } : {}),
     keys,
     ...(d['control_key'] !== undefined ? { control_key: keyRef(d['control_key'], [...P, 'control_key']) } : {}),
     ...(d['transfer_key'] !== undefined ? { transfer_key: keyRef(d['transfer_key'], [...P, 'transfer_key']) } : {}),
-    peers: r.list(d['peers'], [...P, 'peers'], (x, p) => r.endpoint(x, p, 53), { optional: true }),
+    peers: peersChecked(),
     sync_interval_ms: r.int(d['sync_interval_ms'], [...P, 'sync_interval_ms'], 1000, 50, 3_600_000),
     zones,
     services,

@@ -244,6 +244,16 @@ export class DnsServer {
     const maxSize = transport === 'tcp' ? 65535 : Math.min(clientSize, 4096);
     const question = questionOf(q);
     const additionals: Rr[] = opt ? [optRecord()] : [];
+    // EDNS version (bits 16-23 of the OPT TTL): only 0 is spoken; a higher one gets BADVERS (RFC 6891 §6.1.3),
+    // extended RCODE 16 = upper bits 1 in the OPT record, lower bits 0 in the header.
+    if (opt && ((opt.ttl >>> 16) & 0xff) !== 0) {
+      return encodeReply(id, rd, 0, question, [], [], [{ ...optRecord(), ...({ extendedRcode: 1 } as object) } as Rr]);
+    }
+    // Zone transfers are not offered (peers pull signed state instead): refused plainly, not half-answered.
+    if (q.type === 252 || q.type === 251) {
+      this.stats.refused++;
+      return encodeReply(id, rd, Rcode.REFUSED, question, [], [], additionals);
+    }
     let flags = rd;
     let rcode: number = Rcode.NOERROR;
     let answers: Rr[] = [];
@@ -299,13 +309,17 @@ export class DnsServer {
     return out;
   }
 
+  #lastPullRefusal: string | undefined;
+
   #statePull(msg: Buffer, raw: RawMessage, question: Record<string, unknown>, transport: 'udp' | 'tcp'): Buffer {
     const v = this.verifyTsig(msg);
     const transfer = this.#opts.keys.transfer;
     if (!v.ok || v.key.name !== transfer || transport !== 'tcp') {
       this.stats.notauth++;
       const reason = !v.ok ? v.reason : v.key.name !== transfer ? `key ${v.key.name} may not pull state` : 'state pulls go over TCP';
-      this.log({ event: 'state-pull-refused', reason });
+      // Once per reason, not at every pull (a peer with the wrong key pulls every second, for ever).
+      if (this.#lastPullRefusal !== reason) this.log({ event: 'state-pull-refused', reason, hint: 'a peer pulls with a key this server does not accept: check dns.transfer_key on both sites' });
+      this.#lastPullRefusal = reason;
       return errorReply(raw.id, 0, Rcode.NOTAUTH, question);
     }
     const zoneName = normalizeName(raw.qd[0]!.name.slice('_lifeboat-state.'.length));

@@ -3,8 +3,8 @@
  * whole to a temp file, synced, then renamed over the old one, so a crash leaves the old or the new state,
  * never half of one, and an epoch once written is not lost.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { mkdirsSync } from '../core/index.ts';
 
 export function writeState(file: string, value: unknown): void {
@@ -18,6 +18,29 @@ export function writeState(file: string, value: unknown): void {
     closeSync(fd);
   }
   renameSync(tmp, file);
+}
+
+/** Remove the temp files a writer killed before its rename left beside `file` (their process is gone). */
+export function removeStaleTemps(file: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  const prefix = `${basename(file)}.tmp-`;
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // that writer is alive
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EPERM') continue;
+    }
+    rmSync(join(dirname(file), n), { force: true });
+  }
 }
 
 /** The state in `file`, or `fallback` when there is none (or it cannot be read). */

@@ -30,11 +30,22 @@ export class PeerSync {
   #running: Promise<void> | undefined;
   readonly status = new Map<string, PeerStatus>();
 
-  constructor(server: DnsServer, peers: Endpoint[], key: TsigKey, opts: { intervalMs?: number } = {}) {
+  constructor(server: DnsServer, peers: Endpoint[], key: TsigKey, opts: { intervalMs?: number; log?: (e: Record<string, unknown>) => void } = {}) {
     this.#server = server;
     this.#peers = peers;
     this.#key = key;
     this.#intervalMs = opts.intervalMs ?? 1000;
+    this.#log = opts.log ?? ((e) => server.log(e));
+  }
+
+  readonly #log: (e: Record<string, unknown>) => void;
+
+  /** Record a peer's status; a change (now failing, failing otherwise, working again) is logged once. */
+  #setStatus(st: PeerStatus): void {
+    const before = this.status.get(st.peer);
+    if (!st.ok && (before?.ok !== false || before.error !== st.error)) this.#log({ event: 'sync-failing', peer: st.peer, error: st.error });
+    if (st.ok && before?.ok === false) this.#log({ event: 'sync-working', peer: st.peer });
+    this.status.set(st.peer, st);
   }
 
   start(): void {
@@ -82,9 +93,9 @@ export class PeerSync {
         }
       }
       if (adopted) this.#server.log({ event: 'sync-adopted', peer: id, zone, changes: adopted });
-      this.status.set(id, { peer: id, ok: true, adopted, at: new Date().toISOString() });
+      this.#setStatus({ peer: id, ok: true, adopted, at: new Date().toISOString() });
     } catch (err) {
-      this.status.set(id, { peer: id, ok: false, error: (err as Error).message, adopted, at: new Date().toISOString() });
+      this.#setStatus({ peer: id, ok: false, error: (err as Error).message, adopted, at: new Date().toISOString() });
     }
   }
 }

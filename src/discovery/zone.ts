@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { LifeboatError, systemClock, type Clock } from '../core/index.ts';
-import { writeState } from './state-file.ts';
+import { removeStaleTemps, writeState } from './state-file.ts';
 import { inZone, MAX_EPOCH, newer, normalizeName, staleEpoch, DEFAULT_TTL, type ServiceDef, type ServiceState, type ZoneDef } from './records.ts';
 
 /** A resource record as dns-packet encodes it. */
@@ -60,6 +60,7 @@ export class ZoneStore {
     this.#clock = opts.clock ?? systemClock;
     this.#stateFile = opts.stateFile;
     if (this.#stateFile) {
+      removeStaleTemps(this.#stateFile);
       try {
         const parsed = JSON.parse(readFileSync(this.#stateFile, 'utf8')) as StateFile;
         if (parsed && typeof parsed === 'object' && parsed.services && parsed.dynamic) this.#state = parsed;

@@ -114,3 +114,30 @@ test('cli dns serve: an address in use is named, with who to ask, not reported a
   assert.match(r.stderr, /hint: stop that process/);
   assert.doesNotMatch(r.stderr, /internal error/);
 });
+
+test('cli dns: a configuration error stops serve at once; publish of an unknown service or site is a usage error', async (t) => {
+  const dir = await tempDir(t);
+  const [pa, pb] = [await freePort(), await freePort()];
+  const good = config(dir, pa, pb, 'primary');
+  const text = (await import('node:fs')).readFileSync(good, 'utf8');
+  // Peers without a transfer key: refused with the field named, before anything listens (it used to keep
+  // serving, deaf to SIGTERM).
+  const noKey = join(dir, 'nokey.yaml');
+  writeFileSync(noKey, text.replace(/ {2}transfer_key: lb-transfer\n/, ''));
+  const r1 = await lifeboat(['dns', 'serve', '-c', noKey]);
+  assert.equal(r1.code, 2, show(r1));
+  assert.match(r1.stderr, /transfer_key/);
+  // Two services that differ only in case.
+  const twice = join(dir, 'twice.yaml');
+  writeFileSync(twice, text.replace('  services:\n', '  services:\n    WWW.app.test:\n      sites:\n        primary: { a: [198.51.100.99] }\n'));
+  const r2 = await lifeboat(['dns', 'serve', '-c', twice]);
+  assert.equal(r2.code, 2, show(r2));
+  assert.match(r2.stderr, /case-insensitive/);
+  // publish: what the configuration does not know (no server needs to run for that).
+  const r3 = await lifeboat(['dns', 'publish', 'nope.app.test', '--site', 'hotsite', '-c', good]);
+  assert.equal(r3.code, 2, show(r3));
+  assert.match(r3.stderr, /no service nope\.app\.test/);
+  const r4 = await lifeboat(['dns', 'publish', 'www.app.test', '--site', 'mars', '-c', good]);
+  assert.equal(r4.code, 2, show(r4));
+  assert.match(r4.stderr, /no answers for site mars/);
+});

@@ -173,3 +173,18 @@ test('held, dripping and flooding TCP clients do not stop the server from answer
   assert.equal(await answer(), 'NOERROR');
   assert.equal(txtStrings(await query({ host: '127.0.0.1', port: server.port }, '_epoch.www.app.test', 'TXT', { tcp: true }))[0]?.[0], 'site=primary');
 });
+
+test('EDNS versions above 0 get BADVERS, zone transfers are refused, a killed writer\'s temp state file is cleared', async (t) => {
+  const dir = await tempDir(t);
+  const state = join(dir, 'state.json');
+  // A temp file a writer killed before its rename left behind (its process is gone).
+  const { writeFileSync, existsSync } = await import('node:fs');
+  writeFileSync(`${state}.tmp-${2 ** 22 + 5}`, '{"half":');
+  const s = await startServer(t, { stateFile: state });
+  assert.equal(existsSync(`${state}.tmp-${2 ** 22 + 5}`), false);
+  const v1 = await dig(s.port, ['+edns=1', '+noednsneg', 'www.app.test', 'A']);
+  assert.match(v1.out, /status: BADVERS/);
+  const axfr = await dig(s.port, ['app.test', 'AXFR']);
+  assert.match(axfr.out, /Transfer failed|REFUSED/);
+  assert.match((await dig(s.port, ['+short', 'www.app.test'])).out, /198\.51\.100\.11/);
+});

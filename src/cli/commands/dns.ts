@@ -87,12 +87,18 @@ export function registerDns(program: Command, rt: Runtime): void {
         if (s.opts.json) s.out.emit({ time: new Date().toISOString(), ...e });
         else if (!s.opts.quiet) process.stderr.write(`${new Date().toISOString()} ${Object.entries(e).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}\n`);
       };
+      // Everything checked before anything listens: a refusal after the servers started left them running.
+      if (d.peers.length && !d.transfer_key) throw new LifeboatError('CONFIG', 'dns.peers needs dns.transfer_key: peers sign their pulls');
       const servers = d.listen.map((ep) => new DnsServer(store, { host: ep.host, port: ep.port, keys: serverKeys(d), log }));
-      for (const srv of servers) await srv.start();
+      try {
+        for (const srv of servers) await srv.start();
+      } catch (err) {
+        for (const srv of servers) await srv.close();
+        throw err;
+      }
       let sync: InstanceType<typeof PeerSync> | undefined;
       if (d.peers.length) {
-        if (!d.transfer_key) throw new LifeboatError('CONFIG', 'dns.peers needs dns.transfer_key: peers sign their pulls');
-        sync = new PeerSync(servers[0]!, d.peers, tsigKeys(d).get(d.transfer_key)!, { intervalMs: d.sync_interval_ms });
+        sync = new PeerSync(servers[0]!, d.peers, tsigKeys(d).get(d.transfer_key!)!, { intervalMs: d.sync_interval_ms, log });
         sync.start();
       }
       log({ event: 'serving', zones: store.zones.map((z) => z.name).join(','), listen: d.listen.map(endpointName).join(','), peers: d.peers.map(endpointName).join(',') });
@@ -124,6 +130,10 @@ export function registerDns(program: Command, rt: Runtime): void {
       const { publishers } = await discovery();
       const epoch = o.epoch === undefined ? undefined : Number(o.epoch);
       if (epoch !== undefined && (!Number.isSafeInteger(epoch) || epoch < 1)) throw new LifeboatError('USAGE', `--epoch takes a whole number, not ${o.epoch}`);
+      // What the configuration does not know is a usage error (exit 2), not "is dns serve running?".
+      const svc = d.services.find((x) => x.name === service.toLowerCase().replace(/\.$/, ''));
+      if (!svc) throw new LifeboatError('USAGE', `no service ${service} in the configuration`, { hint: `configured: ${d.services.map((x) => x.name).join(', ')}` });
+      if (!svc.sites[o.site!]) throw new LifeboatError('USAGE', `service ${svc.name} has no answers for site ${o.site}`, { hint: `its sites: ${Object.keys(svc.sites).join(', ')}` });
       const results = [];
       for (const p of publishers(d, o.site ?? cfg.site)) {
         const r = await p.publish(service, o.site!, { ...(epoch !== undefined ? { epoch } : {}), signal: s.signal });
