@@ -55,6 +55,19 @@ function check(db: Database.Database, what: string, full = false): void {
   }
 }
 
+/** SQLite's own errors while copying (a damaged page, a lock held too long) are the source's fault, not ours. */
+function sqliteFailure(err: unknown, file: string): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (err instanceof LifeboatError || typeof code !== 'string' || !code.startsWith('SQLITE_')) return err;
+  const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED');
+  return new LifeboatError('SOURCE', `cannot copy ${file}: ${(err as Error).message} (${code}); nothing was saved`, {
+    cause: err,
+    hint: busy
+      ? 'a writer held the database longer than the busy timeout; try again, or raise the timeout'
+      : 'the database file is damaged; run "sqlite3 FILE .recover" or restore it from an earlier snapshot',
+  });
+}
+
 export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions): Promise<BackupResult> {
   const file = resolve(opts.file);
   if (!existsSync(file) || !statSync(file).isFile()) {
@@ -71,21 +84,25 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
     }
     const copy = join(spool, basename(file));
     let journalMode: string;
-    try {
-      journalMode = String(src.pragma('journal_mode', { simple: true }));
-      await src.backup(copy, { progress: () => 1 << 30 });
-    } finally {
-      src.close();
-    }
-    const db = new Database(copy, { fileMustExist: true });
     let info: SqliteInfo;
     try {
-      check(db, `the copy of ${file}`);
-      info = describe(db);
-      // The copy is one file: no -wal to go with it.
-      if (journalMode === 'wal') db.pragma('wal_checkpoint(TRUNCATE)');
-    } finally {
-      db.close();
+      try {
+        journalMode = String(src.pragma('journal_mode', { simple: true }));
+        await src.backup(copy, { progress: () => 1 << 30 });
+      } finally {
+        src.close();
+      }
+      const db = new Database(copy, { fileMustExist: true });
+      try {
+        check(db, `the copy of ${file}`);
+        info = describe(db);
+        // The copy is one file: no -wal to go with it.
+        if (journalMode === 'wal') db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        db.close();
+      }
+    } catch (err) {
+      throw sqliteFailure(err, file);
     }
     const source: SqliteSource = { kind: 'sqlite', path: file, journal_mode: journalMode, ...info };
     return await backupFiles(repo, {

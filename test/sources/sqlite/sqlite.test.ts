@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -96,6 +96,18 @@ test('sqlite: a corrupt database, a missing folder or a folder as the destinatio
   const bad = join(dir, 'bad.db');
   writeFileSync(bad, Buffer.alloc(8192, 0x5a));
   await assert.rejects(backupSqlite(repo, { file: bad }), (e: unknown) => e instanceof LifeboatError && e.code !== 'INTERNAL' && /not a database/.test(e.message));
+  // A valid header over damaged pages fails inside SQLite's own copy or check.
+  const damaged = join(dir, 'damaged.db');
+  const d = new Database(damaged);
+  d.exec('CREATE TABLE t (x); CREATE INDEX i ON t (x);');
+  const ins = d.prepare('INSERT INTO t VALUES (?)');
+  for (let i = 0; i < 5000; i++) ins.run(`row ${i} ${'x'.repeat(100)}`);
+  d.close();
+  const bytes = readFileSync(damaged);
+  bytes.fill(0x41, 4096 * 5, 4096 * 40);
+  writeFileSync(damaged, bytes);
+  await assert.rejects(backupSqlite(repo, { file: damaged }), (e: unknown) => e instanceof LifeboatError && e.code !== 'INTERNAL' && e.message.includes(damaged));
+  assert.equal((await loadSnapshots(repo)).length, 0);
   const good = join(dir, 'good.db');
   const db = new Database(good);
   db.exec('CREATE TABLE t (x); INSERT INTO t VALUES (1);');
