@@ -38,7 +38,7 @@ export const UPDATE_KEY: TsigKey = parseKey('lb-update', 'hmac-sha256', Buffer.a
 export const CONTROL_KEY: TsigKey = parseKey('lb-control', 'hmac-sha256', Buffer.alloc(32, 9).toString('base64'));
 export const TRANSFER_KEY: TsigKey = parseKey('lb-transfer', 'hmac-sha256', Buffer.alloc(32, 11).toString('base64'));
 
-export async function startServer(t: { after: (fn: () => Promise<void>) => void }, opts: { stateFile?: string; host?: string; port?: number } = {}): Promise<DnsServer> {
+export async function startServer(t: { after: (fn: () => Promise<void>) => void }, opts: { stateFile?: string; host?: string; port?: number; log?: (e: Record<string, unknown>) => void } = {}): Promise<DnsServer> {
   const store = new ZoneStore([ZONE], SERVICES, opts.stateFile ? { stateFile: opts.stateFile } : {});
   const server = new DnsServer(store, {
     host: opts.host ?? '127.0.0.1',
@@ -49,6 +49,7 @@ export async function startServer(t: { after: (fn: () => Promise<void>) => void 
       transfer: 'lb-transfer',
       all: new Map([UPDATE_KEY, CONTROL_KEY, TRANSFER_KEY].map((k) => [k.name, k])),
     },
+    ...(opts.log ? { log: opts.log } : {}),
   });
   await server.start();
   t.after(() => server.close());

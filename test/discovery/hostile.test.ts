@@ -15,6 +15,7 @@ import { exchange, query, txtStrings } from '../../src/discovery/client.ts';
 import { BuiltinPublisher } from '../../src/discovery/publisher.ts';
 import { DnsServer } from '../../src/discovery/server.ts';
 import { PeerSync } from '../../src/discovery/sync.ts';
+import { parseKey } from '../../src/discovery/tsig.ts';
 import { ZoneStore } from '../../src/discovery/zone.ts';
 import { tempDir } from '../helpers/repo.ts';
 import { waitFor } from '../helpers/wait.ts';
@@ -187,4 +188,27 @@ test('EDNS versions above 0 get BADVERS, zone transfers are refused, a killed wr
   const axfr = await dig(s.port, ['app.test', 'AXFR']);
   assert.match(axfr.out, /Transfer failed|REFUSED/);
   assert.match((await dig(s.port, ['+short', 'www.app.test'])).out, /198\.51\.100\.11/);
+});
+
+test('mismatched peer keys: each side says so once, not at every pull, and says when it works again', async (t) => {
+  const dir = await tempDir(t);
+  const served: Array<Record<string, unknown>> = [];
+  const a = await startServer(t, { stateFile: join(dir, 'a.json'), log: (e) => served.push(e) });
+  const b = await startServer(t, { stateFile: join(dir, 'b.json') });
+  const pulled: Array<Record<string, unknown>> = [];
+  const wrong = parseKey('lb-transfer', 'hmac-sha256', Buffer.alloc(32, 3).toString('base64'));
+  const rogue = new PeerSync(b, [{ host: '127.0.0.1', port: a.port }], wrong, { log: (e) => pulled.push(e) });
+  for (let i = 0; i < 5; i++) await rogue.pullOnce();
+  const refused = served.filter((e) => e.event === 'state-pull-refused');
+  assert.equal(refused.length, 1, JSON.stringify(served));
+  assert.match(String(refused[0]!.hint), /transfer_key/);
+  const failing = pulled.filter((e) => e.event === 'sync-failing');
+  assert.equal(failing.length, 1, JSON.stringify(pulled));
+  assert.match(String(failing[0]!.error), /NOTAUTH|sign/);
+  // The right key: one line saying it works again, then silence.
+  const fixed = new PeerSync(b, [{ host: '127.0.0.1', port: a.port }], TRANSFER_KEY, { log: (e) => pulled.push(e) });
+  await fixed.pullOnce();
+  assert.equal(pulled.filter((e) => e.event === 'sync-working').length, 0, 'a first success is no news');
+  for (let i = 0; i < 3; i++) await rogue.pullOnce();
+  assert.equal(pulled.filter((e) => e.event === 'sync-failing').length, 1);
 });
