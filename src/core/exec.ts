@@ -5,13 +5,16 @@
  */
 import { spawn, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
 import { LifeboatError } from './errors.ts';
 
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
-  /** Written to the program's stdin, which is then closed. Default: stdin is /dev/null. */
-  input?: string | Buffer;
+  /** Written to the program's stdin, which is then closed (a stream is piped, with backpressure). Default: stdin is /dev/null. */
+  input?: string | Buffer | Readable;
+  /** Stdout is piped here (with backpressure) instead of being collected. */
+  stdoutTo?: Writable;
   /** Kill the program (and its children) after this many milliseconds. */
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -74,20 +77,25 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     const timer = opts.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
     const onAbort = (): void => kill();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout?.on('data', (b: Buffer) => {
-      opts.onStdout?.(b);
-      if (outLen < maxOut) {
-        out.push(b.subarray(0, maxOut - outLen));
-        outLen += Math.min(b.length, maxOut - outLen);
-      }
-    });
+    if (opts.stdoutTo) {
+      child.stdout?.pipe(opts.stdoutTo);
+    } else {
+      child.stdout?.on('data', (b: Buffer) => {
+        opts.onStdout?.(b);
+        if (outLen < maxOut) {
+          out.push(b.subarray(0, maxOut - outLen));
+          outLen += Math.min(b.length, maxOut - outLen);
+        }
+      });
+    }
     child.stderr?.on('data', (b: Buffer) => {
       err += b.toString('utf8');
       if (err.length > maxErr) err = err.slice(err.length - maxErr);
     });
     if (opts.input !== undefined) {
       child.stdin?.on('error', () => undefined); // the program may exit without reading its input
-      child.stdin?.end(opts.input);
+      if (typeof opts.input === 'string' || Buffer.isBuffer(opts.input)) child.stdin?.end(opts.input);
+      else if (child.stdin) opts.input.pipe(child.stdin);
     }
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);

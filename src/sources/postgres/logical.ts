@@ -19,7 +19,7 @@ import { LifeboatError, throwIfAborted } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
 import { describeDatabase, parseTableName, type DatabaseInfo, type TableInfo } from './catalog.ts';
-import { asJsonArray, ident, literal, PsqlSession, queryJson, redactConn, runTool, withDatabase } from './pgtools.ts';
+import { asJsonArray, ident, literal, pgRestoreAtomic, PsqlSession, queryJson, redactConn, runTool, withDatabase } from './pgtools.ts';
 import { attachKeys, columnComments, parseToc, selectEntries, tableKeys, type TablePart, type TocEntry } from './toc.ts';
 
 export interface LogicalSource {
@@ -213,6 +213,7 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
     }
     const toc = parseToc((await runTool('pg_restore', ['-l', dir], undefined, 'pg_restore -l')).stdout.toString('utf8'));
     const common = ['--exit-on-error', '--no-password'];
+    const sig = opts.signal ? { signal: opts.signal } : {};
     if (whole) {
       if (!target.created) {
         const [{ n }] = await queryJson<[{ n: number }]>(
@@ -229,16 +230,26 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       // failure half-way (an object outside the dump that depends on one in it) leaves it as it was. A new
       // database is restored in parallel, and dropped again if that fails.
       const over = opts.replace === true && !target.created;
-      const args = over ? ['--clean', '--if-exists', '--single-transaction'] : ['-j', String(opts.jobs ?? 2)];
+      let notes: string[] = [];
       try {
-        await runTool('pg_restore', ['-d', opts.conn, ...args, ...common, dir], opts.conn, 'pg_restore', { ...(opts.signal ? { signal: opts.signal } : {}) });
+        if (over) {
+          notes = await partitionsLeftOut(opts.conn, src.database.tables);
+          await pgRestoreAtomic(opts.conn, ['--clean', '--if-exists', dir], 'pg_restore', { prelude: detachPartitions(src.database.tables), ...sig });
+        } else {
+          await runTool('pg_restore', ['-d', opts.conn, '-j', String(opts.jobs ?? 2), ...common, dir], opts.conn, 'pg_restore', sig);
+        }
       } catch (err) {
         if (target.created) {
           await runTool('psql', ['-X', '-q', '-d', withDatabase(opts.conn, 'postgres'), '-c', `DROP DATABASE IF EXISTS ${ident(target.name)} WITH (FORCE)`], opts.conn, 'DROP DATABASE').catch(() => undefined);
         }
         throw err;
       }
-      return { database: target.name, tables: src.database.tables.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: target.created };
+      return {
+        database: target.name,
+        tables: src.database.tables.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })),
+        created_database: target.created,
+        ...(notes.length ? { notes } : {}),
+      };
     }
     if (opts.schemas?.length) {
       const chosen = src.database.tables.filter((t) => opts.schemas!.includes(t.schema));
@@ -251,12 +262,13 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       const present = new Set<string>();
       for (const sch of opts.schemas) if (await schemaExists(opts.conn, sch)) present.add(sch);
       const entries = toc.filter((e) => opts.schemas!.includes(schemaOf(e)) || opts.schemas!.some((s) => !present.has(s) && e.desc.startsWith(`SCHEMA - ${s} `)));
-      await pgRestoreList(opts.conn, dir, entries, [...common, '--single-transaction', ...(opts.replace ? ['--clean', '--if-exists'] : [])], spool, opts.signal);
-      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...largeObjectsNote(toc) };
+      const notes = opts.replace ? await partitionsLeftOut(opts.conn, chosen) : [];
+      await pgRestoreList(opts.conn, dir, entries, spool, { replace: opts.replace, tables: chosen, ...sig });
+      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(notes, toc) };
     }
     if (opts.as !== undefined) {
       const t = tables[0]!;
-      await restoreTableAs(t, opts.as, { conn: opts.conn, dir, toc, spool, common, ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.replace ? { replace: true } : {}) });
+      await restoreTableAs(t, opts.as, { conn: opts.conn, dir, toc, spool, ...sig, ...(opts.replace ? { replace: true } : {}) });
       return { database: target.name, tables: [{ schema: t.schema, name: t.name, as: opts.as, ...(t.rows !== undefined ? { rows: t.rows } : {}) }], created_database: false };
     }
     await refuseExisting(
@@ -286,8 +298,9 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
     }
     entries.push(...(await missingSchemas(opts.conn, toc, chosen)));
     entries.push(...(await referencingKeys(opts.conn, toc, src, chosen, opts.replace === true)));
-    await pgRestoreList(opts.conn, dir, entries, [...common, '--single-transaction', ...(opts.replace ? ['--clean', '--if-exists'] : [])], spool, opts.signal);
-    return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...largeObjectsNote(toc) };
+    const notes = opts.replace ? await partitionsLeftOut(opts.conn, chosen) : [];
+    await pgRestoreList(opts.conn, dir, entries, spool, { replace: opts.replace, tables: chosen, ...sig });
+    return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(notes, toc) };
   } finally {
     rmSync(spool, { recursive: true, force: true });
   }
@@ -349,10 +362,45 @@ async function relationExists(conn: string, schema: string, name: string): Promi
 }
 
 /** A table restored alone does not bring the dump's large objects (they belong to no table): said, not hidden. */
-function largeObjectsNote(toc: TocEntry[]): { notes?: string[] } {
+function withNotes(notes: string[], toc: TocEntry[]): { notes?: string[] } {
   const n = toc.filter((e) => e.desc.startsWith('BLOB ') || e.desc.startsWith('LARGE OBJECT ')).length;
-  if (n === 0) return {};
-  return { notes: [`the dump holds ${n} large object(s); a restore of tables or schemas does not bring them back (large objects belong to no table), so oid columns may point at ones that are not there: restore the whole database to get them`] };
+  const all = [...notes];
+  if (n > 0) all.push(`the dump holds ${n} large object(s); a restore of tables or schemas does not bring them back (large objects belong to no table), so oid columns may point at ones that are not there: restore the whole database to get them`);
+  return all.length ? { notes: all } : {};
+}
+
+/** The tables' oids in the target, as an SQL array (those that do not exist left out, so NOT ... = ANY is never null). */
+const regclasses = (tables: Array<{ schema: string; name: string }>): string =>
+  `array_remove(ARRAY[${tables.map((t) => `to_regclass(${literal(`${ident(t.schema)}.${ident(t.name)}`)})`).join(', ')}]::oid[], NULL)`;
+
+/**
+ * SQL run first, inside the restore's transaction, when tables are replaced: their partitions, and the
+ * partitions of those tables, are detached. Dropping an attached partition's key or index (as --clean
+ * does, before the table) is refused, and dropping a parent would take partitions the snapshot does not
+ * have with it; detached, they are dropped and recreated from the dump, or left standing.
+ */
+function detachPartitions(tables: TableInfo[]): string | undefined {
+  if (!tables.length) return undefined;
+  return `DO $lifeboat$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT i.inhrelid::regclass AS part, i.inhparent::regclass AS parent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE c.relispartition AND (i.inhrelid = ANY (${regclasses(tables)}) OR i.inhparent = ANY (${regclasses(tables)}))
+  LOOP
+    EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', r.parent, r.part);
+  END LOOP;
+END $lifeboat$;`;
+}
+
+/** Partitions in the target, of tables about to be replaced, that the snapshot does not restore: kept, detached, and said. */
+async function partitionsLeftOut(conn: string, tables: TableInfo[]): Promise<string[]> {
+  if (!tables.length) return [];
+  const rows = await queryJson<Array<{ part: string; parent: string }>>(
+    conn,
+    asJsonArray(`SELECT i.inhrelid::regclass::text AS part, i.inhparent::regclass::text AS parent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+      WHERE c.relispartition AND i.inhparent = ANY (${regclasses(tables)}) AND NOT i.inhrelid = ANY (${regclasses(tables)})`),
+  );
+  return rows.map((r) => `partition ${r.part} of ${r.parent} is not in the snapshot: it was kept as a table of its own (detached), with its rows`);
 }
 
 async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: string; name: string }>, replace: boolean | undefined): Promise<void> {
@@ -418,13 +466,27 @@ function schemaOf(e: TocEntry): string {
   return e.desc.slice(type.length + 1).split(' ')[0]!;
 }
 
-async function pgRestoreList(conn: string, dir: string, entries: TocEntry[], args: string[], spool: string, signal: AbortSignal | undefined): Promise<void> {
-  const listFile = join(spool, `list-${randomBytes(4).toString('hex')}`);
+/** A pg_restore list file of these entries. */
+function listFile(spool: string, entries: TocEntry[]): string {
+  const file = join(spool, `list-${randomBytes(4).toString('hex')}`);
   // pg_restore replays a list in the list's order: dump order, so everything comes after what it needs
   // (a schema before its tables, a table before its foreign keys).
   const unique = [...new Map(entries.map((e) => [e.dumpId, e])).values()].sort((a, b) => a.pos - b.pos);
-  writeFileSync(listFile, unique.map((e) => e.line).join('\n') + '\n');
-  await runTool('pg_restore', ['-d', conn, '-L', listFile, ...args, dir], conn, 'pg_restore', signal ? { signal } : {});
+  writeFileSync(file, unique.map((e) => e.line).join('\n') + '\n');
+  return file;
+}
+
+/** Some entries of the dump, all or nothing; with `replace`, what exists of them is dropped first (in the same transaction). */
+async function pgRestoreList(
+  conn: string,
+  dir: string,
+  entries: TocEntry[],
+  spool: string,
+  o: { replace?: boolean | undefined; tables?: TableInfo[]; signal?: AbortSignal },
+): Promise<void> {
+  const args = ['-L', listFile(spool, entries), ...(o.replace ? ['--clean', '--if-exists'] : []), dir];
+  const prelude = o.replace ? detachPartitions(o.tables ?? []) : undefined;
+  await pgRestoreAtomic(conn, args, 'pg_restore', { ...(prelude ? { prelude } : {}), ...(o.signal ? { signal: o.signal } : {}) });
 }
 
 /**
@@ -436,7 +498,7 @@ async function pgRestoreList(conn: string, dir: string, entries: TocEntry[], arg
 async function restoreTableAs(
   t: TableInfo,
   newName: string,
-  o: { conn: string; dir: string; toc: TocEntry[]; spool: string; common: string[]; signal?: AbortSignal; replace?: boolean },
+  o: { conn: string; dir: string; toc: TocEntry[]; spool: string; signal?: AbortSignal; replace?: boolean },
 ): Promise<void> {
   // PostgreSQL's limit is 63 bytes, not characters (it would cut a longer name, silently).
   if (!newName || Buffer.byteLength(newName) > 63) throw new LifeboatError('USAGE', `--as ${JSON.stringify(newName)} is not a valid table name (1 to 63 bytes)`);
@@ -451,9 +513,9 @@ async function restoreTableAs(
     // First what the table may need (schemas, types, functions its triggers and defaults call), best
     // effort: some exist already in a new database. Then the table itself, all or nothing.
     const prereqs = o.toc.filter((x) => prerequisiteTypes.some((p) => x.desc.startsWith(p + ' ')));
-    await pgRestoreList(scratch, o.dir, prereqs, ['--no-password'], o.spool, o.signal).catch(() => undefined);
+    await runTool('pg_restore', ['-d', scratch, '--no-password', '-L', listFile(o.spool, prereqs), o.dir], scratch, 'pg_restore', sig).catch(() => undefined);
     const entries = [...selectEntries(o.toc, tableKeys(t, new Set<TablePart>(['definition', 'data']))), ...columnComments(o.toc, t)];
-    await pgRestoreList(scratch, o.dir, entries, [...o.common, '--single-transaction'], o.spool, o.signal);
+    await pgRestoreList(scratch, o.dir, entries, o.spool, sig);
     const rename = (old: string): string => fitName(newName, old.startsWith(t.name) ? old.slice(t.name.length) : `_${old}`);
     const stmts = [
       `ALTER TABLE ${ident(t.schema)}.${ident(t.name)} RENAME TO ${ident(newName)}`,
@@ -464,7 +526,7 @@ async function restoreTableAs(
     await runTool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-1', '-d', scratch], o.conn, 'rename in scratch database', { input: stmts.join(';\n') + ';\n', ...sig });
     const moved = join(o.spool, 'as.dump');
     await runTool('pg_dump', ['-d', scratch, '-Fc', '-Z', '0', '-t', qualified, '-f', moved], o.conn, 'pg_dump (scratch)', sig);
-    await runTool('pg_restore', ['-d', o.conn, ...o.common, '--single-transaction', ...(o.replace ? ['--clean', '--if-exists'] : []), moved], o.conn, 'pg_restore', sig);
+    await pgRestoreAtomic(o.conn, [...(o.replace ? ['--clean', '--if-exists'] : []), moved], 'pg_restore', sig);
     const fks = t.constraints.filter((c) => c.type === 'f').map((c) => `ALTER TABLE ${qualified} ADD CONSTRAINT ${ident(c.name)} ${c.definition}`);
     if (fks.length) await runTool('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-1', '-d', o.conn], o.conn, 'foreign keys', { input: fks.join(';\n') + ';\n', ...sig });
   } finally {

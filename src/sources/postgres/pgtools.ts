@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
 import { LifeboatError, run, stderrTail, type RunOptions, type RunResult } from '../../core/index.ts';
 
 /**
@@ -129,6 +130,63 @@ export async function runTool(tool: string, args: string[], conn: string | undef
   const r = await run(pgTool(tool), clean.args, { ...opts, env: clean.env });
   if (r.code !== 0) throw toolError(tool, conn, r, what);
   return r;
+}
+
+/**
+ * pg_restore into a database in one transaction that commits only when pg_restore finished well: its
+ * script (-f -, --single-transaction) is fed to psql after `prelude`, and the script's end, which holds
+ * its COMMIT, is held back until pg_restore has exited 0. Anything else (pg_restore failing on a damaged
+ * dump, an SQL error, Ctrl-C, a killed process) leaves the database as it was. pg_restore -d cannot do
+ * this: with --clean it cannot run SQL of ours first inside its transaction.
+ */
+export async function pgRestoreAtomic(conn: string, restoreArgs: string[], what: string, opts: { prelude?: string; signal?: AbortSignal } = {}): Promise<void> {
+  // The script's last bytes hold its COMMIT (then \unrestrict and a closing comment): far less than this.
+  const HOLD = 8192;
+  const script = new PassThrough();
+  // Our BEGIN makes the script's own a no-op; its warning is not worth showing.
+  script.write(`SET client_min_messages = error;\nBEGIN;\n${opts.prelude ? `${opts.prelude}\n` : ''}`);
+  let tail = Buffer.alloc(0);
+  const holdBack = new Writable({
+    write(chunk: Buffer, _enc, done): void {
+      const all = tail.length ? Buffer.concat([tail, chunk]) : chunk;
+      if (all.length <= HOLD) {
+        tail = Buffer.from(all);
+        return done();
+      }
+      tail = Buffer.from(all.subarray(all.length - HOLD));
+      if (script.write(all.subarray(0, all.length - HOLD))) done();
+      else script.once('drain', () => done());
+    },
+  });
+  const stop = new AbortController();
+  const onAbort = (): void => stop.abort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const env = { ...process.env, PGAPPNAME: 'lifeboat' };
+    const p = secretFree(['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '-d', conn], env);
+    let psqlFailedFirst = false;
+    const psql = run(pgTool('psql'), p.args, { env: p.env, input: script, signal: stop.signal, maxStdout: 0 }).then((r) => {
+      // psql stopped on an error: pg_restore would block writing to it.
+      if (r.code !== 0 && !stop.signal.aborted) {
+        psqlFailedFirst = true;
+        stop.abort();
+      }
+      return r;
+    });
+    const restore = await run(pgTool('pg_restore'), ['-f', '-', '--single-transaction', ...restoreArgs], { env, stdoutTo: holdBack, signal: stop.signal });
+    if (restore.code === 0 && !stop.signal.aborted) script.end(tail);
+    else script.end(); // without the COMMIT: psql reaches the end inside the transaction, which is rolled back
+    const applied = await psql;
+    const unchanged = (e: LifeboatError): LifeboatError =>
+      new LifeboatError(e.code, `${e.message}; nothing was changed`, { ...(e.hint ? { hint: e.hint } : {}), context: e.context, cause: e.cause });
+    if (opts.signal?.aborted) throw new LifeboatError('ABORTED', `${what} interrupted; nothing was changed`);
+    // The first to fail is the cause: psql on a refused statement, pg_restore on a dump it cannot read
+    // (psql then fails too, on a script that stops half-way).
+    if (restore.code !== 0 && !psqlFailedFirst) throw unchanged(toolError('pg_restore', undefined, restore, `${what} (reading the dump)`));
+    if (applied.code !== 0) throw unchanged(toolError('psql', conn, applied, what));
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
 }
 
 /** One query, its result as parsed JSON: the query must produce one row with one json column. */

@@ -6,11 +6,13 @@
  * checksums.
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { LifeboatError } from '../../../src/core/index.ts';
 import { loadSnapshots } from '../../../src/repo/index.ts';
 import { backupPostgresLogical, restorePostgresLogical } from '../../../src/sources/postgres/index.ts';
+import { pgTool } from '../../../src/sources/postgres/pgtools.ts';
 import { PgCluster } from '../../helpers/postgres.ts';
 import { newRepo, tempDir } from '../../helpers/repo.ts';
 
@@ -84,6 +86,19 @@ test('logical restores of partitions, odd schemas, parent and child, atomic repl
   await pg.sql('CREATE DATABASE fresh');
   await restorePostgresLogical(repo, snap!, { conn: pg.conn('fresh'), schemas: ['public'] });
   assert.equal(await sum(pg, 'meas', 'fresh'), before.meas);
+  // The same schema over itself with --replace (partitioned indexes are attached, not recreated twice).
+  await pg.sql('DELETE FROM meas WHERE id <= 10; DELETE FROM child', 'shop');
+  await restore({ schemas: ['public'], replace: true });
+  assert.equal(await sum(pg, 'meas'), before.meas);
+  assert.equal(await sum(pg, 'child'), before.child);
+  assert.equal(await pg.sql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'meas_v'::regclass", 'shop'), '2');
+  // A partition made after the backup is not dropped with its parent: kept beside it, and said.
+  await pg.sql("CREATE TABLE meas_2027 PARTITION OF meas FOR VALUES FROM ('2027-01-01') TO ('2028-01-01'); INSERT INTO meas VALUES (5000, '2027-03-01', 1)", 'shop');
+  const r0 = await restore({ tables: ['meas'], replace: true });
+  assert.equal(await sum(pg, 'meas'), before.meas);
+  assert.equal(await pg.sql('SELECT count(*) FROM meas_2027', 'shop'), '1');
+  assert.match(r0.notes?.join('\n') ?? '', /meas_2027 .*kept/);
+  await pg.sql('DROP TABLE meas_2027', 'shop');
 
   // A whole-database --replace that cannot succeed (an object outside the dump depends on one in it)
   // leaves the database exactly as it was.
@@ -114,4 +129,34 @@ test('logical restores of partitions, odd schemas, parent and child, atomic repl
   await pg.sql('DROP TABLE docs', 'shop');
   const r3 = await restore({ tables: ['docs'] });
   assert.match(r3.notes?.join('\n') ?? '', /large object/);
+});
+
+test('a --replace whose pg_restore dies half-way through its script changes nothing', async (t) => {
+  const dir = await tempDir(t);
+  const pg = await PgCluster.create(t, join(dir, 'pg'));
+  await pg.sql('CREATE DATABASE shop');
+  await pg.script(schema, 'shop');
+  const repo = await newRepo(dir);
+  await backupPostgresLogical(repo, { conn: pg.conn('shop') });
+  const [snap] = await loadSnapshots(repo);
+  await pg.sql("DELETE FROM child WHERE id > 150; UPDATE parent SET name = 'changed'", 'shop');
+  const parentSum = await sum(pg, 'parent');
+  const childSum = await sum(pg, 'child');
+  // Fault injection: a pg_restore that writes its script up to a table's data (drops and creates done) and dies.
+  const real = dirname(pgTool('pg_restore'));
+  const fake = join(dir, 'bin');
+  mkdirSync(fake);
+  for (const tool of readdirSync(real)) if (tool !== 'pg_restore') symlinkSync(join(real, tool), join(fake, tool));
+  writeFileSync(join(fake, 'pg_restore'), `#!/bin/sh\ncase " $* " in *" -l "*) exec "${real}/pg_restore" "$@";; esac\n"${real}/pg_restore" "$@" | sed -n '1,/^COPY public.parent /p'\nexit 1\n`, { mode: 0o755 });
+  process.env['LIFEBOAT_PG_BINDIR'] = fake;
+  t.after(() => delete process.env['LIFEBOAT_PG_BINDIR']);
+  for (const o of [{ replace: true }, { tables: ['parent', 'child'], replace: true }]) {
+    await assert.rejects(restorePostgresLogical(repo, snap!, { conn: pg.conn('shop'), ...o }), (e: unknown) => e instanceof LifeboatError && /nothing was changed/.test(e.message));
+    assert.equal(await sum(pg, 'parent'), parentSum);
+    assert.equal(await sum(pg, 'child'), childSum);
+    assert.equal(await pg.sql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'meas'::regclass", 'shop'), '2');
+  }
+  delete process.env['LIFEBOAT_PG_BINDIR'];
+  await restorePostgresLogical(repo, snap!, { conn: pg.conn('shop'), replace: true });
+  assert.equal(await pg.sql('SELECT count(*) FROM child', 'shop'), '300');
 });
