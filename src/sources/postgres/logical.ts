@@ -233,8 +233,9 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       let notes: string[] = [];
       try {
         if (over) {
-          notes = await partitionsLeftOut(opts.conn, src.database.tables);
-          await pgRestoreAtomic(opts.conn, ['--clean', '--if-exists', dir], 'pg_restore', { prelude: detachPartitions(src.database.tables), ...sig });
+          const plan = await replacePlan(opts.conn, src.database.tables);
+          notes = plan.notes;
+          await pgRestoreAtomic(opts.conn, ['--clean', '--if-exists', dir], 'pg_restore', { ...plan, ...sig });
         } else {
           await runTool('pg_restore', ['-d', opts.conn, '-j', String(opts.jobs ?? 2), ...common, dir], opts.conn, 'pg_restore', sig);
         }
@@ -262,9 +263,9 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       const present = new Set<string>();
       for (const sch of opts.schemas) if (await schemaExists(opts.conn, sch)) present.add(sch);
       const entries = toc.filter((e) => opts.schemas!.includes(schemaOf(e)) || opts.schemas!.some((s) => !present.has(s) && e.desc.startsWith(`SCHEMA - ${s} `)));
-      const notes = opts.replace ? await partitionsLeftOut(opts.conn, chosen) : [];
-      await pgRestoreList(opts.conn, dir, entries, spool, { replace: opts.replace, tables: chosen, ...sig });
-      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(notes, toc) };
+      const plan = opts.replace ? await replacePlan(opts.conn, chosen) : { notes: [] };
+      await pgRestoreList(opts.conn, dir, entries, spool, { clean: opts.replace, ...plan, ...sig });
+      return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(plan.notes, toc) };
     }
     if (opts.as !== undefined) {
       const t = tables[0]!;
@@ -298,9 +299,9 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
     }
     entries.push(...(await missingSchemas(opts.conn, toc, chosen)));
     entries.push(...(await referencingKeys(opts.conn, toc, src, chosen, opts.replace === true)));
-    const notes = opts.replace ? await partitionsLeftOut(opts.conn, chosen) : [];
-    await pgRestoreList(opts.conn, dir, entries, spool, { replace: opts.replace, tables: chosen, ...sig });
-    return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(notes, toc) };
+    const plan = opts.replace ? await replacePlan(opts.conn, chosen) : { notes: [] };
+    await pgRestoreList(opts.conn, dir, entries, spool, { clean: opts.replace, ...plan, ...sig });
+    return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(plan.notes, toc) };
   } finally {
     rmSync(spool, { recursive: true, force: true });
   }
@@ -374,33 +375,31 @@ const regclasses = (tables: Array<{ schema: string; name: string }>): string =>
   `array_remove(ARRAY[${tables.map((t) => `to_regclass(${literal(`${ident(t.schema)}.${ident(t.name)}`)})`).join(', ')}]::oid[], NULL)`;
 
 /**
- * SQL run first, inside the restore's transaction, when tables are replaced: their partitions, and the
- * partitions of those tables, are detached. Dropping an attached partition's key or index (as --clean
- * does, before the table) is refused, and dropping a parent would take partitions the snapshot does not
- * have with it; detached, they are dropped and recreated from the dump, or left standing.
+ * What replacing these tables takes besides pg_restore --clean: their partitions, and the partitions of
+ * those tables, are detached first inside the restore's transaction. Dropping an attached partition's key
+ * or index (as --clean does, before the table) is refused, and dropping a parent would take partitions
+ * the snapshot does not have with it; detached, they are dropped and recreated from the dump, or left
+ * standing and said in `notes`. No partitions involved: nothing to run first.
  */
-function detachPartitions(tables: TableInfo[]): string | undefined {
-  if (!tables.length) return undefined;
-  return `DO $lifeboat$
+async function replacePlan(conn: string, tables: TableInfo[]): Promise<{ prelude?: string; notes: string[] }> {
+  if (!tables.length) return { notes: [] };
+  const involved = `FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+    WHERE c.relispartition AND (i.inhrelid = ANY (${regclasses(tables)}) OR i.inhparent = ANY (${regclasses(tables)}))`;
+  const rows = await queryJson<Array<{ part: string; parent: string; restored: boolean }>>(
+    conn,
+    asJsonArray(`SELECT i.inhrelid::regclass::text AS part, i.inhparent::regclass::text AS parent, i.inhrelid = ANY (${regclasses(tables)}) AS restored ${involved}`),
+  );
+  if (!rows.length) return { notes: [] };
+  const prelude = `DO $lifeboat$
 DECLARE r record;
 BEGIN
-  FOR r IN SELECT i.inhrelid::regclass AS part, i.inhparent::regclass AS parent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-    WHERE c.relispartition AND (i.inhrelid = ANY (${regclasses(tables)}) OR i.inhparent = ANY (${regclasses(tables)}))
+  FOR r IN SELECT i.inhrelid::regclass AS part, i.inhparent::regclass AS parent ${involved}
   LOOP
     EXECUTE format('ALTER TABLE %s DETACH PARTITION %s', r.parent, r.part);
   END LOOP;
 END $lifeboat$;`;
-}
-
-/** Partitions in the target, of tables about to be replaced, that the snapshot does not restore: kept, detached, and said. */
-async function partitionsLeftOut(conn: string, tables: TableInfo[]): Promise<string[]> {
-  if (!tables.length) return [];
-  const rows = await queryJson<Array<{ part: string; parent: string }>>(
-    conn,
-    asJsonArray(`SELECT i.inhrelid::regclass::text AS part, i.inhparent::regclass::text AS parent FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-      WHERE c.relispartition AND i.inhparent = ANY (${regclasses(tables)}) AND NOT i.inhrelid = ANY (${regclasses(tables)})`),
-  );
-  return rows.map((r) => `partition ${r.part} of ${r.parent} is not in the snapshot: it was kept as a table of its own (detached), with its rows`);
+  const notes = rows.filter((r) => !r.restored).map((r) => `partition ${r.part} of ${r.parent} is not in the snapshot: it was kept as a table of its own (detached), with its rows`);
+  return { prelude, notes };
 }
 
 async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: string; name: string }>, replace: boolean | undefined): Promise<void> {
@@ -476,17 +475,16 @@ function listFile(spool: string, entries: TocEntry[]): string {
   return file;
 }
 
-/** Some entries of the dump, all or nothing; with `replace`, what exists of them is dropped first (in the same transaction). */
+/** Some entries of the dump, all or nothing; with `clean`, what exists of them is dropped first (in the same transaction, after `prelude`). */
 async function pgRestoreList(
   conn: string,
   dir: string,
   entries: TocEntry[],
   spool: string,
-  o: { replace?: boolean | undefined; tables?: TableInfo[]; signal?: AbortSignal },
+  o: { clean?: boolean | undefined; prelude?: string; signal?: AbortSignal },
 ): Promise<void> {
-  const args = ['-L', listFile(spool, entries), ...(o.replace ? ['--clean', '--if-exists'] : []), dir];
-  const prelude = o.replace ? detachPartitions(o.tables ?? []) : undefined;
-  await pgRestoreAtomic(conn, args, 'pg_restore', { ...(prelude ? { prelude } : {}), ...(o.signal ? { signal: o.signal } : {}) });
+  const args = ['-L', listFile(spool, entries), ...(o.clean ? ['--clean', '--if-exists'] : []), dir];
+  await pgRestoreAtomic(conn, args, 'pg_restore', { ...(o.prelude ? { prelude: o.prelude } : {}), ...(o.signal ? { signal: o.signal } : {}) });
 }
 
 /**

@@ -142,16 +142,29 @@ test('a --replace whose pg_restore dies half-way through its script changes noth
   await pg.sql("DELETE FROM child WHERE id > 150; UPDATE parent SET name = 'changed'", 'shop');
   const parentSum = await sum(pg, 'parent');
   const childSum = await sum(pg, 'child');
-  // Fault injection: a pg_restore that writes its script up to a table's data (drops and creates done) and dies.
+  // Fault injection: a dump that cannot be read whole (one table's data file gone), so pg_restore dies
+  // half-way, after its drops and creates, whether it runs the SQL itself or writes a script for psql.
   const real = dirname(pgTool('pg_restore'));
   const fake = join(dir, 'bin');
   mkdirSync(fake);
   for (const tool of readdirSync(real)) if (tool !== 'pg_restore') symlinkSync(join(real, tool), join(fake, tool));
-  writeFileSync(join(fake, 'pg_restore'), `#!/bin/sh\ncase " $* " in *" -l "*) exec "${real}/pg_restore" "$@";; esac\n"${real}/pg_restore" "$@" | sed -n '1,/^COPY public.parent /p'\nexit 1\n`, { mode: 0o755 });
+  const script = [
+    '#!/bin/bash',
+    `real=${JSON.stringify(real)}`,
+    'case " $* " in *" -l "*) exec "$real/pg_restore" "$@";; esac',
+    'dump="${@: -1}"',
+    'id=$("$real/pg_restore" -l "$dump" | sed -n "s/^\\([0-9]*\\);.* TABLE DATA public parent .*/\\1/p")',
+    'bad=$(mktemp -d)',
+    'cp -r "$dump"/. "$bad" && rm -f "$bad/$id".dat*',
+    '"$real/pg_restore" "${@:1:$#-1}" "$bad"; rc=$?',
+    'rm -rf "$bad"',
+    'exit $rc',
+  ];
+  writeFileSync(join(fake, 'pg_restore'), script.join('\n') + '\n', { mode: 0o755 });
   process.env['LIFEBOAT_PG_BINDIR'] = fake;
   t.after(() => delete process.env['LIFEBOAT_PG_BINDIR']);
   for (const o of [{ replace: true }, { tables: ['parent', 'child'], replace: true }]) {
-    await assert.rejects(restorePostgresLogical(repo, snap!, { conn: pg.conn('shop'), ...o }), (e: unknown) => e instanceof LifeboatError && /nothing was changed/.test(e.message));
+    await assert.rejects(restorePostgresLogical(repo, snap!, { conn: pg.conn('shop'), ...o }), (e: unknown) => e instanceof LifeboatError && /nothing was changed/.test(e.message) && /could not open/.test(e.message));
     assert.equal(await sum(pg, 'parent'), parentSum);
     assert.equal(await sum(pg, 'child'), childSum);
     assert.equal(await pg.sql("SELECT count(*) FROM pg_inherits WHERE inhparent = 'meas'::regclass", 'shop'), '2');
