@@ -139,7 +139,7 @@ export async function runTool(tool: string, args: string[], conn: string | undef
  * as it was. Without `prelude` that is pg_restore -d --single-transaction. With one (SQL of ours that must
  * run first inside the same transaction, which pg_restore -d cannot do), pg_restore's script (-f -) is fed
  * to psql after it, and the script's end, which holds its COMMIT, is held back until pg_restore has
- * exited 0. That path is slower (~20% on a 2 M row table): psql parses what pg_restore would send as is.
+ * exited 0. That path is slower: psql parses the COPY data that pg_restore would send as it is.
  */
 export async function pgRestoreAtomic(conn: string, restoreArgs: string[], what: string, opts: { prelude?: string; signal?: AbortSignal } = {}): Promise<void> {
   const unchanged = (e: LifeboatError): LifeboatError =>
