@@ -100,6 +100,9 @@ test('wal: push is idempotent, refuses different content, and gaps and retention
   assert.equal(await pushWal(repo, segment(dir, poisoned, 9), { sysid: SYSID }), 'stored');
   const [h5] = await checkWalArchive(repo, { readData: true });
   assert.deepEqual(h5!.damaged, []);
+  // The real segment behind the refused garbage above is archived when it comes.
+  assert.equal(await pushWal(repo, segment(dir, '000000010000000000000009', 10), { sysid: SYSID }), 'stored');
+  assert.ok((await listWal(repo, SYSID)).some((f) => f.file === '000000010000000000000009'));
 });
 
 test('wal: positions and times parse exactly', () => {
