@@ -126,11 +126,8 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
   });
 }
 
-/**
- * Send `signal` to a process's descendants (Linux: /proc/PID/task/TID/children), deepest first, then to
- * it. Finds what left the process group; what has been re-parented to init is out of reach.
- */
-export function killTree(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
+/** A process's children (Linux: /proc/PID/task/TID/children); none when it is gone or there is no /proc. */
+function childrenOf(pid: number): number[] {
   let kids: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -139,12 +136,32 @@ export function killTree(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void 
   } catch {
     /* gone already, or no /proc */
   }
-  for (const k of kids) killTree(k, signal);
+  return kids;
+}
+
+function signalOne(pid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(pid, signal);
   } catch {
     /* gone already */
   }
+}
+
+/**
+ * Send `signal` to a process and its descendants, found through /proc, so what left the process group
+ * (setsid) is reached too; what has been re-parented to init is out of reach. For SIGKILL the tree is
+ * stopped first, from the top: a shell whose `sleep` is killed before it would otherwise run its next
+ * command in the moment between the two kills.
+ */
+export function killTree(pid: number, signal: NodeJS.Signals = 'SIGTERM'): void {
+  const tree: number[] = [];
+  const walk = (p: number): void => {
+    if (signal === 'SIGKILL') signalOne(p, 'SIGSTOP'); // stopped, it forks no more children
+    tree.push(p);
+    for (const k of childrenOf(p)) walk(k);
+  };
+  walk(pid);
+  for (const p of tree.reverse()) signalOne(p, signal);
 }
 
 /** The last non-empty lines of a program's stderr, for an error message (each cut to 300 characters). */
