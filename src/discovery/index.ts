@@ -4,7 +4,8 @@
  * for external servers (RFC 2136) and for moving addresses, all behind one `Publisher` interface.
  */
 export { DnsServer } from './server.ts';
-export type { ServerKeys, ServerOptions } from './server.ts';
+export type { ServerOptions } from './server.ts';
+export type { ServerKeys } from './tsig.ts';
 export { ZoneStore } from './zone.ts';
 export type { Rr, DynamicRecords } from './zone.ts';
 export { PeerSync } from './sync.ts';

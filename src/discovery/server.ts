@@ -16,20 +16,11 @@ import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import { errnoCode, LifeboatError, systemClock, type Clock } from '../core/index.ts';
 import { inZone, normalizeName } from './records.ts';
-import { sign, verify, type TsigKey, type VerifyResult } from './tsig.ts';
-import { handleUpdate } from './update.ts';
+import { sign, verify, type ServerKeys, type VerifyResult } from './tsig.ts';
+import { handleUpdate, type UpdateContext } from './update.ts';
+import { chunks, encodeReply, errorReply, questionOf } from './reply.ts';
 import { parseRaw, Rcode, WireError, TYPE_OPT, typeNames, CLASS_IN, CLASS_ANY, TYPE_ANY, type RawMessage } from './wire.ts';
 import type { Rr, ZoneStore } from './zone.ts';
-
-export interface ServerKeys {
-  /** Keys that may send RFC 2136 updates, per zone (key names). */
-  update: Record<string, string[]>;
-  /** The key `lifeboat dns publish` signs with. */
-  control?: string;
-  /** The key peers sign state pulls with. */
-  transfer?: string;
-  all: Map<string, TsigKey>;
-}
 
 export interface ServerOptions {
   /** Address to listen on (default 127.0.0.1) and port (default 53; 0 = any free port). */
@@ -51,7 +42,7 @@ const OUR_UDP_SIZE = 1232;
  */
 const TCP_LIMITS = { idleMs: 10_000, lifetimeMs: 60_000, connections: 256 };
 
-export class DnsServer {
+export class DnsServer implements UpdateContext {
   readonly store: ZoneStore;
   readonly #opts: ServerOptions;
   readonly #clock: Clock;
@@ -337,38 +328,8 @@ export class DnsServer {
   }
 }
 
-export function questionOf(q: { name: string; type: number; klass: number }): Record<string, unknown> {
-  return { name: q.name, type: typeNames[q.type] ?? `UNKNOWN_${q.type}`, class: ({ 1: 'IN', 3: 'CH', 4: 'HS', 255: 'ANY' } as Record<number, string>)[q.klass] ?? 'IN' };
-}
-
-/** A string's UTF-8 split into TXT character-strings of at most 255 bytes (as bytes: a string would be encoded again). */
-export function chunks(s: string): Buffer[] {
-  const b = Buffer.from(s);
-  const out: Buffer[] = [];
-  for (let i = 0; i < b.length; i += 255) out.push(b.subarray(i, i + 255));
-  return out;
-}
-
 function optRecord(): Rr {
   return { name: '.', type: 'OPT', ttl: 0, data: undefined, ...({ udpPayloadSize: OUR_UDP_SIZE, extendedRcode: 0, ednsVersion: 0, flags: 0, options: [] } as object) } as Rr;
-}
-
-export function encodeReply(id: number, flags: number, rcode: number, question: Record<string, unknown> | undefined, answers: Rr[], authorities: Rr[], additionals: Rr[], opcode = 0): Buffer {
-  const packet = {
-    type: 'response' as const,
-    id,
-    flags: (flags & ~0x780f) | (opcode << 11) | rcode,
-    questions: question ? [question] : [],
-    answers: answers.map((r) => ({ class: 'IN', ...r })),
-    authorities: authorities.map((r) => ({ class: 'IN', ...r })),
-    additionals: additionals.map((r) => (r.type === 'OPT' ? r : { class: 'IN', ...r })),
-  };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  return dnsPacket.encode(packet as any);
-}
-
-export function errorReply(id: number, opcode: number, rcode: number, question?: Record<string, unknown>): Buffer {
-  return encodeReply(id, 0, rcode, question, [], [], [], opcode);
 }
 
 /** Why an address cannot be listened on, in words, with what to do about it. */

@@ -8,7 +8,7 @@ import type { Endpoint } from './client.ts';
 import { BuiltinPublisher, type Publisher } from './publisher.ts';
 import { validateAnswers, type ServiceDef, type ZoneDef } from './records.ts';
 import { Rfc2136Publisher } from './rfc2136.ts';
-import type { ServerKeys } from './server.ts';
+import type { ServerKeys } from './tsig.ts';
 import { parseKey, type TsigKey } from './tsig.ts';
 import { ZoneStore } from './zone.ts';
 

@@ -193,3 +193,14 @@ export function appendTsigError(message: Buffer, keyName: string, algorithm: str
 export function u48Buffer(n: number): Buffer {
   return u48(n);
 }
+
+/** The keys a server knows, and what each may do. */
+export interface ServerKeys {
+  /** Keys that may send RFC 2136 updates, per zone (key names). */
+  update: Record<string, string[]>;
+  /** The key `lifeboat dns publish` signs with. */
+  control?: string;
+  /** The key peers sign state pulls with. */
+  transfer?: string;
+  all: Map<string, TsigKey>;
+}

@@ -11,10 +11,22 @@ import dnsPacket from 'dns-packet';
 import { isIPv4, isIPv6 } from 'node:net';
 import { LifeboatError } from '../core/index.ts';
 import { normalizeName, inZone } from './records.ts';
-import { encodeReply, questionOf, type DnsServer } from './server.ts';
-import { appendTsigError, sign, TSIG_ERRORS, u48Buffer } from './tsig.ts';
+import { encodeReply, questionOf } from './reply.ts';
+import { appendTsigError, sign, TSIG_ERRORS, u48Buffer, type ServerKeys, type VerifyResult } from './tsig.ts';
 import { CLASS_ANY, CLASS_IN, CLASS_NONE, Rcode, TYPE_ANY, TYPE_SOA, typeNames, type RawMessage, type RawRecord } from './wire.ts';
-import type { Rr } from './zone.ts';
+import type { Rr, ZoneStore } from './zone.ts';
+
+/** What an update needs of the server that received it. */
+export interface UpdateContext {
+  readonly store: ZoneStore;
+  readonly keys: ServerKeys;
+  readonly stats: { refused: number; notauth: number };
+  verifyTsig(msg: Buffer): VerifyResult;
+  /** Whether this signed message was seen before; remembers it until `until` (seconds). */
+  replayed(mac: Buffer, until: number): boolean;
+  now(): number;
+  log(event: Record<string, unknown>): void;
+}
 
 /** Types an update may add. */
 const updatable = new Set(['A', 'AAAA', 'CNAME', 'TXT', 'SRV', 'MX', 'PTR']);
@@ -53,7 +65,7 @@ class UpdateFailure extends Error {
   }
 }
 
-export function handleUpdate(server: DnsServer, msg: Buffer, raw: RawMessage): Buffer {
+export function handleUpdate(server: UpdateContext, msg: Buffer, raw: RawMessage): Buffer {
   const id = raw.id;
   const q = raw.qd[0];
   const question = q ? questionOf(q) : undefined;
