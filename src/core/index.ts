@@ -12,6 +12,8 @@ export {
 export type { ErrorCode, ErrorDetails, Subject } from './errors.ts';
 export { systemClock, ManualClock } from './clock.ts';
 export type { Clock } from './clock.ts';
+export { ServiceGroup, stopOnAbort } from './service.ts';
+export type { Health, Service } from './service.ts';
 export { defaults } from './defaults.ts';
 export { currentUsername } from './user.ts';
 export { DEFERRED_INPUT, WorkerPool, onParentMessage, prestartWorkers, serveRequests, siblingModule, startWorker, transferable, workerInput } from './worker-pool.ts';

@@ -14,7 +14,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, type Server as TcpServer, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
-import { errnoCode, LifeboatError, systemClock, type Clock } from '../core/index.ts';
+import { errnoCode, LifeboatError, stopOnAbort, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import { inZone, normalizeName } from './records.ts';
 import { sign, verify, type ServerKeys, type VerifyResult } from './tsig.ts';
 import { handleUpdate, type UpdateContext } from './update.ts';
@@ -42,7 +42,8 @@ const OUR_UDP_SIZE = 1232;
  */
 const TCP_LIMITS = { idleMs: 10_000, lifetimeMs: 60_000, connections: 256 };
 
-export class DnsServer implements UpdateContext {
+export class DnsServer implements UpdateContext, Service {
+  readonly name: string;
   readonly store: ZoneStore;
   readonly #opts: ServerOptions;
   readonly #clock: Clock;
@@ -56,6 +57,7 @@ export class DnsServer implements UpdateContext {
     this.store = store;
     this.#opts = opts;
     this.#clock = opts.clock ?? systemClock;
+    this.name = `dns ${opts.host ?? '127.0.0.1'}:${opts.port ?? 53}`;
   }
 
   get port(): number {
@@ -63,7 +65,8 @@ export class DnsServer implements UpdateContext {
     return a ? a.port : 0;
   }
 
-  async start(): Promise<void> {
+  /** Listens on UDP and TCP; resolves once both are bound. Aborting `signal` stops the server. */
+  async start(signal?: AbortSignal): Promise<void> {
     const host = this.#opts.host ?? '127.0.0.1';
     const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     udp.on('message', (msg, rinfo) => {
@@ -95,14 +98,19 @@ export class DnsServer implements UpdateContext {
         });
       });
     } catch (err) {
-      await this.close();
+      await this.stop();
       throw listenError(err, 'TCP', host, this.port || port);
     }
     this.#tcp = tcp;
+    if (signal) stopOnAbort(signal, this);
+  }
+
+  health(): Health {
+    return this.#udp && this.#tcp ? { ok: true, port: this.port, ...this.stats } : { ok: false, detail: 'not listening' };
   }
 
   /** Stop listening (idempotent). */
-  async close(): Promise<void> {
+  async stop(): Promise<void> {
     for (const c of this.#conns) c.destroy();
     const udp = this.#udp;
     const tcp = this.#tcp;
@@ -123,9 +131,8 @@ export class DnsServer implements UpdateContext {
     }
     this.#conns.add(sock);
     sock.setTimeout(limits.idleMs, () => sock.destroy());
-    const lifetime = setTimeout(() => sock.destroy(), limits.lifetimeMs);
-    lifetime.unref();
-    sock.on('close', () => clearTimeout(lifetime));
+    const cancelLifetime = this.#clock.setTimer(limits.lifetimeMs, () => sock.destroy());
+    sock.on('close', cancelLifetime);
     let buf = Buffer.alloc(0);
     sock.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);

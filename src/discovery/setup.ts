@@ -1,8 +1,9 @@
 /**
  * Building the discovery parts from settings (the `dns` section of lifeboat.yaml, as src/config reads
- * it): the zone store, the server's keys, the peers' sync, and the publishers `dns publish` uses.
+ * it): the zone store, the server's keys, the servers with their peers' sync as one service, and the
+ * publishers `dns publish` uses.
  */
-import { LifeboatError } from '../core/index.ts';
+import { LifeboatError, ServiceGroup, systemClock, type Clock } from '../core/index.ts';
 import { AddressPublisher } from './address.ts';
 import type { Endpoint } from './client.ts';
 import { BuiltinPublisher, type Publisher } from './publisher.ts';
@@ -10,6 +11,8 @@ import { validateAnswers, type ServiceDef, type ZoneDef } from './records.ts';
 import { Rfc2136Publisher } from './rfc2136.ts';
 import type { ServerKeys } from './tsig.ts';
 import { parseKey, type TsigKey } from './tsig.ts';
+import { DnsServer } from './server.ts';
+import { PeerSync } from './sync.ts';
 import { ZoneStore } from './zone.ts';
 
 export interface DiscoverySettings {
@@ -76,4 +79,24 @@ export function publishers(s: DiscoverySettings, site: string | undefined): Publ
       ...(p.state ? { stateFile: p.state } : {}),
     });
   });
+}
+
+/**
+ * The built-in servers of the configuration (one per listen address, one zone store) and, with peers, the
+ * sync that pulls their state, as one service: `start` listens on every address or on none.
+ */
+export function discoveryService(s: DiscoverySettings, opts: { log?: (e: Record<string, unknown>) => void; clock?: Clock; stateFile?: string } = {}): { service: ServiceGroup; store: ZoneStore; servers: DnsServer[]; sync?: PeerSync } {
+  // Everything checked before anything listens: a refusal after the servers started left them running.
+  if (s.peers.length && !s.transfer_key) throw new LifeboatError('CONFIG', 'dns.peers needs dns.transfer_key: peers sign their pulls');
+  const clock = opts.clock ?? systemClock;
+  const store = zoneStore(s, opts.stateFile ? { stateFile: opts.stateFile } : {});
+  const keys = serverKeys(s);
+  const servers = s.listen.map((ep) => new DnsServer(store, { host: ep.host, port: ep.port, keys, clock, ...(opts.log ? { log: opts.log } : {}) }));
+  const service = new ServiceGroup('dns', servers);
+  let sync: PeerSync | undefined;
+  if (s.peers.length) {
+    sync = new PeerSync(servers[0]!, s.peers, keys.all.get(s.transfer_key!)!, { intervalMs: s.sync_interval_ms, clock, ...(opts.log ? { log: opts.log } : {}) });
+    service.add(sync);
+  }
+  return { service, store, servers, ...(sync ? { sync } : {}) };
 }

@@ -6,6 +6,7 @@
  * never wins, so a site that comes back with old state is corrected, not obeyed.
  */
 import dnsPacket from 'dns-packet';
+import { stopOnAbort, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import { randomInt } from 'node:crypto';
 import { exchange, txtStrings, type Endpoint } from './client.ts';
 import type { ServiceState } from './records.ts';
@@ -21,21 +22,32 @@ export interface PeerStatus {
   at: string;
 }
 
-export class PeerSync {
+export interface PeerSyncOptions {
+  /** Between pulls (default 1 s). */
+  intervalMs?: number;
+  log?: (e: Record<string, unknown>) => void;
+  clock?: Clock;
+}
+
+export class PeerSync implements Service {
+  readonly name = 'peer-sync';
   readonly #server: DnsServer;
   readonly #peers: Endpoint[];
   readonly #key: TsigKey;
   readonly #intervalMs: number;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #clock: Clock;
+  #cancelTimer: (() => void) | undefined;
+  #stopped = false;
   #running: Promise<void> | undefined;
   readonly status = new Map<string, PeerStatus>();
 
-  constructor(server: DnsServer, peers: Endpoint[], key: TsigKey, opts: { intervalMs?: number; log?: (e: Record<string, unknown>) => void } = {}) {
+  constructor(server: DnsServer, peers: Endpoint[], key: TsigKey, opts: PeerSyncOptions = {}) {
     this.#server = server;
     this.#peers = peers;
     this.#key = key;
     this.#intervalMs = opts.intervalMs ?? 1000;
     this.#log = opts.log ?? ((e) => server.log(e));
+    this.#clock = opts.clock ?? systemClock;
   }
 
   readonly #log: (e: Record<string, unknown>) => void;
@@ -48,20 +60,28 @@ export class PeerSync {
     this.status.set(st.peer, st);
   }
 
-  start(): void {
+  /** Pulls every interval until stopped (the first pull one interval from now). */
+  start(signal?: AbortSignal): Promise<void> {
+    this.#stopped = false;
     const tick = (): void => {
-      this.#timer = setTimeout(() => {
-        void this.pullOnce().finally(tick);
-      }, this.#intervalMs);
-      this.#timer.unref();
+      if (this.#stopped) return;
+      this.#cancelTimer = this.#clock.setTimer(this.#intervalMs, () => void this.pullOnce().finally(tick));
     };
     tick();
+    if (signal) stopOnAbort(signal, this);
+    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopped = true;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     await this.#running;
+  }
+
+  health(): Health {
+    const failing = [...this.status.values()].filter((s) => !s.ok);
+    return failing.length ? { ok: false, detail: failing.map((f) => `${f.peer}: ${f.error}`).join('; ') } : { ok: true, peers: this.#peers.length };
   }
 
   /** Pull from every peer once. Never throws: a peer that is down is recorded in `status`. */
@@ -93,9 +113,9 @@ export class PeerSync {
         }
       }
       if (adopted) this.#server.log({ event: 'sync-adopted', peer: id, zone, changes: adopted });
-      this.#setStatus({ peer: id, ok: true, adopted, at: new Date().toISOString() });
+      this.#setStatus({ peer: id, ok: true, adopted, at: new Date(this.#clock.now()).toISOString() });
     } catch (err) {
-      this.#setStatus({ peer: id, ok: false, error: (err as Error).message, adopted, at: new Date().toISOString() });
+      this.#setStatus({ peer: id, ok: false, error: (err as Error).message, adopted, at: new Date(this.#clock.now()).toISOString() });
     }
   }
 }

@@ -52,7 +52,7 @@ export async function startServer(t: { after: (fn: () => Promise<void>) => void 
     ...(opts.log ? { log: opts.log } : {}),
   });
   await server.start();
-  t.after(() => server.close());
+  t.after(() => server.stop());
   return server;
 }
 

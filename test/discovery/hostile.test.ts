@@ -29,11 +29,11 @@ test('a TTL change made during a partition never undoes a failover made on the o
   const g1 = await startServer(t, { stateFile: join(dir, 'g.json') });
   const [fp, gp] = [f1.port, g1.port];
   // F is down: the failover is published at G.
-  await f1.close();
+  await f1.stop();
   const atG = new BuiltinPublisher({ servers: [{ host: '127.0.0.1', port: gp }], controlKey: CONTROL_KEY, zoneOf, timeoutMs: 20_000 });
   assert.equal((await atG.publish('www.app.test', 'hotsite')).epoch, 1);
   // G goes down, F comes back and has its TTL lowered (it still thinks primary is live).
-  await g1.close();
+  await g1.stop();
   const f2 = await startServer(t, { stateFile: join(dir, 'f.json'), port: fp });
   const atF = new BuiltinPublisher({ servers: [{ host: '127.0.0.1', port: fp }], controlKey: CONTROL_KEY, zoneOf, timeoutMs: 20_000 });
   await atF.setTtl('www.app.test', 10);
@@ -41,8 +41,8 @@ test('a TTL change made during a partition never undoes a failover made on the o
   const g2 = await startServer(t, { stateFile: join(dir, 'g.json'), port: gp });
   const syncF = new PeerSync(f2, [{ host: '127.0.0.1', port: gp }], TRANSFER_KEY, { intervalMs: 100 });
   const syncG = new PeerSync(g2, [{ host: '127.0.0.1', port: fp }], TRANSFER_KEY, { intervalMs: 100 });
-  syncF.start();
-  syncG.start();
+  await syncF.start();
+  await syncG.start();
   t.after(async () => {
     await syncF.stop();
     await syncG.stop();
@@ -149,7 +149,7 @@ test('held, dripping and flooding TCP clients do not stop the server from answer
     tcp: { idleMs: 500, lifetimeMs: 1500, connections: 20 },
   });
   await server.start();
-  t.after(() => server.close());
+  t.after(() => server.stop());
   const socks: Socket[] = [];
   t.after(() => {
     for (const x of socks) x.destroy();

@@ -17,8 +17,8 @@ test('two built-in servers converge after a publish at either; a stale epoch is 
   const eb = { host: '127.0.0.1', port: b.port };
   const syncA = new PeerSync(a, [eb], TRANSFER_KEY, { intervalMs: 200 });
   const syncB = new PeerSync(b, [ea], TRANSFER_KEY, { intervalMs: 200 });
-  syncA.start();
-  syncB.start();
+  await syncA.start();
+  await syncB.start();
   t.after(async () => {
     await syncA.stop();
     await syncB.stop();
@@ -56,7 +56,7 @@ test('two built-in servers converge after a publish at either; a stale epoch is 
 
   // Epochs survive a restart (the state file), so a restarted server never goes back.
   await syncA.stop();
-  await a.close();
+  await a.stop();
   const a2 = await startServer(t, { stateFile: join(dir, 'a.json') });
   assert.equal(a2.store.state('www.app.test')?.epoch, 2);
   assert.equal((await dig(a2.port, ['+short', 'www.app.test'])).out.trim(), '198.51.100.11');

@@ -28,7 +28,7 @@ it('forget keeps what a mixed policy says; prune reclaims space; check --read-da
     writeFileSync(join(src, 'constant.txt'), 'same every day\n');
     const r = await backupFiles(await open(), { paths: [src], workers: 0 });
     times.push(r.snapshot.time);
-    clock.advance(24 * 3600 * 1000);
+    await clock.advance(24 * 3600 * 1000);
   }
   // Keep the last 3, 7 dailies and 4 weeklies (ISO weeks, UTC).
   const dry = await forget(await open(), { last: 3, daily: 7, weekly: 4 }, { dryRun: true });

@@ -81,33 +81,19 @@ export function registerDns(program: Command, rt: Runtime): void {
     .action(async (o: DnsFlags, c: Command) => {
       const s = Session.of(rt, c);
       const { dns: d } = await settings(o, rt);
-      const { DnsServer, PeerSync, endpointName, serverKeys, tsigKeys, zoneStore } = await discovery();
-      const store = zoneStore(d);
+      const { discoveryService, endpointName } = await discovery();
       const log = (e: Record<string, unknown>): void => {
         if (s.opts.json) s.out.emit({ time: new Date().toISOString(), ...e });
         else if (!s.opts.quiet) process.stderr.write(`${new Date().toISOString()} ${Object.entries(e).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}\n`);
       };
-      // Everything checked before anything listens: a refusal after the servers started left them running.
-      if (d.peers.length && !d.transfer_key) throw new LifeboatError('CONFIG', 'dns.peers needs dns.transfer_key: peers sign their pulls');
-      const servers = d.listen.map((ep) => new DnsServer(store, { host: ep.host, port: ep.port, keys: serverKeys(d), log }));
-      try {
-        for (const srv of servers) await srv.start();
-      } catch (err) {
-        for (const srv of servers) await srv.close();
-        throw err;
-      }
-      let sync: InstanceType<typeof PeerSync> | undefined;
-      if (d.peers.length) {
-        sync = new PeerSync(servers[0]!, d.peers, tsigKeys(d).get(d.transfer_key!)!, { intervalMs: d.sync_interval_ms, log });
-        sync.start();
-      }
+      const { service, store } = discoveryService(d, { log });
+      await service.start(s.signal);
       log({ event: 'serving', zones: store.zones.map((z) => z.name).join(','), listen: d.listen.map(endpointName).join(','), peers: d.peers.map(endpointName).join(',') });
       await new Promise<void>((resolve) => {
         if (s.signal.aborted) resolve();
         s.signal.addEventListener('abort', () => resolve(), { once: true });
       });
-      await sync?.stop();
-      for (const srv of servers) await srv.close();
+      await service.stop();
       log({ event: 'stopped' });
     });
 
