@@ -34,6 +34,8 @@ export interface Snapshot {
   uid?: number;
   gid?: number;
   tags?: string[];
+  /** The protection group the snapshot was taken for (one snapshot per member per run). */
+  group?: string;
   parent?: string;
   excludes?: string[];
   program_version: string;
@@ -109,12 +111,14 @@ export interface SnapshotFilter {
   host?: string[];
   paths?: string[];
   tags?: string[];
+  group?: string;
 }
 
 export function matchesFilter(s: Snapshot, f: SnapshotFilter): boolean {
   if (f.host?.length && !f.host.includes(s.hostname)) return false;
   if (f.paths?.length && !f.paths.every((p) => s.paths.includes(p))) return false;
   if (f.tags?.length && !f.tags.every((t) => s.tags?.includes(t))) return false;
+  if (f.group !== undefined && s.group !== f.group) return false;
   return true;
 }
 

@@ -1,21 +1,11 @@
 /** `lifeboat backup PATH...`: save a snapshot of files and folders. */
 import { Option, type Command } from 'commander';
 import { LifeboatError } from '../../core/index.ts';
-import type { Repository, Snapshot } from '../../repo/index.ts';
-import {
-  backupFiles,
-  newProgress,
-  prestartBackupWorkers,
-  readExcludeFile,
-  scanTotals,
-  type BackupOptions,
-  type BackupProgress,
-  type BackupResult,
-  type BackupWarning,
-  type ScanTotals,
-} from '../../sources/files/index.ts';
-import { postHookFailed, withHooks } from '../../sources/hooks/index.ts';
-import { backupPostgresLogical, backupPostgresPhysical, type LogicalSource } from '../../sources/postgres/index.ts';
+import { runBackup } from '../../jobs/index.ts';
+import type { SnapshotEntry } from '../../repo/index.ts';
+import { newProgress, prestartBackupWorkers, readExcludeFile, scanTotals, type ScanTotals } from '../../sources/files/index.ts';
+import { postHookFailed } from '../../sources/hooks/index.ts';
+import { snapshotSource, type MemberSpec } from '../../sources/index.ts';
 import { collect, collectList, Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { backupProgressView, formatBytes, formatClock, withProgress } from '../output.ts';
@@ -45,9 +35,6 @@ function positiveInt(v: string | undefined, flag: string): number | undefined {
   if (!Number.isInteger(n) || n < 1) throw new LifeboatError('USAGE', `${flag} takes a whole number of at least 1, not ${v}`);
   return n;
 }
-
-/** Warnings that mean the snapshot misses or may misrepresent a file: exit 3. */
-const incomplete: ReadonlySet<BackupWarning['kind']> = new Set(['unreadable', 'vanished', 'changed']);
 
 export function registerBackup(program: Command, rt: Runtime): void {
   program
@@ -132,48 +119,51 @@ EXIT STATUS
       const excludes = [...(o.exclude ?? []), ...(o.excludeFile ?? []).flatMap((f) => readExcludeFile(f))];
       // A backup of files: its read-ahead worker boots while the key is derived.
       if (paths.length > 0) prestartBackupWorkers();
+      const member: MemberSpec =
+        o.postgres !== undefined
+          ? o.physical
+            ? { kind: 'postgres', mode: 'physical', conn: o.postgres }
+            : { kind: 'postgres', mode: 'logical', conn: o.postgres, ...(jobs ? { jobs } : {}) }
+          : o.sqlite !== undefined
+            ? { kind: 'sqlite', path: o.sqlite }
+            : { kind: 'files', paths, excludes, oneFileSystem: !!o.oneFileSystem };
       await s.withRepo(async (repo) => {
         const progress = newProgress();
-        let incompleteCount = 0;
-        const onWarning = (w: BackupWarning): void => {
-          if (incomplete.has(w.kind)) incompleteCount++;
-          s.out.warn(`${w.path}: ${w.message}`, { message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path, kind: w.kind });
-        };
-        const common = {
-          ...(o.tag?.length ? { tags: o.tag } : {}),
-          ...(o.host ? { hostname: o.host } : {}),
-          signal: s.signal,
-          progress,
-          onWarning,
-        };
-        const capture = async (finalize: (snap: Snapshot) => Promise<void>): Promise<BackupResult> => {
-          if (o.postgres !== undefined && o.physical) {
-            s.out.detail('base backup: pg_backup_start');
-            return withProgress(backupProgressView(s.out, progress, { files: 0, bytes: 0, done: false }), () =>
-              backupPostgresPhysical(repo, { conn: o.postgres!, ...common, finalize }),
-            );
-          }
-          if (o.postgres !== undefined) {
-            s.out.detail('pg_dump running');
-            return withProgress(backupProgressView(s.out, progress, { files: 0, bytes: 0, done: false }), () =>
-              backupPostgresLogical(repo, { conn: o.postgres!, ...(jobs ? { jobs } : {}), ...(o.spool ? { spool: o.spool } : {}), ...common, finalize }),
-            );
-          }
-          if (o.sqlite !== undefined) {
-            const { backupSqlite } = await import('../../sources/sqlite/index.ts'); // a native module: loaded when used
-            return backupSqlite(repo, { file: o.sqlite, ...common, finalize });
-          }
-          return backupPaths(s, repo, paths, o, excludes, progress, common, finalize);
-        };
-        const { result, ran } = await withHooks(
-          { ...(o.preHook ? { pre: o.preHook } : {}), ...(o.postHook ? { post: o.postHook } : {}), ...(hookTimeout ? { timeoutMs: hookTimeout * 1000 } : {}) },
-          capture,
+        let parent: SnapshotEntry | false | undefined;
+        if (o.force) parent = false;
+        else if (o.parent) {
+          parent = await pickSnapshot(s, repo, o.parent);
+          s.out.detail(`using parent snapshot ${parent.short_id}`);
+        }
+        if (member.kind === 'postgres') s.out.detail(member.mode === 'physical' ? 'base backup: pg_backup_start' : 'pg_dump running');
+        // Files: count what the backup will look at, alongside it, for the ETA (only when progress is drawn).
+        const totals: ScanTotals = { files: 0, bytes: 0, done: false };
+        const scanStop = new AbortController();
+        if (member.kind === 'files' && s.out.showProgress) {
+          void scanTotals(paths, { excludes, ...(o.oneFileSystem ? { oneFileSystem: true } : {}), signal: scanStop.signal, totals }).catch(() => undefined);
+        }
+        const job = await withProgress(backupProgressView(s.out, progress, totals), () =>
+          runBackup(repo, {
+            members: [member],
+            ...(o.tag?.length ? { tags: o.tag } : {}),
+            ...(o.host ? { hostname: o.host } : {}),
+            hooks: { ...(o.preHook ? { pre: o.preHook } : {}), ...(o.postHook ? { post: o.postHook } : {}), ...(hookTimeout ? { timeoutMs: hookTimeout * 1000 } : {}) },
+            ...(parent !== undefined ? { parent } : {}),
+            ...(o.spool ? { spool: o.spool } : {}),
+            signal: s.signal,
+            progress,
+            onWarning: (w) => s.out.warn(`${w.path}: ${w.message}`, { message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path, kind: w.kind }),
+          }).finally(() => scanStop.abort()),
         );
+        const ran = job.hooks;
         if (ran.pre) s.out.detail(`pre hook: exit ${String(ran.pre.exit_code)} in ${ran.pre.duration_ms} ms`);
         if (ran.post) s.out.detail(`post hook: exit ${String(ran.post.exit_code)} in ${ran.post.duration_ms} ms`);
-        const src = result.snapshot.source;
-        if (src.kind === 'postgres' && src['mode'] === 'logical') {
-          const db = (src as LogicalSource).database;
+        const outcome = job.members[0]!;
+        if (!outcome.result) throw outcome.error!;
+        const result = outcome.result;
+        const src = snapshotSource(result.snapshot);
+        if (src?.kind === 'postgres' && src.mode === 'logical') {
+          const db = src.database;
           s.out.print(`database ${db.name} (PostgreSQL ${db.server_version}): ${db.tables.length} tables, ${db.tables.reduce((a, t) => a + (t.rows ?? 0), 0)} rows`);
         }
         const sum = result.snapshot.summary;
@@ -209,50 +199,9 @@ EXIT STATUS
           s.out.emit({ message_type: 'summary', snapshot_id: result.id, errors: result.warnings.length });
         }
         s.out.print(`snapshot ${result.id.slice(0, 8)} saved`);
-        if (incompleteCount > 0) {
-          s.out.warn(`${incompleteCount} file(s) could not be read completely; the snapshot holds everything else`);
-          s.exitWith(ExitCode.partial);
-        }
-        if (postHookFailed(ran)) {
-          s.out.warn(`the post hook failed (${ran.post?.error ?? 'unknown'}); the snapshot was saved and records it`);
-          s.exitWith(ExitCode.partial);
-        }
+        if (outcome.incomplete > 0) s.out.warn(`${outcome.incomplete} file(s) could not be read completely; the snapshot holds everything else`);
+        if (postHookFailed(ran)) s.out.warn(`the post hook failed (${ran.post?.error ?? 'unknown'}); the snapshot was saved and records it`);
+        if (job.status === 'partial') s.exitWith(ExitCode.partial);
       });
     });
-}
-
-/** Files and folders: a parent snapshot to compare with, and a scan alongside for the ETA. */
-async function backupPaths(
-  s: Session,
-  repo: Repository,
-  paths: string[],
-  o: BackupFlags,
-  excludes: string[],
-  progress: BackupProgress,
-  common: Pick<BackupOptions, 'tags' | 'hostname' | 'signal' | 'onWarning'>,
-  finalize: (snap: Snapshot) => Promise<void>,
-): Promise<BackupResult> {
-  let parent: BackupOptions['parent'];
-  if (o.force) parent = false;
-  else if (o.parent) {
-    parent = await pickSnapshot(s, repo, o.parent);
-    s.out.detail(`using parent snapshot ${parent.short_id}`);
-  }
-  // Count what the backup will look at, alongside it, for the ETA (only when progress is drawn).
-  const totals: ScanTotals = { files: 0, bytes: 0, done: false };
-  const scanStop = new AbortController();
-  if (s.out.showProgress) {
-    void scanTotals(paths, { excludes, ...(o.oneFileSystem ? { oneFileSystem: true } : {}), signal: scanStop.signal, totals }).catch(() => undefined);
-  }
-  return withProgress(backupProgressView(s.out, progress, totals), () =>
-    backupFiles(repo, {
-      paths,
-      excludes,
-      ...(o.oneFileSystem ? { oneFileSystem: true } : {}),
-      ...(parent !== undefined ? { parent } : {}),
-      ...common,
-      progress,
-      finalize,
-    }).finally(() => scanStop.abort()),
-  );
 }

@@ -1,9 +1,7 @@
 /** `lifeboat restore SNAPSHOT --target DIR`: bring back a snapshot, or parts of it. */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { LifeboatError } from '../../core/index.ts';
+import { walRestoreCommand } from '../../jobs/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { newRestoreProgress, prestartRestoreWorkers, restoreFiles } from '../../sources/files/index.ts';
 import { physicalSource, restorePostgresCluster, restorePostgresLogical } from '../../sources/postgres/index.ts';
@@ -29,11 +27,6 @@ interface RestoreFlags extends FilterOptions {
   restoreCommand?: string;
   keepArchiving?: boolean;
   sqlite?: string;
-}
-
-/** Quote for /bin/sh (PostgreSQL runs restore_command with it). */
-function shq(s: string): string {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function registerRestore(program: Command, rt: Runtime): void {
@@ -202,24 +195,13 @@ async function restoreDump(s: Session, repo: Repository, snap: SnapshotEntry, o:
 
 async function restoreCluster(s: Session, repo: Repository, snap: SnapshotEntry | undefined, o: RestoreFlags): Promise<void> {
   if (o.target === undefined) throw new LifeboatError('USAGE', 'give --target DIR: the new data directory to write');
-  let restoreCommand = o.restoreCommand;
-  if (restoreCommand === undefined) {
-    const repoArg = shq(resolve(s.repoPath()));
-    // The installed entry script (bin/lifeboat.js beside the src/ or dist/ this code runs from), which runs
-    // on a plain node; else whatever script runs now.
-    const root = /^(.*)[/\\](?:src|dist)[/\\]/.exec(fileURLToPath(import.meta.url))?.[1];
-    const bin = root === undefined ? '' : join(root, 'bin', 'lifeboat.js');
-    const self = `${shq(process.execPath)} ${shq(bin && existsSync(bin) ? bin : resolve(process.argv[1] ?? 'lifeboat'))}`;
-    if (s.opts.passwordFile !== undefined) {
-      restoreCommand = `${self} -q -r ${repoArg} --password-file ${shq(resolve(s.opts.passwordFile))} wal fetch %f "%p"`;
-    } else if (s.rt.env['LIFEBOAT_PASSWORD_COMMAND']) {
-      restoreCommand = `LIFEBOAT_PASSWORD_COMMAND=${shq(s.rt.env['LIFEBOAT_PASSWORD_COMMAND'])} ${self} -q -r ${repoArg} wal fetch %f "%p"`;
-    } else {
-      throw new LifeboatError('USAGE', 'the recovering server needs the repository password to fetch WAL, and none can be written into its restore_command', {
-        hint: 'give the password with --password-file FILE (readable by the postgres user) or LIFEBOAT_PASSWORD_COMMAND, or pass --restore-command',
-      });
-    }
-  }
+  const restoreCommand =
+    o.restoreCommand ??
+    walRestoreCommand({
+      repo: s.repoPath(),
+      ...(s.opts.passwordFile !== undefined ? { passwordFile: s.opts.passwordFile } : {}),
+      ...(s.rt.env['LIFEBOAT_PASSWORD_COMMAND'] ? { passwordCommand: s.rt.env['LIFEBOAT_PASSWORD_COMMAND'] } : {}),
+    });
   const progress = newRestoreProgress();
   const r = await withProgress(restoreProgressView(s.out, progress), () =>
     restorePostgresCluster(repo, {
@@ -228,7 +210,7 @@ async function restoreCluster(s: Session, repo: Repository, snap: SnapshotEntry 
       ...(o.pitr !== undefined ? { time: o.pitr } : {}),
       ...(o.lsn !== undefined ? { lsn: o.lsn } : {}),
       ...(o.restorePoint !== undefined ? { restorePoint: o.restorePoint } : {}),
-      restoreCommand: restoreCommand!,
+      restoreCommand,
       ...(o.keepArchiving ? { keepArchiving: true } : {}),
       signal: s.signal,
       progress,

@@ -67,8 +67,12 @@ function failed(h: HookRecord | undefined): boolean {
  * Returns the backup's result and what the hooks did; a failed post hook after a saved snapshot is
  * reported in `ran.post` (the caller warns), not thrown.
  */
-export async function withHooks<T>(spec: HookSpec, backup: (finalize: (snap: Snapshot) => Promise<void>) => Promise<T>): Promise<{ result: T; ran: HooksRan }> {
-  const ran: HooksRan = {};
+export async function withHooks<T>(
+  spec: HookSpec,
+  backup: (finalize: (snap: Snapshot) => Promise<void>) => Promise<T>,
+  /** Filled as the hooks run, so a caller that gets the error still learns what they did. */
+  ran: HooksRan = {},
+): Promise<{ result: T; ran: HooksRan }> {
   if (!spec.pre && !spec.post) return { result: await backup(async () => undefined), ran };
   let postDone = false;
   const post = async (status: 'ok' | 'failed'): Promise<void> => {

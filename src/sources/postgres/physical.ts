@@ -180,7 +180,7 @@ function checkServer(f: ServerFacts, conn: string): void {
   }
 }
 
-export function physicalSource(snap: SnapshotEntry): PhysicalSource | undefined {
+export function physicalSource(snap: Pick<SnapshotEntry, 'source'>): PhysicalSource | undefined {
   const s = snap.source as Partial<PhysicalSource>;
   return s.kind === 'postgres' && s.mode === 'physical' && typeof s.stop_lsn === 'string' && s.stop_lsn !== '' ? (s as PhysicalSource) : undefined;
 }

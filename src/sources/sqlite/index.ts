@@ -8,11 +8,16 @@
  * copy sees one consistent state, where small steps restart whenever another connection writes and could
  * never finish under a steady stream of writes.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LifeboatError } from '../../core/index.ts';
+
+/** better-sqlite3 is a native module (~30 ms to load): loaded when a backup or restore needs it, so importing this module costs nothing. */
+async function sqlite(): Promise<typeof Database> {
+  return (await import('better-sqlite3')).default;
+}
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
 
@@ -73,6 +78,7 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
   if (!existsSync(file) || !statSync(file).isFile()) {
     throw new LifeboatError('USAGE', `${file} is not an SQLite database file`, { hint: 'give the path of the database file' });
   }
+  const Database = await sqlite();
   const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-sqlite-'));
   try {
     let src: Database.Database;
@@ -118,7 +124,7 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
   }
 }
 
-export function sqliteSource(snap: SnapshotEntry): SqliteSource | undefined {
+export function sqliteSource(snap: Pick<SnapshotEntry, 'source'>): SqliteSource | undefined {
   const s = snap.source as Partial<SqliteSource>;
   return s.kind === 'sqlite' && typeof s.path === 'string' ? (s as SqliteSource) : undefined;
 }
@@ -157,6 +163,7 @@ export async function restoreSqlite(repo: Repository, snap: SnapshotEntry, opts:
     const r = await restoreFiles(repo, snap, { target: stage, strip: dirname(src.path), include: [src.path], ...(opts.signal ? { signal: opts.signal } : {}) });
     if (r.warnings.length) throw new LifeboatError('INTEGRITY', `the database in snapshot ${snap.short_id} could not be restored: ${r.warnings[0]!.message}`);
     const staged = join(stage, basename(src.path));
+    const Database = await sqlite();
     const db = new Database(staged, { fileMustExist: true });
     let tables: SqliteSource['tables'];
     try {
