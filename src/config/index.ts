@@ -1,141 +1,78 @@
 /**
- * lifeboat.yaml: the configuration the daemon and the commands that need more than a repository read.
- * Today it holds the service-discovery section (`dns`); later protection groups, schedules and sites.
+ * lifeboat.yaml: the configuration of the site daemon and of the commands that need more than a repository
+ * (`dns`, `config check`). One reader per section (site, repositories, groups, api, notify, daemon, dns)
+ * turns YAML into the types of types.ts, with defaults filled in, relative paths taken from the file's
+ * folder, schedules checked with croner and secrets read from their files or environment variables.
  *
- * Errors name the file, the line and column, and the field (`dns.zones[0].ns`), and say what was expected.
- * Secrets may be given inline or as `secret_file`; they are never printed.
+ * Errors are CONFIG errors whose message is `FILE:LINE:COL: field.path: problem, expected ...`; an unknown
+ * field names the nearest known one. The first error stops the reading. Secret values never appear in an
+ * error, a warning or a summary.
  */
-import { isIPv6 } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { LifeboatError } from '../core/index.ts';
+import { readApi } from './api.ts';
+import { readDaemon } from './daemon.ts';
+import { readDns } from './dns.ts';
+import { readGroups } from './groups.ts';
+import { readNotify } from './notify.ts';
+import { Reader, type ConfigWarning } from './reader.ts';
+import { readRepositories } from './repositories.ts';
+import { readSite } from './site.ts';
+import type { Config } from './types.ts';
 
-export interface KeyConfig {
-  name: string;
-  algorithm: string;
-  /** base64 */
-  secret: string;
+export type {
+  ApiConfig,
+  Config,
+  DaemonConfig,
+  GroupConfig,
+  MemberConfig,
+  NotifyEvent,
+  RepositoryConfig,
+  Role,
+  ScheduleConfig,
+  Secret,
+  SiteConfig,
+  TokenConfig,
+  WebhookConfig,
+} from './types.ts';
+export type { ConfigWarning } from './reader.ts';
+export { configDefaults, defaultDataDir } from './defaults.ts';
+export { formatDurationMs, parseDurationMs } from './duration.ts';
+export { nextRun } from './schedule.ts';
+export { isLoopback, roles, tokenHash } from './api.ts';
+export { notifyEvents } from './notify.ts';
+export { describeConfig } from './summary.ts';
+export type { ConfigSummary } from './summary.ts';
+
+const sections = ['site', 'repositories', 'groups', 'api', 'notify', 'daemon', 'dns'] as const;
+
+export interface ParseOptions {
+  /** Where `*_env` secrets and XDG_DATA_HOME are read (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** The uid the daemon runs as, for the data folder's default (default: this process's). */
+  uid?: number;
+  home?: string;
+  /** The time schedules are checked from (a schedule that never runs again is refused). Default: now. */
+  now?: Date;
+  /** Things allowed but unwise, each with file, line and field (an inline password, a secret file others can read). */
+  onWarning?: (w: ConfigWarning) => void;
 }
 
-export interface ZoneConfig {
-  name: string;
-  ns: string[];
-  hostmaster: string;
-  soa: { refresh: number; retry: number; expire: number; minimum: number; ttl: number };
-  glue: Record<string, { a?: string[]; aaaa?: string[] }>;
-  update_keys: string[];
-}
-
-export interface SiteAnswersConfig {
-  a?: string[];
-  aaaa?: string[];
-  cname?: string;
-  srv?: Array<{ priority: number; weight: number; port: number; target: string }>;
-  txt?: string[][];
-}
-
-export interface ServiceConfig {
-  name: string;
-  ttl: number;
-  sites: Record<string, SiteAnswersConfig>;
-}
-
-export type PublisherConfig =
-  | { kind: 'builtin'; servers: Array<{ host: string; port: number }> }
-  | { kind: 'rfc2136'; server: { host: string; port: number }; zone: string; key: string; services: string[]; state?: string }
-  | { kind: 'address'; interface: string; netns?: string; services: Record<string, string>; state?: string };
-
-export interface DnsConfig {
-  listen: Array<{ host: string; port: number }>;
-  state?: string;
-  keys: Map<string, KeyConfig>;
-  control_key?: string;
-  transfer_key?: string;
-  peers: Array<{ host: string; port: number }>;
-  sync_interval_ms: number;
-  zones: ZoneConfig[];
-  services: ServiceConfig[];
-  publishers: PublisherConfig[];
-}
-
-export interface Config {
-  file: string;
-  site?: string;
-  dns?: DnsConfig;
-}
-
-type Path = Array<string | number>;
-
-class Reader {
-  constructor(
-    readonly file: string,
-    readonly doc: Document,
-    readonly lines: LineCounter,
-  ) {}
-
-  fail(path: Path, problem: string): never {
-    const node = this.doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-    const parentKey = path.length ? (this.doc.getIn(path.slice(0, -1), true) as { items?: Array<{ key?: { value?: unknown; range?: [number, number, number] } }> } | undefined) : undefined;
-    const keyNode = parentKey?.items?.find((i) => i.key?.value === path[path.length - 1])?.key;
-    const at = node?.range?.[0] ?? keyNode?.range?.[0];
-    const pos = at !== undefined ? this.lines.linePos(at) : undefined;
-    const field = path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-    throw new LifeboatError('CONFIG', `${this.file}${pos ? `:${pos.line}:${pos.col}` : ''}: ${field || '(top level)'}: ${problem}`, {
-      context: { file: this.file, ...(pos ? { line: pos.line, column: pos.col } : {}), field },
-    });
-  }
-
-  map(v: unknown, path: Path, allowed: string[]): Record<string, unknown> {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(path, 'expected a mapping (key: value lines)');
-    for (const k of Object.keys(v as object)) if (!allowed.includes(k)) this.fail([...path, k], `unknown field (known: ${allowed.join(', ')})`);
-    return v as Record<string, unknown>;
-  }
-
-  str(v: unknown, path: Path, opts: { optional?: boolean; pattern?: RegExp; what?: string } = {}): string {
-    if (v === undefined && opts.optional) return undefined as unknown as string;
-    if (typeof v !== 'string' || v === '') this.fail(path, v === undefined ? 'missing' : `expected ${opts.what ?? 'a string'}`);
-    if (opts.pattern && !opts.pattern.test(v)) this.fail(path, `"${v}" is not ${opts.what ?? 'valid'}`);
-    return v;
-  }
-
-  int(v: unknown, path: Path, def: number | undefined, min: number, max: number): number {
-    if (v === undefined && def !== undefined) return def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(path, v === undefined ? 'missing' : `expected a whole number from ${min} to ${max}`);
-    return v;
-  }
-
-  list<T>(v: unknown, path: Path, each: (x: unknown, p: Path) => T, opts: { optional?: boolean; nonEmpty?: boolean } = {}): T[] {
-    if (v === undefined && opts.optional) return [];
-    if (!Array.isArray(v)) this.fail(path, v === undefined ? 'missing' : 'expected a list');
-    if (opts.nonEmpty && v.length === 0) this.fail(path, 'expected at least one entry');
-    return v.map((x, i) => each(x, [...path, i]));
-  }
-
-  endpoint(v: unknown, path: Path, defPort: number): { host: string; port: number } {
-    const s = this.str(v, path, { what: 'an address with an optional port (127.0.0.1:5353, [::1]:53)' });
-    const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:\s]+))(?::(\d{1,5}))?$/.exec(s);
-    if (!m) this.fail(path, `"${s}" is not an address with an optional port`);
-    const port = m[3] ? Number(m[3]) : defPort;
-    if (port > 65535) this.fail(path, `port ${port} is above 65535`);
-    return { host: (m[1] ?? m[2])!, port };
-  }
-}
-
-const NAME = /^(?=.{1,253}$)([a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9_])?\.)*[a-zA-Z0-9_]([a-zA-Z0-9_-]{0,61}[a-zA-Z0-9])?\.?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
-
-export function loadConfig(file: string): Config {
+export function loadConfig(file: string, opts: ParseOptions = {}): Config {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new LifeboatError('CONFIG', `cannot read the configuration ${file}: ${(err as Error).message}`, { hint: 'give it with --config FILE or LIFEBOAT_CONFIG' });
+    throw new LifeboatError('CONFIG', `cannot read the configuration ${file}: ${(err as Error).message}`, { hint: 'give it with --config FILE or LIFEBOAT_CONFIG', cause: err });
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, opts);
 }
 
-export function parseConfig(text: string, file = 'lifeboat.yaml'): Config {
+/** Reads `text` as the configuration file `file` (relative paths in it are taken from that file's folder). */
+export function parseConfig(text: string, file = 'lifeboat.yaml', opts: ParseOptions = {}): Config {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
@@ -143,181 +80,22 @@ export function parseConfig(text: string, file = 'lifeboat.yaml'): Config {
     const pos = lines.linePos(e.pos[0]);
     throw new LifeboatError('CONFIG', `${file}:${pos.line}:${pos.col}: not valid YAML: ${e.message.split('\n')[0]}`, { context: { file, line: pos.line, column: pos.col } });
   }
-  const r = new Reader(file, doc, lines);
+  const abs = resolve(file);
+  const r = new Reader(file, doc, lines, { env: opts.env ?? process.env, base: dirname(abs), uid: opts.uid ?? process.getuid?.(), home: opts.home ?? homedir() });
   const root = doc.toJS() as unknown;
-  if (root === null || root === undefined) return { file };
-  const top = r.map(root, [], ['site', 'dns']);
-  const cfg: Config = { file };
-  if (top['site'] !== undefined) cfg.site = r.str(top['site'], ['site'], { pattern: /^[a-z0-9][a-z0-9-]*$/i, what: 'a site name (letters, digits, -)' });
-  if (top['dns'] !== undefined) cfg.dns = readDns(r, top['dns'], dirname(resolve(file)));
+  const top = root === null || root === undefined ? {} : r.map(root, [], sections);
+  const now = opts.now ?? new Date();
+  const repositories = readRepositories(r, top['repositories']);
+  const cfg: Config = {
+    file: abs,
+    ...(top['site'] !== undefined ? { site: readSite(r, top['site']) } : {}),
+    repositories,
+    groups: readGroups(r, top['groups'], repositories, now),
+    ...(top['api'] !== undefined ? { api: readApi(r, top['api']) } : {}),
+    notify: readNotify(r, top['notify']),
+    daemon: readDaemon(r, top['daemon']),
+    ...(top['dns'] !== undefined ? { dns: readDns(r, top['dns'], dirname(abs)) } : {}),
+  };
+  for (const w of r.warnings) opts.onWarning?.(w);
   return cfg;
-}
-
-function readDns(r: Reader, v: unknown, base: string): DnsConfig {
-  const P = ['dns'];
-  const d = r.map(v, P, ['listen', 'state', 'keys', 'control_key', 'transfer_key', 'peers', 'sync_interval_ms', 'zones', 'services', 'publishers']);
-  const keys = new Map<string, KeyConfig>();
-  if (d['keys'] !== undefined) {
-    const km = r.map(d['keys'], [...P, 'keys'], Object.keys((d['keys'] as object) ?? {}));
-    for (const [name, kv] of Object.entries(km)) {
-      const kp = [...P, 'keys', name];
-      const k = r.map(kv, kp, ['algorithm', 'secret', 'secret_file']);
-      const algorithm = r.str(k['algorithm'] ?? 'hmac-sha256', [...kp, 'algorithm'], { pattern: /^hmac-sha(1|224|256|384|512)$/, what: 'hmac-sha256 (or -sha512, -sha384, -sha224, -sha1)' });
-      let secret: string;
-      if (k['secret_file'] !== undefined) {
-        const f = resolve(base, r.str(k['secret_file'], [...kp, 'secret_file']));
-        try {
-          secret = readFileSync(f, 'utf8').trim();
-        } catch (err) {
-          r.fail([...kp, 'secret_file'], `cannot read ${f}: ${(err as Error).message}`);
-        }
-      } else secret = r.str(k['secret'], [...kp, 'secret'], { what: 'a base64 secret (tsig-keygen makes one)' });
-      if (!/^[A-Za-z0-9+/]+=*$/.test(secret) || Buffer.from(secret, 'base64').length < 16) r.fail([...kp, k['secret_file'] !== undefined ? 'secret_file' : 'secret'], 'expected base64 of at least 16 bytes');
-      keys.set(name.toLowerCase(), { name: name.toLowerCase(), algorithm, secret });
-    }
-  }
-  const keyRef = (x: unknown, p: Path): string => {
-    const n = r.str(x, p).toLowerCase();
-    if (!keys.has(n)) r.fail(p, `no key "${n}" under dns.keys`);
-    return n;
-  };
-  const zones = r.list(
-    d['zones'],
-    [...P, 'zones'],
-    (z, zp) => {
-      const m = r.map(z, zp, ['name', 'ns', 'hostmaster', 'soa', 'glue', 'update_keys']);
-      const name = r.str(m['name'], [...zp, 'name'], { pattern: NAME, what: 'a domain name' }).toLowerCase().replace(/\.$/, '');
-      const soa = m['soa'] === undefined ? {} : r.map(m['soa'], [...zp, 'soa'], ['refresh', 'retry', 'expire', 'minimum', 'ttl']);
-      const glue: ZoneConfig['glue'] = {};
-      if (m['glue'] !== undefined) {
-        for (const [host, g] of Object.entries(r.map(m['glue'], [...zp, 'glue'], Object.keys(m['glue'] as object)))) {
-          const gm = r.map(g, [...zp, 'glue', host], ['a', 'aaaa']);
-          glue[host.toLowerCase()] = {
-            a: r.list(gm['a'], [...zp, 'glue', host, 'a'], (x, p) => r.str(x, p, { pattern: IPV4, what: 'an IPv4 address' }), { optional: true }),
-            aaaa: r.list(
-              gm['aaaa'],
-              [...zp, 'glue', host, 'aaaa'],
-              (x, p) => {
-                const v = r.str(x, p);
-                if (!isIPv6(v)) r.fail(p, `"${v}" is not an IPv6 address`);
-                return v;
-              },
-              { optional: true },
-            ),
-          };
-        }
-      }
-      return {
-        name,
-        ns: r.list(m['ns'], [...zp, 'ns'], (x, p) => r.str(x, p, { pattern: NAME, what: 'a host name' }).toLowerCase().replace(/\.$/, ''), { nonEmpty: true }),
-        hostmaster: r.str(m['hostmaster'] ?? `hostmaster.${name}`, [...zp, 'hostmaster'], { pattern: NAME, what: 'a mailbox as a name' }).toLowerCase(),
-        soa: {
-          refresh: r.int(soa['refresh'], [...zp, 'soa', 'refresh'], 3600, 1, 2 ** 31),
-          retry: r.int(soa['retry'], [...zp, 'soa', 'retry'], 600, 1, 2 ** 31),
-          expire: r.int(soa['expire'], [...zp, 'soa', 'expire'], 604800, 1, 2 ** 31),
-          minimum: r.int(soa['minimum'], [...zp, 'soa', 'minimum'], 5, 0, 86400),
-          ttl: r.int(soa['ttl'], [...zp, 'soa', 'ttl'], 60, 0, 86400),
-        },
-        glue,
-        update_keys: r.list(m['update_keys'], [...zp, 'update_keys'], keyRef, { optional: true }),
-      };
-    },
-    { optional: true },
-  );
-  const seenZones = new Map<string, number>();
-  zones.forEach((z, i) => {
-    if (seenZones.has(z.name)) r.fail([...P, 'zones', String(i), 'name'], `zone ${z.name} is given twice (names are case-insensitive)`);
-    seenZones.set(z.name, i);
-  });
-  const seenServices = new Map<string, string>();
-  const svcMap = d['services'] === undefined ? {} : r.map(d['services'], [...P, 'services'], Object.keys(d['services'] as object));
-  const services: ServiceConfig[] = Object.entries(svcMap).map(([name, sv]) => {
-    const sp = [...P, 'services', name];
-    if (!NAME.test(name)) r.fail(sp, `"${name}" is not a domain name`);
-    const m = r.map(sv, sp, ['ttl', 'sites']);
-    const sites: ServiceConfig['sites'] = {};
-    const siteMap = r.map(m['sites'], [...sp, 'sites'], Object.keys((m['sites'] as object) ?? {}));
-    if (Object.keys(siteMap).length === 0) r.fail([...sp, 'sites'], 'expected at least one site');
-    for (const [site, av] of Object.entries(siteMap)) {
-      const ap = [...sp, 'sites', site];
-      const a = r.map(av, ap, ['a', 'aaaa', 'cname', 'srv', 'txt']);
-      const ans: SiteAnswersConfig = {};
-      if (a['a'] !== undefined) ans.a = r.list(a['a'], [...ap, 'a'], (x, p) => r.str(x, p, { pattern: IPV4, what: 'an IPv4 address' }));
-      if (a['aaaa'] !== undefined) {
-        ans.aaaa = r.list(a['aaaa'], [...ap, 'aaaa'], (x, p) => {
-          const v = r.str(x, p);
-          if (!isIPv6(v)) r.fail(p, `"${v}" is not an IPv6 address`);
-          return v;
-        });
-      }
-      if (a['cname'] !== undefined) ans.cname = r.str(a['cname'], [...ap, 'cname'], { pattern: NAME, what: 'a domain name' });
-      if (a['srv'] !== undefined) {
-        ans.srv = r.list(a['srv'], [...ap, 'srv'], (x, p) => {
-          const s = r.map(x, p, ['priority', 'weight', 'port', 'target']);
-          return { priority: r.int(s['priority'], [...p, 'priority'], 10, 0, 65535), weight: r.int(s['weight'], [...p, 'weight'], 0, 0, 65535), port: r.int(s['port'], [...p, 'port'], undefined, 0, 65535), target: r.str(s['target'], [...p, 'target'], { pattern: NAME, what: 'a host name' }) };
-        });
-      }
-      if (a['txt'] !== undefined) ans.txt = r.list(a['txt'], [...ap, 'txt'], (x, p) => (Array.isArray(x) ? r.list(x, p, (y, q) => r.str(y, q)) : [r.str(x, p)]));
-      if (ans.cname && Object.keys(ans).length > 1) r.fail([...ap, 'cname'], 'a CNAME cannot stand beside other records');
-      if (Object.keys(ans).length === 0) r.fail(ap, 'no answers (a, aaaa, cname, srv or txt)');
-      sites[site] = ans;
-    }
-    const n = name.toLowerCase().replace(/\.$/, '');
-    if (zones.length && !zones.some((z) => n === z.name || n.endsWith('.' + z.name))) r.fail(sp, `is in none of the zones (${zones.map((z) => z.name).join(', ')})`);
-    // Names are case-insensitive: WWW.app.example and www.app.example are one service, given twice.
-    if (seenServices.has(n)) r.fail(sp, `is the same name as service ${seenServices.get(n)} (names are case-insensitive)`);
-    seenServices.set(n, name);
-    return { name: n, ttl: r.int(m['ttl'], [...sp, 'ttl'], 5, 0, 86400), sites };
-  });
-  const publishers = r.list(
-    d['publishers'],
-    [...P, 'publishers'],
-    (x, pp): PublisherConfig => {
-      const kind = r.str((x as Record<string, unknown>)?.['kind'], [...pp, 'kind'], { pattern: /^(builtin|rfc2136|address)$/, what: 'builtin, rfc2136 or address' });
-      if (kind === 'builtin') {
-        const m = r.map(x, pp, ['kind', 'servers']);
-        return { kind, servers: r.list(m['servers'], [...pp, 'servers'], (y, p) => r.endpoint(y, p, 53), { nonEmpty: true }) };
-      }
-      if (kind === 'rfc2136') {
-        const m = r.map(x, pp, ['kind', 'server', 'zone', 'key', 'services', 'state']);
-        return {
-          kind,
-          server: r.endpoint(m['server'], [...pp, 'server'], 53),
-          zone: r.str(m['zone'], [...pp, 'zone'], { pattern: NAME, what: 'a zone name' }).toLowerCase(),
-          key: keyRef(m['key'], [...pp, 'key']),
-          services: r.list(m['services'], [...pp, 'services'], (y, p) => r.str(y, p).toLowerCase(), { nonEmpty: true }),
-          ...(m['state'] !== undefined ? { state: resolve(base, r.str(m['state'], [...pp, 'state'])) } : {}),
-        };
-      }
-      const m = r.map(x, pp, ['kind', 'interface', 'netns', 'services', 'state']);
-      const sv = r.map(m['services'], [...pp, 'services'], Object.keys((m['services'] as object) ?? {}));
-      const services: Record<string, string> = {};
-      for (const [k, a] of Object.entries(sv)) services[k.toLowerCase()] = r.str(a, [...pp, 'services', k], { pattern: /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, what: 'an IPv4 address with a prefix length (198.51.100.100/24)' });
-      return {
-        kind: 'address',
-        interface: r.str(m['interface'], [...pp, 'interface']),
-        ...(m['netns'] !== undefined ? { netns: r.str(m['netns'], [...pp, 'netns']) } : {}),
-        services,
-        ...(m['state'] !== undefined ? { state: resolve(base, r.str(m['state'], [...pp, 'state'])) } : {}),
-      };
-    },
-    { optional: true },
-  );
-  const peersChecked = (): Array<{ host: string; port: number }> => {
-    const peers = r.list(d['peers'], [...P, 'peers'], (x, p) => r.endpoint(x, p, 53), { optional: true });
-    if (peers.length > 0 && d['transfer_key'] === undefined) r.fail([...P, 'peers'], 'peers need dns.transfer_key: the servers sign the pulls of each other\'s state');
-    return peers;
-  };
-  return {
-    listen: r.list(d['listen'] === undefined ? ['127.0.0.1:53'] : typeof d['listen'] === 'string' ? [d['listen']] : d['listen'], [...P, 'listen'], (x, p) => r.endpoint(x, p, 53)),
-    ...(d['state'] !== undefined ? { state: resolve(base, r.str(d['state'], [...P, 'state'])) } : {}),
-    keys,
-    ...(d['control_key'] !== undefined ? { control_key: keyRef(d['control_key'], [...P, 'control_key']) } : {}),
-    ...(d['transfer_key'] !== undefined ? { transfer_key: keyRef(d['transfer_key'], [...P, 'transfer_key']) } : {}),
-    peers: peersChecked(),
-    sync_interval_ms: r.int(d['sync_interval_ms'], [...P, 'sync_interval_ms'], 1000, 50, 3_600_000),
-    zones,
-    services,
-    publishers,
-  };
 }

@@ -121,7 +121,7 @@ export function registerDns(program: Command, rt: Runtime): void {
       if (!svc) throw new LifeboatError('USAGE', `no service ${service} in the configuration`, { hint: `configured: ${d.services.map((x) => x.name).join(', ')}` });
       if (!svc.sites[o.site!]) throw new LifeboatError('USAGE', `service ${svc.name} has no answers for site ${o.site}`, { hint: `its sites: ${Object.keys(svc.sites).join(', ')}` });
       const results = [];
-      for (const p of publishers(d, o.site ?? cfg.site)) {
+      for (const p of publishers(d, o.site ?? cfg.site?.name)) {
         const r = await p.publish(service, o.site!, { ...(epoch !== undefined ? { epoch } : {}), signal: s.signal });
         results.push({ publisher: p.kind, ...r });
         s.out.print(`${p.kind}: ${r.service} → ${r.site} (epoch ${r.epoch}), visible on ${r.verified.map((v) => v.server).join(', ')}`);
@@ -148,7 +148,7 @@ export function registerDns(program: Command, rt: Runtime): void {
       const rows: string[][] = [];
       const out: Array<LiveState & { publisher: string; drift: boolean }> = [];
       let problems = 0;
-      for (const p of publishers(d, o.site ?? cfg.site)) {
+      for (const p of publishers(d, o.site ?? cfg.site?.name)) {
         for (const n of names) {
           const st = await p.current(n);
           const answered = (st.servers ?? []).filter((x) => x.epoch !== undefined);
@@ -193,7 +193,7 @@ export function registerDns(program: Command, rt: Runtime): void {
       if (o.set === undefined && !o.default) throw new LifeboatError('USAGE', 'give --set SECONDS or --default');
       const ttl = o.set === undefined ? undefined : Number(o.set);
       if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 0 || ttl > 86400)) throw new LifeboatError('USAGE', `--set takes 0 to 86400 seconds, not ${o.set}`);
-      const builtin = publishers(d, o.site ?? cfg.site).filter((p): p is InstanceType<typeof BuiltinPublisher> => p instanceof BuiltinPublisher);
+      const builtin = publishers(d, o.site ?? cfg.site?.name).filter((p): p is InstanceType<typeof BuiltinPublisher> => p instanceof BuiltinPublisher);
       if (!builtin.length) throw new LifeboatError('CONFIG', 'TTL changes go to the built-in servers, and none is configured');
       for (const p of builtin) {
         const st = await p.setTtl(service, ttl);
