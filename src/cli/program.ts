@@ -23,6 +23,7 @@ import { registerStats } from './commands/stats.ts';
 import { registerUnlock } from './commands/unlock.ts';
 import { registerWal } from './commands/wal.ts';
 import { registerDns } from './commands/dns.ts';
+import { registerConfig } from './commands/config.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode, exitCodeFor, exitCodeHelp, type ExitCodeValue } from './exit-codes.ts';
 
@@ -71,6 +72,7 @@ export function buildProgram(rt: Runtime): Command {
   registerUnlock(program, rt);
   registerWal(program, rt);
   registerDns(program, rt);
+  registerConfig(program, rt);
   return program;
 }
 
