@@ -19,6 +19,8 @@ export const ExitCode = {
   integrity: 13,
   /** The source could not be reached or refused us: a database connection or login failed. */
   source: 14,
+  /** The site daemon: none answers, another already runs on the data folder, or it refused the request. */
+  daemon: 15,
   /** Interrupted by SIGINT or SIGTERM (128 + 2, the shell's convention; restic uses it too). */
   interrupted: 130,
 } as const;
@@ -34,6 +36,7 @@ const byErrorCode: Partial<Record<ErrorCode, ExitCodeValue>> = {
   CORRUPT: ExitCode.integrity,
   ABORTED: ExitCode.interrupted,
   SOURCE: ExitCode.source,
+  DAEMON: ExitCode.daemon,
   CONFIG: ExitCode.usage,
   EXISTS: ExitCode.usage,
   OUT_OF_RANGE: ExitCode.usage,
@@ -57,4 +60,6 @@ EXIT STATUS
   12   wrong password
   13   integrity problem found (by check, or when data read back failed verification)
   14   the source could not be reached: database connection or login failed
+  15   the daemon: none answers, another already runs on the data folder, or it refused
+       the request (unknown token, too small a role)
   130  interrupted (Ctrl-C or SIGTERM); locks are released, nothing half-written is kept`;

@@ -24,6 +24,10 @@ import { registerUnlock } from './commands/unlock.ts';
 import { registerWal } from './commands/wal.ts';
 import { registerDns } from './commands/dns.ts';
 import { registerConfig } from './commands/config.ts';
+import { registerDaemon } from './commands/daemon.ts';
+import { registerJobs } from './commands/jobs.ts';
+import { registerRun } from './commands/run.ts';
+import { registerStatus } from './commands/status.ts';
 import type { Runtime } from './context.ts';
 import { ExitCode, exitCodeFor, exitCodeHelp, type ExitCodeValue } from './exit-codes.ts';
 
@@ -73,6 +77,10 @@ export function buildProgram(rt: Runtime): Command {
   registerWal(program, rt);
   registerDns(program, rt);
   registerConfig(program, rt);
+  registerDaemon(program, rt);
+  registerStatus(program, rt);
+  registerJobs(program, rt);
+  registerRun(program, rt);
   return program;
 }
 

@@ -32,6 +32,8 @@ export type ErrorCode =
   | 'NETWORK'
   /** A database took the connection but refused the work (a restore's SQL failed). */
   | 'DATABASE'
+  /** The site daemon: none answers, another already runs on the data folder, or it refused the request. */
+  | 'DAEMON'
   | 'INTERNAL';
 
 /**

@@ -1,0 +1,80 @@
+/** `lifeboat daemon -c lifeboat.yaml`: run the site daemon in the foreground. */
+import type { Command } from 'commander';
+import { Session, type Runtime } from '../context.ts';
+import { configOption, loadDaemonConfig, type DaemonFlags } from '../daemon-args.ts';
+
+/** How long stopping may take after SIGTERM before the process leaves anyway (systemd waits 90 s; users expect seconds). */
+const STOP_DEADLINE_MS = 9_000;
+
+export function registerDaemon(program: Command, rt: Runtime): void {
+  program
+    .command('daemon')
+    .summary('run the site daemon: schedules, job history, API, metrics, notifications')
+    .description(
+      'Run the site daemon in the foreground (under systemd: docs/lifeboat.service). It backs up each protection ' +
+        'group of the configuration on its schedule (a run missed while the daemon was down runs once at start), ' +
+        'applies the group\'s retention after each backup, checks on the check schedule, keeps the job history and ' +
+        'an audit log in SQLite under site.data, serves the HTTP API (TLS unless it listens on loopback only; with ' +
+        'no certificate configured it makes a self-signed one and prints its fingerprint), Prometheus metrics at ' +
+        '/metrics, and sends webhook notifications when a job fails or a recovery point gets older than its RPO.\n\n' +
+        'One daemon per data folder: a second is refused with the holder\'s pid. SIGTERM or SIGINT cancels running ' +
+        'jobs (recorded as interrupted; the repository stays valid) and exits within 10 s. SIGHUP reads the ' +
+        'configuration again; a file with an error is refused, logged with its line, and the old configuration kept.\n\n' +
+        'For the CLI on the same host, the daemon writes an admin token to site.data/local.token (readable by its ' +
+        'user only), which `lifeboat status`, `jobs` and `run` use when no token is given.',
+    )
+    .addOption(configOption())
+    .addHelpText(
+      'after',
+      `
+EXAMPLES
+  lifeboat daemon -c /etc/lifeboat/lifeboat.yaml
+  lifeboat --json daemon -c lifeboat.yaml | jq 'select(.event == "job-ended")'
+  systemctl reload lifeboat          # SIGHUP: read the configuration again
+
+OUTPUT
+  One line per event (started, job started/ended, notices, reloads) on stderr; with --json, JSON lines on stdout.
+
+EXIT STATUS
+  0   stopped by SIGTERM or SIGINT
+  1   could not start (the API's address in use, a state file that cannot be opened)
+  2   configuration error (file, line and field named)
+  15  another daemon runs on the same data folder (its pid is named)`,
+    )
+    .action(async (o: DaemonFlags, c: Command) => {
+      const s = Session.of(rt, c);
+      const cfg = await loadDaemonConfig(o, rt);
+      const { startDaemon, reloadDaemon } = await import('../../daemon/index.ts');
+      const log = (e: Record<string, unknown>): void => {
+        if (s.opts.json) s.out.emit({ time: new Date().toISOString(), ...e });
+        else if (!s.opts.quiet) process.stderr.write(`${new Date().toISOString()} ${Object.entries(e).map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`).join(' ')}\n`);
+      };
+      const running = await startDaemon(cfg, { log, signal: s.signal });
+      if (running.api) log({ event: 'api-listening', url: running.api.url, ...(running.tls ? { fingerprint: running.tls.fingerprint, certificate: running.tls.certFile } : {}) });
+      const onHup = (): void => {
+        try {
+          reloadDaemon(running.daemon);
+        } catch (err) {
+          log({ event: 'reload-refused', error: (err as Error).message, kept: 'the configuration in use' });
+        }
+      };
+      process.on('SIGHUP', onHup);
+      try {
+        await new Promise<void>((resolve) => {
+          if (s.signal.aborted) resolve();
+          s.signal.addEventListener('abort', () => resolve(), { once: true });
+        });
+        log({ event: 'stopping' });
+        const deadline = setTimeout(() => {
+          log({ event: 'stop-timed-out', after_ms: STOP_DEADLINE_MS });
+          process.exit(1);
+        }, STOP_DEADLINE_MS);
+        deadline.unref();
+        await running.daemon.stop();
+        clearTimeout(deadline);
+        log({ event: 'stopped' });
+      } finally {
+        process.off('SIGHUP', onHup);
+      }
+    });
+}

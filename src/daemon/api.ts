@@ -1,0 +1,419 @@
+/**
+ * The daemon's HTTP API (Hono): JSON under /v1, an OpenAPI document at /v1/openapi.json, Prometheus text at
+ * /metrics. One route table gives both the routes and the document, so they cannot disagree.
+ *
+ * Every route but /v1/health and /v1/openapi.json needs a bearer token; tokens are compared by their
+ * SHA-256 (the configuration holds only hashes), in constant time. Roles are ordered viewer < operator <
+ * admin: an unknown or missing token is 401, too small a role 403; nothing is done, and the refusal is
+ * written to the audit log. A client that keeps failing is answered more and more slowly (up to 10 s), so
+ * tokens cannot be guessed at speed. Every call that changes something is audited with its outcome.
+ * Request bodies are bounded (64 KiB). Expected failures answer with `{error: {code, message, hint}}` and
+ * a status for their code; anything else is logged and answered as a plain 500.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { Registry } from 'prom-client';
+import { isLifeboatError, LifeboatError, type Clock } from '../core/index.ts';
+import type { Role } from '../config/index.ts';
+import { loadSnapshots, resolveSnapshot, type SnapshotEntry } from '../repo/index.ts';
+import { restoreFiles } from '../sources/files/index.ts';
+import { snapshotSource } from '../sources/index.ts';
+import type { Daemon, GroupStatus } from './daemon.ts';
+import type { JobRecord } from './state.ts';
+
+const RANK: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 };
+export const MAX_BODY_BYTES = 64 * 1024;
+
+type Access = Role | 'public';
+
+interface Route {
+  method: 'get' | 'post';
+  /** Hono's form (`:name`); the OpenAPI document gets `{name}`. */
+  path: string;
+  access: Access;
+  summary: string;
+  /** For the document: the JSON body a POST takes. */
+  body?: Record<string, unknown>;
+  handler: (c: Context<Env>) => Promise<Response> | Response;
+}
+
+interface Actor {
+  name: string;
+  role: Role;
+}
+
+type Env = { Variables: { actor?: Actor } };
+
+const STATUS_OF: Partial<Record<string, number>> = {
+  USAGE: 400,
+  CONFIG: 400,
+  UNSAFE_PATH: 403,
+  NOT_FOUND: 404,
+  AMBIGUOUS: 400,
+  EXISTS: 409,
+  REPO_LOCKED: 409,
+  ABORTED: 503,
+};
+
+function errorBody(code: string, message: string, hint?: string): { error: { code: string; message: string; hint?: string } } {
+  return { error: { code, message, ...(hint ? { hint } : {}) } };
+}
+
+function jobJson(j: JobRecord): Record<string, unknown> {
+  const iso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    id: j.id,
+    group: j.group,
+    kind: j.kind,
+    trigger: j.trigger,
+    status: j.status,
+    scheduled_for: iso(j.scheduledFor),
+    queued: iso(j.queued),
+    started: iso(j.started),
+    ended: iso(j.ended),
+    duration_seconds: j.started !== undefined && j.ended !== undefined ? (j.ended - j.started) / 1000 : undefined,
+    snapshots: j.snapshots,
+    bytes_added: j.bytesAdded,
+    warnings: j.warnings,
+    error: j.error,
+    forgotten: j.forgotten,
+  };
+}
+
+export function groupJson(s: GroupStatus, snapshots: number | undefined): Record<string, unknown> {
+  const iso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+  return {
+    name: s.name,
+    repository: s.repository,
+    members: s.members,
+    last_good: iso(s.lastGood),
+    age_seconds: s.ageMs === undefined ? undefined : Math.round(s.ageMs / 1000),
+    rpo_seconds: s.rpoMs === undefined ? undefined : s.rpoMs / 1000,
+    rto_seconds: s.rtoMs === undefined ? undefined : s.rtoMs / 1000,
+    rpo_breached: s.rpoBreached,
+    failing: s.failing,
+    next_backup: iso(s.nextBackup),
+    next_check: iso(s.nextCheck),
+    running: s.running.map(jobJson),
+    last_backup: s.lastBackup ? jobJson(s.lastBackup) : undefined,
+    last_check: s.lastCheck ? jobJson(s.lastCheck) : undefined,
+    snapshots,
+  };
+}
+
+function snapshotJson(s: SnapshotEntry): Record<string, unknown> {
+  const src = snapshotSource(s);
+  return { id: s.id, short_id: s.short_id, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags ?? [], group: s.group, source: src ? { kind: src.kind, ...('mode' in src ? { mode: src.mode } : {}) } : { kind: s.source.kind }, consistency: s.consistency, summary: s.summary };
+}
+
+/**
+ * Whether `target` lies inside one of `allowed` once symbolic links in its existing part are resolved
+ * (a link inside an allowed folder that points out of it does not make the outside allowed).
+ */
+export function restoreTargetProblem(target: string, allowed: string[]): string | undefined {
+  if (!isAbsolute(target)) return 'the target must be an absolute path';
+  const abs = resolve(target);
+  let existing = abs;
+  while (!existsSync(existing)) existing = dirname(existing);
+  const real = resolve(realpathSync(existing), relative(existing, abs));
+  const inside = allowed.some((a) => {
+    const base = existsSync(a) ? realpathSync(a) : resolve(a);
+    return real === base || real.startsWith(base.endsWith(sep) ? base : base + sep);
+  });
+  if (!inside) return `${target} is outside the folders restores may write to (api.restore_paths: ${allowed.join(', ') || 'none'})`;
+  if (allowed.some((a) => resolve(a) === abs)) return 'restore into a new folder below an allowed folder, not into the allowed folder itself';
+  if (existsSync(abs) && readdirSync(abs).length > 0) return `${target} exists and is not empty: the API restores only into a new or empty folder`;
+  return undefined;
+}
+
+export interface ApiOptions {
+  clock: Clock;
+  metrics: Registry;
+  /** The configured tokens, for comparison: name, role, hash (`sha256:<hex>`). */
+  tokens: () => Array<{ name: string; role: Role; hash: string }>;
+  restorePaths: () => string[];
+}
+
+/** Remote addresses that keep failing to authenticate: answered later and later. */
+class Slowdown {
+  readonly #fails = new Map<string, { count: number; last: number }>();
+  constructor(readonly clock: Clock) {}
+  delayFor(remote: string): number {
+    const f = this.#fails.get(remote);
+    if (!f || this.clock.now() - f.last > 10 * 60_000) return 0;
+    return f.count < 5 ? 0 : Math.min(10_000, 100 * 2 ** (f.count - 5));
+  }
+  fail(remote: string): void {
+    const f = this.#fails.get(remote);
+    const now = this.clock.now();
+    this.#fails.set(remote, { count: f && now - f.last <= 10 * 60_000 ? f.count + 1 : 1, last: now });
+    if (this.#fails.size > 10_000) this.#fails.delete(this.#fails.keys().next().value!);
+  }
+  ok(remote: string): void {
+    this.#fails.delete(remote);
+  }
+}
+
+function param(c: Context, k: string): string {
+  return c.req.param(k) ?? '';
+}
+
+function remoteOf(c: Context): string {
+  try {
+    return getConnInfo(c).remote.address ?? 'unknown';
+  } catch {
+    return 'local';
+  }
+}
+
+export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
+  const app = new Hono<Env>();
+  const slow = new Slowdown(opts.clock);
+  const audit = (c: Context<Env>, status: number, outcome: 'ok' | 'refused' | 'failed', detail?: string): void => {
+    const actor = c.get('actor');
+    try {
+      d.state.audit({ time: opts.clock.now(), actor: actor?.name ?? '-', role: actor?.role ?? '-', method: c.req.method, path: c.req.path, status, outcome, remote: remoteOf(c), ...(detail ? { detail } : {}) });
+    } catch (err) {
+      d.log({ event: 'audit-failed', error: (err as Error).message });
+    }
+  };
+
+  const authorize = async (c: Context<Env>, need: Role): Promise<Response | undefined> => {
+    const remote = remoteOf(c);
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    let actor: Actor | undefined;
+    if (m) {
+      const h = createHash('sha256').update(m[1]!).digest();
+      for (const t of opts.tokens()) {
+        const want = Buffer.from(t.hash.replace(/^sha256:/, ''), 'hex');
+        if (want.length === h.length && timingSafeEqual(want, h)) actor = { name: t.name, role: t.role };
+      }
+    }
+    if (!actor) {
+      const delay = slow.delayFor(remote);
+      slow.fail(remote);
+      if (delay) await opts.clock.sleep(delay);
+      audit(c, 401, 'refused', m ? 'unknown token' : 'no token');
+      c.header('WWW-Authenticate', 'Bearer realm="lifeboat"');
+      return c.json(errorBody('UNAUTHENTICATED', m ? 'unknown token' : 'a bearer token is required', 'send Authorization: Bearer TOKEN (tokens are configured under api.tokens)'), 401);
+    }
+    slow.ok(remote);
+    c.set('actor', actor);
+    if (RANK[actor.role] < RANK[need]) {
+      audit(c, 403, 'refused', `needs ${need}, token has ${actor.role}`);
+      return c.json(errorBody('FORBIDDEN', `this needs the ${need} role; token ${actor.name} is ${actor.role}`), 403);
+    }
+    return undefined;
+  };
+
+  const groupOr404 = (name: string): void => {
+    if (!d.group(name)) throw new LifeboatError('NOT_FOUND', `no group ${name}`, { hint: 'GET /v1/groups lists them' });
+  };
+
+  const routes: Route[] = [
+    { method: 'get', path: '/v1/health', access: 'public', summary: 'Liveness: 200 while the daemon runs (no details without a token)', handler: (c) => c.json({ ok: d.health().ok }) },
+    { method: 'get', path: '/v1/openapi.json', access: 'public', summary: 'This document', handler: (c) => c.json(openapi(routes)) },
+    {
+      method: 'get',
+      path: '/v1/status',
+      access: 'viewer',
+      summary: 'The site and every group: newest good recovery point and its age against the RPO, next runs, running jobs',
+      handler: (c) => {
+        const cfg = d.config;
+        return c.json({
+          site: cfg.site!.name,
+          started: new Date(d.startedAt).toISOString(),
+          health: d.health(),
+          groups: cfg.groups.map((g) => groupJson(d.status(g.name), d.facts.snapshots.get(g.name))),
+          repositories: cfg.repositories.map((r) => ({ name: r.name, path: r.path, size_bytes: d.facts.size.get(r.name) })),
+        });
+      },
+    },
+    { method: 'get', path: '/v1/groups', access: 'viewer', summary: 'The protection groups', handler: (c) => c.json({ groups: d.config.groups.map((g) => groupJson(d.status(g.name), d.facts.snapshots.get(g.name))) }) },
+    {
+      method: 'get',
+      path: '/v1/groups/:name',
+      access: 'viewer',
+      summary: 'One group',
+      handler: (c) => {
+        groupOr404(param(c, 'name'));
+        return c.json(groupJson(d.status(param(c, 'name')), d.facts.snapshots.get(param(c, 'name'))));
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/groups/:name/snapshots',
+      access: 'viewer',
+      summary: "The group's snapshots in its repository, oldest first",
+      handler: async (c) => {
+        groupOr404(param(c, 'name'));
+        return c.json({ snapshots: (await d.snapshots(param(c, 'name'))).map(snapshotJson) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/jobs',
+      access: 'viewer',
+      summary: 'Job history, newest first (?group=, ?kind=backup|check, ?status=, ?limit= up to 1000, ?before=ID)',
+      handler: (c) => {
+        const q = c.req.query();
+        const num = (v: string | undefined): number | undefined => (v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : undefined);
+        if (q['kind'] !== undefined && q['kind'] !== 'backup' && q['kind'] !== 'check') throw new LifeboatError('USAGE', 'kind is backup or check');
+        const jobs = d.state.jobs({
+          ...(q['group'] ? { group: q['group'] } : {}),
+          ...(q['kind'] ? { kind: q['kind'] as 'backup' | 'check' } : {}),
+          ...(q['status'] ? { status: q['status'] as JobRecord['status'] } : {}),
+          ...(num(q['limit']) !== undefined ? { limit: num(q['limit'])! } : {}),
+          ...(num(q['before']) !== undefined ? { before: num(q['before'])! } : {}),
+        });
+        return c.json({ jobs: jobs.map(jobJson) });
+      },
+    },
+    {
+      method: 'get',
+      path: '/v1/jobs/:id',
+      access: 'viewer',
+      summary: 'One job',
+      handler: (c) => {
+        const id = param(c, 'id');
+        const j = /^\d{1,9}$/.test(id) ? d.state.job(Number(id)) : undefined;
+        if (!j) throw new LifeboatError('NOT_FOUND', `no job ${id}`);
+        return c.json(jobJson(j));
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/groups/:name/backup',
+      access: 'operator',
+      summary: 'Back the group up now (202 with the job; the same job if one is already waiting)',
+      handler: (c) => {
+        groupOr404(param(c, 'name'));
+        const r = d.submit(param(c, 'name'), 'backup', 'api');
+        audit(c, 202, 'ok', `job ${r.job.id}`);
+        return c.json({ job: jobJson(r.job), queued: r.queued }, 202);
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/groups/:name/check',
+      access: 'operator',
+      summary: "Check the group's repository now (202 with the job)",
+      handler: (c) => {
+        groupOr404(param(c, 'name'));
+        const r = d.submit(param(c, 'name'), 'check', 'api');
+        audit(c, 202, 'ok', `job ${r.job.id}`);
+        return c.json({ job: jobJson(r.job), queued: r.queued }, 202);
+      },
+    },
+    {
+      method: 'post',
+      path: '/v1/restore',
+      access: 'admin',
+      summary: 'Restore files or folders of a snapshot into a new or empty folder below one of api.restore_paths',
+      body: { group: 'string', snapshot: 'id, prefix or "latest"', include: ['absolute paths in the snapshot (optional: all)'], target: 'absolute path' },
+      handler: async (c) => {
+        let body: { group?: unknown; snapshot?: unknown; include?: unknown; target?: unknown };
+        try {
+          body = await c.req.json();
+        } catch {
+          throw new LifeboatError('USAGE', 'the body must be JSON: {"group", "snapshot", "include", "target"}');
+        }
+        const str = (v: unknown, f: string): string => {
+          if (typeof v !== 'string' || v === '' || v.length > 4096 || v.includes('\0')) throw new LifeboatError('USAGE', `${f} must be a non-empty string`);
+          return v;
+        };
+        const group = str(body.group, 'group');
+        groupOr404(group);
+        const ref = str(body.snapshot, 'snapshot');
+        const target = str(body.target, 'target');
+        const include = body.include === undefined ? [] : Array.isArray(body.include) && body.include.length <= 1000 ? body.include.map((p, i) => str(p, `include[${i}]`)) : (() => {
+          throw new LifeboatError('USAGE', 'include must be a list of at most 1000 absolute paths');
+        })();
+        const problem = restoreTargetProblem(target, opts.restorePaths());
+        if (problem) {
+          audit(c, 403, 'refused', problem);
+          return c.json(errorBody('UNSAFE_PATH', problem, 'restore below a folder listed in api.restore_paths'), 403);
+        }
+        const g = d.group(group)!;
+        const result = await d.repoLock(g.repository).shared(() =>
+          d.withRepository(g.repository, async (repo) => {
+            const snaps = (await loadSnapshots(repo)).filter((s) => s.group === group);
+            const snap = resolveSnapshot(snaps, ref);
+            if (snapshotSource(snap)?.kind !== 'files' && snap.source.kind !== 'sqlite') throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is a ${snap.source.kind} backup: restore it with the lifeboat command (databases need their own restore)`);
+            const r = await restoreFiles(repo, snap, { target, ...(include.length ? { include } : {}) });
+            return { snapshot: snap.id, files: r.files, dirs: r.dirs, bytes: r.bytes, warnings: r.warnings.map((w) => `${w.path}: ${w.message}`) };
+          }),
+        );
+        audit(c, 200, result.warnings.length ? 'failed' : 'ok', `snapshot ${result.snapshot.slice(0, 8)} to ${target}`);
+        return c.json({ ...result, target });
+      },
+    },
+    { method: 'get', path: '/v1/audit', access: 'admin', summary: 'The audit log, newest first (?limit= up to 1000)', handler: (c) => c.json({ audit: d.state.auditLog(Number(c.req.query('limit') ?? 100) || 100) }) },
+    {
+      method: 'get',
+      path: '/metrics',
+      access: 'viewer',
+      summary: 'Prometheus metrics (text exposition format)',
+      handler: async (c) => c.body(await opts.metrics.metrics(), 200, { 'content-type': opts.metrics.contentType }),
+    },
+  ];
+
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
+    }),
+  );
+  for (const r of routes) {
+    app[r.method](r.path, async (c) => {
+      if (r.access !== 'public') {
+        const refused = await authorize(c, r.access);
+        if (refused) return refused;
+      }
+      try {
+        return await r.handler(c);
+      } catch (err) {
+        const status = isLifeboatError(err) ? (STATUS_OF[err.code] ?? 500) : 500;
+        if (r.method === 'post') audit(c, status, 'failed', (err as Error).message);
+        if (isLifeboatError(err) && err.code !== 'INTERNAL') return c.json(errorBody(err.code, err.message, err.hint), status as 400);
+        d.log({ event: 'api-internal-error', path: c.req.path, error: (err as Error)?.stack ?? String(err) });
+        return c.json(errorBody('INTERNAL', 'internal error (logged by the daemon)'), 500);
+      }
+    });
+  }
+  app.notFound((c) => c.json(errorBody('NOT_FOUND', `no route ${c.req.method} ${c.req.path}`, 'GET /v1/openapi.json lists the routes'), 404));
+  return app;
+}
+
+function openapi(routes: Route[]): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const p = r.path.replace(/:(\w+)/g, '{$1}');
+    const params = [...r.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    (paths[p] ??= {})[r.method] = {
+      summary: r.summary,
+      'x-role': r.access,
+      ...(r.access === 'public' ? { security: [] } : {}),
+      ...(params.length ? { parameters: params } : {}),
+      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', example: r.body } } } } } : {}),
+      responses: {
+        [r.method === 'post' && r.path.endsWith('backup') ? '202' : r.method === 'post' && r.path.endsWith('check') ? '202' : '200']: { description: 'OK' },
+        ...(r.access !== 'public' ? { '401': { description: 'no or unknown token' }, '403': { description: `needs the ${r.access} role` } } : {}),
+        ...(r.method === 'post' ? { '413': { description: `body over ${MAX_BODY_BYTES} bytes` } } : {}),
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Lifeboat site daemon', version: '1', description: 'Roles: viewer < operator < admin. Errors: {"error": {"code", "message", "hint"}}.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}

@@ -1,0 +1,413 @@
+/**
+ * The site daemon: one process per data folder that runs the configuration's protection groups. It owns
+ * the data-folder lock, the state store, the job queue, the scheduler, the notifier and the API server,
+ * started in that order and stopped in reverse (one `ServiceGroup`). Jobs are the same library calls the
+ * CLI makes (src/jobs); this file decides only when they run and what is recorded.
+ *
+ * Per group it keeps the newest good recovery point (the start of the last backup that saved every
+ * member), whether the last backup failed, and whether the recovery point is older than the RPO objective.
+ * A change of either is announced once through the notifier (failure, recovery, breach, back within).
+ */
+import { mkdirSync } from 'node:fs';
+import { LifeboatError, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
+import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
+import { applyRetention, parseSubset, runBackup, runCheck } from '../jobs/index.ts';
+import { fileTypes, openLocal } from '../repo/backend/index.ts';
+import { loadSnapshots, Repository, type SnapshotEntry } from '../repo/index.ts';
+import { describeMember } from '../sources/index.ts';
+import { DataLock } from './data-lock.ts';
+import type { RepoFacts } from './metrics.ts';
+import { Notifier, type Notice } from './notify.ts';
+import { JobQueue, type JobOutcome } from './queue.ts';
+import { Scheduler, type ScheduleEntry } from './scheduler.ts';
+import { StateStore, type JobKind, type JobRecord, type JobTrigger } from './state.ts';
+
+export interface DaemonOptions {
+  clock?: Clock;
+  log?: (e: Record<string, unknown>) => void;
+  random?: () => number;
+  /** How often recovery-point ages are compared with their objectives (default 1 s). */
+  rpoTickMs?: number;
+  /** Extra services started last and stopped first (the API server). */
+  extra?: (daemon: Daemon) => Service[];
+}
+
+export interface GroupStatus {
+  name: string;
+  repository: string;
+  members: string[];
+  /** Start of the newest backup that saved every member (ms), if any. */
+  lastGood?: number;
+  ageMs?: number;
+  rpoMs?: number;
+  rtoMs?: number;
+  rpoBreached: boolean;
+  failing: boolean;
+  nextBackup?: number;
+  nextCheck?: number;
+  running: JobRecord[];
+  lastBackup?: JobRecord;
+  lastCheck?: JobRecord;
+}
+
+interface GroupState {
+  lastGood?: number;
+  failing: Record<JobKind, boolean>;
+  breached: boolean;
+  snapshots?: number;
+}
+
+/** Readers (backups, checks) share a repository; retention (forget) has it to itself. */
+class RwLock {
+  #readers = 0;
+  #writer = false;
+  #waiters: Array<() => void> = [];
+  async shared<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#writer) await new Promise<void>((r) => this.#waiters.push(r));
+    this.#readers++;
+    try {
+      return await fn();
+    } finally {
+      this.#readers--;
+      this.#wake();
+    }
+  }
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.#writer || this.#readers) await new Promise<void>((r) => this.#waiters.push(r));
+    this.#writer = true;
+    try {
+      return await fn();
+    } finally {
+      this.#writer = false;
+      this.#wake();
+    }
+  }
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+}
+
+export class Daemon {
+  readonly clock: Clock;
+  readonly #opts: DaemonOptions;
+  #config: Config;
+  #state: StateStore | undefined;
+  #lock: DataLock | undefined;
+  #services: ServiceGroup | undefined;
+  #queue: JobQueue | undefined;
+  #scheduler: Scheduler | undefined;
+  #notifier: Notifier | undefined;
+  readonly #groups = new Map<string, GroupState>();
+  readonly #repoLocks = new Map<string, RwLock>();
+  #cancelTick: (() => void) | undefined;
+  readonly startedAt: number;
+  /** Counters the metrics read. */
+  readonly counters = { jobFailures: new Map<string, number>(), jobsRun: 0 };
+  readonly facts: RepoFacts = { size: new Map(), snapshots: new Map() };
+
+  constructor(config: Config, opts: DaemonOptions = {}) {
+    if (!config.site) throw new LifeboatError('CONFIG', `${config.file} has no site section`, { hint: 'add `site: { name: NAME, data: /var/lib/lifeboat }`' });
+    this.#config = config;
+    this.#opts = opts;
+    this.clock = opts.clock ?? systemClock;
+    this.startedAt = this.clock.now();
+  }
+
+  get config(): Config {
+    return this.#config;
+  }
+
+  get state(): StateStore {
+    if (!this.#state) throw new LifeboatError('INTERNAL', 'the daemon is not started');
+    return this.#state;
+  }
+
+  get queue(): JobQueue {
+    if (!this.#queue) throw new LifeboatError('INTERNAL', 'the daemon is not started');
+    return this.#queue;
+  }
+
+  get scheduler(): Scheduler | undefined {
+    return this.#scheduler;
+  }
+
+  log(e: Record<string, unknown>): void {
+    this.#opts.log?.(e);
+  }
+
+  /** Locks the data folder, opens the state, starts the queue, the scheduler, the notifier and the extras. */
+  async start(signal: AbortSignal): Promise<void> {
+    const site = this.#config.site!;
+    mkdirSync(site.data, { recursive: true, mode: 0o700 });
+    this.#lock = await DataLock.acquire(site.data);
+    try {
+      this.#state = await StateStore.open(site.data, this.clock.now());
+      for (const g of this.#config.groups) this.#initGroup(g);
+      this.#notifier = new Notifier(this.#config.notify.webhooks, { clock: this.clock, ...(this.#opts.log ? { log: this.#opts.log } : {}), ...(this.#opts.random ? { random: this.#opts.random } : {}) });
+      this.#queue = new JobQueue({
+        clock: this.clock,
+        state: this.#state,
+        maxConcurrent: this.#config.daemon.maxConcurrentJobs,
+        execute: (job, sig) => this.#execute(job, sig),
+        onStart: (job) => this.log({ event: 'job-started', job: job.id, group: job.group, kind: job.kind, trigger: job.trigger }),
+        onEnd: (job) => this.#jobEnded(job),
+        ...(this.#opts.log ? { log: this.#opts.log } : {}),
+      });
+      this.#scheduler = new Scheduler(this.#schedules(this.#config), {
+        clock: this.clock,
+        state: this.#state,
+        submit: (group, kind, trigger, due) => void this.submit(group, kind, trigger, due),
+        ...(this.#opts.random ? { random: this.#opts.random } : {}),
+        ...(this.#opts.log ? { log: this.#opts.log } : {}),
+      });
+      this.#services = new ServiceGroup('daemon', [this.#notifier, this.#queue, this.#scheduler, ...(this.#opts.extra?.(this) ?? [])]);
+      await this.#services.start(signal);
+      this.#tick();
+      this.log({ event: 'daemon-started', site: site.name, data: site.data, groups: this.#config.groups.map((g) => g.name).join(',') });
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /** Cancels running jobs (recorded as interrupted), stops every service, releases the data folder. */
+  async stop(): Promise<void> {
+    this.#cancelTick?.();
+    this.#cancelTick = undefined;
+    try {
+      await this.#services?.stop();
+    } finally {
+      this.#state?.close();
+      this.#lock?.release();
+    }
+  }
+
+  health(): Health {
+    return this.#services?.health() ?? { ok: false, detail: 'not started' };
+  }
+
+  /** A new configuration (SIGHUP): the site and data folder must stay; groups, schedules and webhooks change at once. */
+  reload(next: Config): void {
+    if (next.site?.data !== this.#config.site?.data) {
+      throw new LifeboatError('CONFIG', `site.data changed (${this.#config.site?.data} → ${next.site?.data}); the daemon keeps its data folder until restarted`, { hint: 'restart the daemon to move it' });
+    }
+    this.#config = next;
+    for (const g of next.groups) if (!this.#groups.has(g.name)) this.#initGroup(g);
+    for (const name of [...this.#groups.keys()]) if (!next.groups.some((g) => g.name === name)) this.#groups.delete(name);
+    this.#scheduler?.replace(this.#schedules(next));
+    this.#notifier?.replace(next.notify.webhooks);
+    if (this.#queue) this.#queue.maxConcurrent = next.daemon.maxConcurrentJobs;
+    this.log({ event: 'config-reloaded', file: next.file, groups: next.groups.map((g) => g.name).join(',') });
+  }
+
+  group(name: string): GroupConfig | undefined {
+    return this.#config.groups.find((g) => g.name === name);
+  }
+
+  /** Queues a job (the API's "run now", the scheduler's due jobs). */
+  submit(group: string, kind: JobKind, trigger: JobTrigger, due?: number): { job: JobRecord; queued: boolean } {
+    const g = this.group(group);
+    if (!g) throw new LifeboatError('NOT_FOUND', `no group ${group} in the configuration`, { hint: 'list the groups with `lifeboat status`' });
+    if (kind === 'check' && !g.check && trigger !== 'api') throw new LifeboatError('USAGE', `group ${group} has no check schedule`);
+    return this.queue.submit(group, kind, trigger, due);
+  }
+
+  status(name: string): GroupStatus {
+    const g = this.group(name);
+    if (!g) throw new LifeboatError('NOT_FOUND', `no group ${name} in the configuration`, { hint: 'list the groups with `lifeboat status`' });
+    const st = this.#groups.get(name)!;
+    const now = this.clock.now();
+    const lastBackup = this.#state?.lastFinished(name, 'backup');
+    const lastCheck = this.#state?.lastFinished(name, 'check');
+    const nextBackup = this.#scheduler?.next(name, 'backup');
+    const nextCheck = this.#scheduler?.next(name, 'check');
+    return {
+      name,
+      repository: g.repository,
+      members: g.members.map(describeMember),
+      ...(st.lastGood !== undefined ? { lastGood: st.lastGood, ageMs: Math.max(0, now - st.lastGood) } : {}),
+      ...(g.objectives.rpoMs !== undefined ? { rpoMs: g.objectives.rpoMs } : {}),
+      ...(g.objectives.rtoMs !== undefined ? { rtoMs: g.objectives.rtoMs } : {}),
+      rpoBreached: st.breached,
+      failing: st.failing.backup,
+      ...(nextBackup !== undefined ? { nextBackup } : {}),
+      ...(nextCheck !== undefined ? { nextCheck } : {}),
+      running: this.#queue?.running.filter((j) => j.group === name) ?? [],
+      ...(lastBackup ? { lastBackup } : {}),
+      ...(lastCheck ? { lastCheck } : {}),
+    };
+  }
+
+  groupState(name: string): Readonly<GroupState> | undefined {
+    return this.#groups.get(name);
+  }
+
+  /** The repository a group writes to, opened for one piece of work and closed after. */
+  async withRepository<T>(name: string, fn: (repo: Repository) => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const rc = this.#config.repositories.find((r) => r.name === name);
+    if (!rc) throw new LifeboatError('CONFIG', `no repository ${name} in the configuration`);
+    const repo = await openRepository(rc, this.clock, signal);
+    try {
+      return await fn(repo);
+    } finally {
+      await repo.backend.close();
+    }
+  }
+
+  /** Snapshots of a group, newest last (from the repository itself). */
+  async snapshots(group: string, signal?: AbortSignal): Promise<SnapshotEntry[]> {
+    const g = this.group(group);
+    if (!g) throw new LifeboatError('NOT_FOUND', `no group ${group} in the configuration`);
+    return this.withRepository(g.repository, async (repo) => (await loadSnapshots(repo, signal ? { signal } : {})).filter((s) => s.group === group), signal);
+  }
+
+  repoLock(name: string): RwLock {
+    let l = this.#repoLocks.get(name);
+    if (!l) this.#repoLocks.set(name, (l = new RwLock()));
+    return l;
+  }
+
+  notify(n: Omit<Notice, 'site' | 'time'>): void {
+    this.log({ event: 'notice', notice: n.event, group: n.group, message: n.message });
+    this.#notifier?.notify({ ...n, site: this.#config.site!.name, time: new Date(this.clock.now()).toISOString() } as Notice);
+  }
+
+  #initGroup(g: GroupConfig): void {
+    const last = this.#state?.jobs({ group: g.name, kind: 'backup', limit: 50 }).find((j) => j.status === 'ok' || j.status === 'partial');
+    const lastBackup = this.#state?.lastFinished(g.name, 'backup');
+    const lastCheck = this.#state?.lastFinished(g.name, 'check');
+    this.#groups.set(g.name, {
+      ...(last?.started !== undefined ? { lastGood: last.started } : {}),
+      failing: { backup: lastBackup?.status === 'failed', check: lastCheck?.status === 'failed' },
+      breached: false,
+    });
+  }
+
+  #schedules(c: Config): ScheduleEntry[] {
+    return c.groups.flatMap((g) => [
+      ...(g.schedule ? [{ group: g.name, kind: 'backup' as const, schedule: g.schedule, jitterMs: g.jitterMs }] : []),
+      ...(g.check ? [{ group: g.name, kind: 'check' as const, schedule: g.check.schedule, jitterMs: g.jitterMs }] : []),
+    ]);
+  }
+
+  async #execute(job: JobRecord, signal: AbortSignal): Promise<JobOutcome> {
+    const g = this.group(job.group);
+    if (!g) return { status: 'failed', error: `group ${job.group} is no longer in the configuration` };
+    const lock = this.repoLock(g.repository);
+    if (job.kind === 'check') {
+      const subset = g.check?.readDataSubset !== undefined ? parseSubset(g.check.readDataSubset) : undefined;
+      const r = await lock.shared(() => this.withRepository(g.repository, (repo) => runCheck(repo, { ...(subset ? { readDataSubset: subset } : {}), signal }), signal));
+      return r.ok ? { status: 'ok' } : { status: 'failed', error: r.problems.slice(0, 20).join('; '), warnings: r.problems };
+    }
+    const warnings: string[] = [];
+    return this.withRepository(
+      g.repository,
+      async (repo) => {
+        const r = await lock.shared(() =>
+          runBackup(repo, {
+            members: g.members,
+            group: g.name,
+            ...(g.tags.length ? { tags: g.tags } : {}),
+            ...(g.hooks ? { hooks: g.hooks } : {}),
+            signal,
+            onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+          }),
+        );
+        const snapshots = r.members.flatMap((m) => (m.result ? [m.result.id] : []));
+        let forgotten: number | undefined;
+        if (r.status !== 'failed' && g.retention && !signal.aborted) {
+          try {
+            forgotten = (await lock.exclusive(() => applyRetention(repo, g.name, g.retention!, { signal })))?.removed.length;
+          } catch (err) {
+            if (signal.aborted) throw err;
+            warnings.push(`retention did not run: ${(err as Error).message}`);
+          }
+        }
+        await this.#updateFacts(repo, g.repository, signal).catch((err: unknown) => this.log({ event: 'facts-failed', repository: g.repository, error: (err as Error).message }));
+        return {
+          status: r.status,
+          snapshots,
+          bytesAdded: r.bytesAdded,
+          warnings: [...r.problems, ...warnings],
+          ...(r.status === 'failed' ? { error: r.problems.join('; ') } : {}),
+          ...(forgotten !== undefined ? { forgotten } : {}),
+        };
+      },
+      signal,
+    );
+  }
+
+  /** The repository's size and its groups' snapshot counts, for status and metrics. */
+  async #updateFacts(repo: Repository, name: string, signal: AbortSignal): Promise<void> {
+    let size = 0;
+    for (const type of fileTypes) for await (const f of repo.backend.list(type, { signal })) size += f.size;
+    this.facts.size.set(name, size);
+    const counts = new Map<string, number>();
+    for (const s of await loadSnapshots(repo, { signal })) if (s.group !== undefined) counts.set(s.group, (counts.get(s.group) ?? 0) + 1);
+    for (const g of this.#config.groups) if (g.repository === name) this.facts.snapshots.set(g.name, counts.get(g.name) ?? 0);
+  }
+
+  #jobEnded(job: JobRecord): void {
+    this.counters.jobsRun++;
+    this.log({ event: 'job-ended', job: job.id, group: job.group, kind: job.kind, status: job.status, ...(job.error ? { error: job.error } : {}) });
+    const st = this.#groups.get(job.group);
+    if (!st || job.status === 'interrupted' || job.status === 'queued' || job.status === 'running') return;
+    if (job.status === 'failed') {
+      const key = `${job.group}\0${job.kind}`;
+      this.counters.jobFailures.set(key, (this.counters.jobFailures.get(key) ?? 0) + 1);
+    }
+    const failed = job.status === 'failed';
+    if (job.kind === 'backup' && !failed && job.started !== undefined) st.lastGood = Math.max(st.lastGood ?? 0, job.started);
+    if (failed && !st.failing[job.kind]) {
+      st.failing[job.kind] = true;
+      this.notify({ event: 'job_failed', group: job.group, message: `${job.kind} of ${job.group} failed: ${job.error ?? 'unknown error'}`, job: job.id, kind: job.kind });
+    } else if (!failed && st.failing[job.kind]) {
+      st.failing[job.kind] = false;
+      this.notify({ event: 'job_recovered', group: job.group, message: `${job.kind} of ${job.group} works again`, job: job.id, kind: job.kind });
+    }
+    this.#checkRpo();
+  }
+
+  /** Compares each group's recovery point with its objective; a change is announced once. */
+  #checkRpo(): void {
+    const now = this.clock.now();
+    for (const g of this.#config.groups) {
+      const st = this.#groups.get(g.name);
+      const rpo = g.objectives.rpoMs;
+      if (!st || rpo === undefined) continue;
+      // A group never backed up counts from the daemon's start, so a new group is not in breach at once.
+      const age = now - (st.lastGood ?? this.startedAt);
+      const breached = age > rpo;
+      if (breached === st.breached) continue;
+      st.breached = breached;
+      this.notify(
+        breached
+          ? { event: 'rpo_breach', group: g.name, message: `the newest recovery point of ${g.name} is ${Math.round(age / 1000)} s old, over its RPO of ${Math.round(rpo / 1000)} s`, age_seconds: Math.round(age / 1000), rpo_seconds: Math.round(rpo / 1000) }
+          : { event: 'rpo_recovered', group: g.name, message: `${g.name} is within its RPO of ${Math.round(rpo / 1000)} s again`, age_seconds: Math.round(age / 1000), rpo_seconds: Math.round(rpo / 1000) },
+      );
+    }
+  }
+
+  #tick(): void {
+    const every = this.#opts.rpoTickMs ?? 1000;
+    const loop = (): void => {
+      this.#cancelTick = this.clock.setTimer(every, () => {
+        this.#checkRpo();
+        loop();
+      });
+    };
+    this.#checkRpo();
+    loop();
+  }
+}
+
+/** Opens a configured repository with its password (read from the configuration's secret). */
+export async function openRepository(rc: RepositoryConfig, clock: Clock, signal?: AbortSignal): Promise<Repository> {
+  const backend = await openLocal(rc.path);
+  try {
+    return await Repository.open(backend, rc.password.value, { clock, ...(signal ? { signal } : {}) });
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+}

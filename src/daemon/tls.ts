@@ -1,0 +1,89 @@
+/**
+ * The API's certificate: the configured pair, or a self-signed one made once in the data folder (ECDSA
+ * P-256, ten years, the host's names and the listen address as subject alternative names). Clients pin it
+ * by the SHA-256 fingerprint of its DER bytes, which the daemon prints at start and `lifeboat status`
+ * checks (the same fingerprint `openssl x509 -fingerprint -sha256` shows).
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { LifeboatError } from '../core/index.ts';
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+  /** `sha256:` and the hex of the certificate's DER bytes, lowercase, no colons. */
+  fingerprint: string;
+  selfSigned: boolean;
+  certFile: string;
+}
+
+/** The fingerprint of a PEM certificate, in the form clients pin. */
+export function fingerprintOf(pem: string): string {
+  const der = new X509Certificate(pem).raw;
+  return `sha256:${createHash('sha256').update(der).digest('hex')}`;
+}
+
+/** Accepts `sha256:AB:CD...`, `AB:CD...` or plain hex; returns the canonical form, or undefined. */
+export function normalizeFingerprint(s: string): string | undefined {
+  const hex = s.trim().replace(/^sha256:/i, '').replace(/:/g, '').toLowerCase();
+  return /^[0-9a-f]{64}$/.test(hex) ? `sha256:${hex}` : undefined;
+}
+
+async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: string; key: string }> {
+  const { generate } = await import('selfsigned');
+  const now = Date.now();
+  const pems = await generate([{ name: 'commonName', value: `lifeboat ${names[0] ?? 'daemon'}` }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notBeforeDate: new Date(now - 3600_000),
+    notAfterDate: new Date(now + 10 * 365 * 86400_000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectAltName', altNames: [...names.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))] },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+/** Reads the configured pair, or the self-signed one in `dataDir` (made on first use, key readable by the owner only). */
+export async function loadTls(tls: { cert: string; key: string } | 'self-signed', dataDir: string, listenHost: string): Promise<TlsMaterial> {
+  if (tls !== 'self-signed') {
+    let cert: string;
+    let key: string;
+    try {
+      cert = readFileSync(tls.cert, 'utf8');
+      key = readFileSync(tls.key, 'utf8');
+    } catch (err) {
+      throw new LifeboatError('CONFIG', `cannot read the API's TLS certificate or key: ${(err as Error).message}`, { cause: err, hint: 'check api.tls.cert and api.tls.key, and that the daemon\'s user may read them' });
+    }
+    try {
+      return { cert, key, fingerprint: fingerprintOf(cert), selfSigned: false, certFile: tls.cert };
+    } catch (err) {
+      throw new LifeboatError('CONFIG', `${tls.cert} is not a PEM certificate: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  const certFile = join(dataDir, 'api.crt');
+  const keyFile = join(dataDir, 'api.key');
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
+    const ip = /^[\d.]+$|:/.test(listenHost) ? [listenHost === '0.0.0.0' || listenHost === '::' ? '127.0.0.1' : listenHost] : [];
+    const names = [...new Set([hostname(), 'localhost', ...(ip.length ? [] : [listenHost])])];
+    const made = await makeSelfSigned(names, [...new Set([...ip, '127.0.0.1'])]);
+    try {
+      // Key first, each through a temp file: a crash leaves either no pair or a whole one.
+      writeFileSync(`${keyFile}.tmp`, made.key, { mode: 0o600 });
+      chmodSync(`${keyFile}.tmp`, 0o600);
+      renameSync(`${keyFile}.tmp`, keyFile);
+      writeFileSync(`${certFile}.tmp`, made.cert, { mode: 0o644 });
+      renameSync(`${certFile}.tmp`, certFile);
+    } catch (err) {
+      throw new LifeboatError('IO', `cannot write the API's self-signed certificate into ${dataDir}: ${(err as Error).message}`, { cause: err, hint: 'the daemon\'s user must be able to write site.data' });
+    }
+  }
+  const cert = readFileSync(certFile, 'utf8');
+  return { cert, key: readFileSync(keyFile, 'utf8'), fingerprint: fingerprintOf(cert), selfSigned: true, certFile };
+}
