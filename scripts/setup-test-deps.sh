@@ -10,6 +10,8 @@ command -v named >/dev/null || need+=(bind9)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
 command -v ip >/dev/null || need+=(iproute2)
 command -v arping >/dev/null || need+=(iputils-arping)
+# A real Prometheus scrapes the daemon's /metrics in the daemon tests (the tests start their own on loopback).
+command -v prometheus >/dev/null || need+=(prometheus)
 # PostgreSQL server binaries (the tests make their own clusters in temp folders, run as the postgres user).
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql postgresql-contrib)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,5 +1,5 @@
 /**
- * The snapshot selection flags several commands share (`--host`, `--tag`, `--path`), and resolving a
+ * The snapshot selection flags several commands share (`--host`, `--tag`, `--path`, `--group`), and resolving a
  * SNAPSHOT argument (`latest`, an id or a prefix) through the library.
  */
 import type { Command } from 'commander';
@@ -10,13 +10,15 @@ export interface FilterOptions {
   host?: string[];
   tag?: string[];
   path?: string[];
+  group?: string;
 }
 
 export function addFilterOptions(cmd: Command, what: string): Command {
   return cmd
     .option('--host <name>', `only ${what} from this host (repeatable: any of them)`, collect)
     .option('--tag <tag[,tag...]>', `only ${what} having all these tags (repeatable)`, collectList)
-    .option('--path <path>', `only ${what} whose backed-up paths include this path (repeatable: all of them)`, collect);
+    .option('--path <path>', `only ${what} whose backed-up paths include this path (repeatable: all of them)`, collect)
+    .option('--group <name>', `only ${what} of this protection group (lifeboat.yaml)`);
 }
 
 export function filterFrom(o: FilterOptions): SnapshotFilter {
@@ -24,6 +26,7 @@ export function filterFrom(o: FilterOptions): SnapshotFilter {
     ...(o.host?.length ? { host: o.host } : {}),
     ...(o.tag?.length ? { tags: o.tag } : {}),
     ...(o.path?.length ? { paths: o.path } : {}),
+    ...(o.group !== undefined ? { group: o.group } : {}),
   };
 }
 

@@ -99,6 +99,7 @@ export function groupJson(s: GroupStatus, snapshots: number | undefined): Record
     next_backup: iso(s.nextBackup),
     next_check: iso(s.nextCheck),
     running: s.running.map(jobJson),
+    waiting: s.waiting.map(jobJson),
     last_backup: s.lastBackup ? jobJson(s.lastBackup) : undefined,
     last_check: s.lastCheck ? jobJson(s.lastCheck) : undefined,
     snapshots,
@@ -318,11 +319,14 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
       body: { group: 'string', snapshot: 'id, prefix or "latest"', include: ['absolute paths in the snapshot (optional: all)'], target: 'absolute path' },
       handler: async (c) => {
         let body: { group?: unknown; snapshot?: unknown; include?: unknown; target?: unknown };
+        const shape = 'the body must be a JSON object: {"group", "snapshot", "include", "target"}';
         try {
           body = await c.req.json();
         } catch {
-          throw new LifeboatError('USAGE', 'the body must be JSON: {"group", "snapshot", "include", "target"}');
+          throw new LifeboatError('USAGE', shape);
         }
+        // JSON that is not an object (null, a list, a number) has no fields to read.
+        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new LifeboatError('USAGE', shape);
         const str = (v: unknown, f: string): string => {
           if (typeof v !== 'string' || v === '' || v.length > 4096 || v.includes('\0')) throw new LifeboatError('USAGE', `${f} must be a non-empty string`);
           return v;
@@ -367,7 +371,9 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
     '*',
     bodyLimit({
       maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413),
+      // The rest of the body is not read, so the connection cannot carry another request: a client that
+      // reused it would have that request cut off when the server drops the unread bytes.
+      onError: (c) => c.json(errorBody('TOO_LARGE', `request bodies are limited to ${MAX_BODY_BYTES} bytes`), 413, { connection: 'close' }),
     }),
   );
   for (const r of routes) {

@@ -46,6 +46,8 @@ export interface GroupStatus {
   nextBackup?: number;
   nextCheck?: number;
   running: JobRecord[];
+  /** Jobs queued behind the group's running one or the global limit. */
+  waiting: JobRecord[];
   lastBackup?: JobRecord;
   lastCheck?: JobRecord;
 }
@@ -233,6 +235,7 @@ export class Daemon {
       ...(nextBackup !== undefined ? { nextBackup } : {}),
       ...(nextCheck !== undefined ? { nextCheck } : {}),
       running: this.#queue?.running.filter((j) => j.group === name) ?? [],
+      waiting: this.#queue?.waiting.filter((j) => j.group === name) ?? [],
       ...(lastBackup ? { lastBackup } : {}),
       ...(lastCheck ? { lastCheck } : {}),
     };

@@ -89,7 +89,8 @@ export class JobQueue implements Service {
     this.#stopped = true;
     const now = this.#o.clock.now();
     for (const j of this.#waiting.splice(0)) {
-      this.#o.onEnd?.(this.#o.state.endJob(j.id, { at: now, status: 'interrupted', error: 'the daemon stopped before the job started' }));
+      const ended = this.#o.state.endJob(j.id, { at: now, status: 'interrupted', error: 'the daemon stopped before the job started' });
+      this.#o.onEnd?.(ended);
     }
     for (const r of this.#running.values()) r.ac.abort();
     await Promise.all([...this.#running.values()].map((r) => r.done));

@@ -74,7 +74,7 @@ export async function runBackup(repo: Repository, opts: BackupJobOptions): Promi
   const ran: HooksRan = {};
   let cancelled: unknown;
   try {
-    await withHooks(opts.hooks ?? {}, async (finalizeHooks) => {
+    await withHooks({ ...opts.hooks, ...(opts.signal ? { signal: opts.signal } : {}) }, async (finalizeHooks) => {
       const last = opts.members.length - 1;
       for (const [i, member] of opts.members.entries()) {
         throwIfAborted(opts.signal);

@@ -17,6 +17,7 @@ export function snapshotJson(s: SnapshotEntry): Record<string, unknown> {
     ...(s.gid !== undefined ? { gid: s.gid } : {}),
     paths: s.paths,
     tags: s.tags ?? [],
+    ...(s.group !== undefined ? { group: s.group } : {}),
     ...(s.excludes?.length ? { excludes: s.excludes } : {}),
     parent: s.parent ?? null,
     tree: s.tree,

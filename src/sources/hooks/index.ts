@@ -9,7 +9,7 @@
  * environment). A hook is done when its shell exits: what it starts in the background (`app-restart &`)
  * goes on. A timeout kills the shell and everything it started, at the limit.
  */
-import { LifeboatError, run, stderrTail } from '../../core/index.ts';
+import { LifeboatError, run, stderrTail, throwIfAborted } from '../../core/index.ts';
 import type { HookRun, Snapshot } from '../../repo/index.ts';
 
 export interface HookSpec {
@@ -18,7 +18,15 @@ export interface HookSpec {
   /** Per command. Default 5 minutes. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Cancels the backup: a running pre hook is killed (no backup is taken); the post hook still runs, to undo
+   * what the pre hook did, but for at most POST_AFTER_ABORT_MS.
+   */
+  signal?: AbortSignal;
 }
+
+/** How long the post hook may run once the backup was cancelled (a daemon stopping must stop in seconds). */
+const POST_AFTER_ABORT_MS = 5000;
 
 /** One hook's run, as the snapshot records it (`error` is the end of its stderr when it failed). */
 export type HookRecord = HookRun;
@@ -32,9 +40,11 @@ const defaultTimeoutMs = 5 * 60_000;
 
 async function runHook(command: string, which: 'pre' | 'post', spec: HookSpec, status?: 'ok' | 'failed'): Promise<HookRecord> {
   const started = performance.now();
+  const timeoutMs = which === 'post' && spec.signal?.aborted ? Math.min(spec.timeoutMs ?? defaultTimeoutMs, POST_AFTER_ABORT_MS) : (spec.timeoutMs ?? defaultTimeoutMs);
   const r = await run('/bin/sh', ['-c', command], {
     env: { ...withoutSecrets(spec.env ?? process.env), LIFEBOAT_HOOK: which, ...(status ? { LIFEBOAT_BACKUP_STATUS: status } : {}) },
-    timeoutMs: spec.timeoutMs ?? defaultTimeoutMs,
+    timeoutMs,
+    ...(which === 'pre' && spec.signal ? { signal: spec.signal } : {}),
     maxStdout: 64 * 1024,
     doneAtExit: true,
   });
@@ -45,7 +55,7 @@ async function runHook(command: string, which: 'pre' | 'post', spec: HookSpec, s
     exit_code: r.code,
     timed_out: r.timedOut,
     duration_ms: Math.round(performance.now() - started),
-    ...(ok ? {} : { error: r.timedOut ? `timed out after ${Math.round((spec.timeoutMs ?? defaultTimeoutMs) / 1000)} s` : stderrTail(r.stderr) || `exit status ${String(r.code ?? r.signal)}` }),
+    ...(ok ? {} : { error: r.timedOut ? `timed out after ${Math.round(timeoutMs / 1000)} s` : which === 'pre' && spec.signal?.aborted ? 'cancelled' : stderrTail(r.stderr) || `exit status ${String(r.code ?? r.signal)}` }),
   };
 }
 
@@ -83,6 +93,7 @@ export async function withHooks<T>(
   try {
     if (spec.pre) {
       ran.pre = await runHook(spec.pre, 'pre', spec);
+      throwIfAborted(spec.signal);
       if (failed(ran.pre)) {
         throw new LifeboatError('HOOK', `the pre hook failed (${ran.pre.error}); no backup was taken`, {
           hint: 'fix the command given with --pre-hook; the post hook was run to undo what it may have done',
