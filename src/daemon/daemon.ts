@@ -9,7 +9,7 @@
  * A change of either is announced once through the notifier (failure, recovery, breach, back within).
  */
 import { mkdirSync } from 'node:fs';
-import { LifeboatError, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
+import { isLifeboatError, LifeboatError, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
 import { applyRetention, parseSubset, runBackup, runCheck } from '../jobs/index.ts';
 import { fileTypes, openLocal } from '../repo/backend/index.ts';
@@ -102,6 +102,7 @@ export class Daemon {
   readonly #groups = new Map<string, GroupState>();
   readonly #repoLocks = new Map<string, RwLock>();
   #cancelTick: (() => void) | undefined;
+  #survey: Promise<void> | undefined;
   readonly startedAt: number;
   /** Counters the metrics read. */
   readonly counters = { jobFailures: new Map<string, number>(), jobsRun: 0 };
@@ -165,6 +166,7 @@ export class Daemon {
       this.#services = new ServiceGroup('daemon', [this.#notifier, this.#queue, this.#scheduler, ...(this.#opts.extra?.(this) ?? [])]);
       await this.#services.start(signal);
       this.#tick();
+      this.#survey = this.#surveyRepositories(signal);
       this.log({ event: 'daemon-started', site: site.name, data: site.data, groups: this.#config.groups.map((g) => g.name).join(',') });
     } catch (err) {
       await this.stop();
@@ -178,6 +180,7 @@ export class Daemon {
     this.#cancelTick = undefined;
     try {
       await this.#services?.stop();
+      await this.#survey;
     } finally {
       this.#state?.close();
       this.#lock?.release();
@@ -338,6 +341,35 @@ export class Daemon {
       },
       signal,
     );
+  }
+
+  /**
+   * At start, each repository is opened once: a wrong password or a missing repository is logged at once
+   * (not at the first scheduled job), sizes and snapshot counts are known, and a group with no job history
+   * (a new data folder over an old repository) takes its newest snapshot as its recovery point.
+   */
+  async #surveyRepositories(signal: AbortSignal): Promise<void> {
+    for (const rc of this.#config.repositories) {
+      if (signal.aborted) return;
+      try {
+        await this.withRepository(
+          rc.name,
+          async (repo) => {
+            await this.#updateFacts(repo, rc.name, signal);
+            const newest = new Map<string, number>();
+            for (const s of await loadSnapshots(repo, { signal })) if (s.group !== undefined) newest.set(s.group, Math.max(newest.get(s.group) ?? 0, Date.parse(s.time)));
+            for (const [g, t] of newest) {
+              const st = this.#groups.get(g);
+              if (st && st.lastGood === undefined) st.lastGood = t;
+            }
+          },
+          signal,
+        );
+      } catch (err) {
+        if (signal.aborted) return;
+        this.log({ event: 'repository-unavailable', repository: rc.name, path: rc.path, error: (err as Error).message, ...(isLifeboatError(err) && err.hint ? { hint: err.hint } : {}) });
+      }
+    }
   }
 
   /** The repository's size and its groups' snapshot counts, for status and metrics. */

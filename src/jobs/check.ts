@@ -2,7 +2,7 @@
  * A check job: the repository's structure (and a share of its data, or all of it) and the WAL archives in
  * it. One call for `lifeboat check` and for the daemon's scheduled checks.
  */
-import { checkRepository, type CheckOptions, type CheckResult, type Repository } from '../repo/index.ts';
+import { checkRepository, Lock, type CheckOptions, type CheckResult, type Repository } from '../repo/index.ts';
 import { checkWalArchive, type WalArchiveHealth } from '../sources/postgres/index.ts';
 
 export interface CheckJobResult {
@@ -14,9 +14,17 @@ export interface CheckJobResult {
   problems: string[];
 }
 
+/** Checks under a shared lock, so a prune elsewhere cannot remove packs from under it. */
 export async function runCheck(repo: Repository, opts: CheckOptions = {}): Promise<CheckJobResult> {
-  const repository = await checkRepository(repo, opts);
-  const wal = await checkWalArchive(repo, { ...(opts.readData ? { readData: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const lock = await Lock.acquire(repo, { exclusive: false, readOnly: true, purpose: 'check' });
+  let repository: CheckResult;
+  let wal: WalArchiveHealth[];
+  try {
+    repository = await checkRepository(repo, opts);
+    wal = await checkWalArchive(repo, { ...(opts.readData ? { readData: true } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  } finally {
+    await lock.release();
+  }
   const problems = [
     ...repository.problems.map((p) => `${p.kind} ${p.id.slice(0, 16)}: ${p.message}`),
     ...wal.flatMap((w) => [...w.gaps.map((g) => `WAL gap ${g.from} .. ${g.to} (${g.reason})`), ...w.damaged.map((d) => `WAL file ${d.file}: ${d.error}`)]),

@@ -1,7 +1,7 @@
 /** `lifeboat check`: is every snapshot restorable, and is the stored data intact? */
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { checkRepository, prestartVerifyWorkers, type CheckProblem } from '../../repo/index.ts';
-import { checkWalArchive } from '../../sources/postgres/index.ts';
+import { runCheck } from '../../jobs/index.ts';
+import { prestartVerifyWorkers, type CheckProblem } from '../../repo/index.ts';
 import { Session, type Runtime } from '../context.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { phaseProgressView, snakeKeys, withProgress } from '../output.ts';
@@ -66,15 +66,14 @@ EXIT STATUS
       await s.withRepo(
         async (repo) => {
           const view = phaseProgressView(s.out, { index: 'index files', data: 'packs', trees: 'trees' });
-          const result = await withProgress(view, () =>
-            checkRepository(repo, {
+          const { repository: result, wal } = await withProgress(view, () =>
+            runCheck(repo, {
               ...(o.readData ? { readData: true } : {}),
               ...(o.readDataSubset !== undefined ? { readDataSubset: o.readDataSubset } : {}),
               signal: s.signal,
               onProgress: view.update,
             }),
           );
-          const wal = await checkWalArchive(repo, { ...(o.readData ? { readData: true } : {}), signal: s.signal });
           const walProblems = wal.reduce((a, w) => a + w.gaps.length + w.damaged.length, 0);
           s.out.emit({ ...snakeKeys(result), wal_archives: wal });
           for (const note of result.notes) s.out.print(`note: ${note}`);
@@ -102,7 +101,6 @@ EXIT STATUS
           // Problems go to stdout (they are the result); the verdict also to stderr, so -q still says it.
           s.out.warn(`${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} found`);
         },
-        { lock: 'read', purpose: 'check' },
       );
     });
 }
