@@ -32,7 +32,9 @@ export function normalizeFingerprint(s: string): string | undefined {
 }
 
 async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: string; key: string }> {
-  const { generate } = await import('selfsigned');
+  // selfsigned is CommonJS: Node's ESM loader gives its exports as named ones too, the esbuild bundle
+  // (dist/) only as the default; `generate` read from the default works in both.
+  const { generate } = (await import('selfsigned')).default;
   const now = Date.now();
   const pems = await generate([{ name: 'commonName', value: `lifeboat ${names[0] ?? 'daemon'}` }], {
     keyType: 'ec',
