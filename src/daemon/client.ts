@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { errnoCode, LifeboatError, type ErrorCode } from '../core/index.ts';
@@ -61,30 +62,18 @@ export async function apiRequest<T>(ep: ApiEndpoint, method: 'GET' | 'POST', pat
   const https = u.protocol === 'https:';
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const headers: Record<string, string> = { accept: 'application/json', ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}) };
-  const send = (): Promise<{ res: IncomingMessage; text: string }> =>
-    new Promise((resolve, reject) => {
+  const send = async (): Promise<{ res: IncomingMessage; text: string }> => {
+    // Pinned: a TLS connection is made and its certificate checked first; the request (and its token) is
+    // written only on a connection whose certificate has the pinned fingerprint.
+    const verified = https && ep.fingerprint ? await pinnedSocket(u, ep, opts.timeoutMs ?? 30_000) : undefined;
+    return new Promise((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(u, {
         method,
-        headers,
+        headers: { ...headers, ...(ep.token ? { authorization: `Bearer ${ep.token}` } : {}) },
         timeout: opts.timeoutMs ?? 30_000,
         ...(opts.signal ? { signal: opts.signal } : {}),
-        // Pinned: the chain is not checked against CAs; the fingerprint is, before the request is sent.
-        ...(https && ep.fingerprint ? { rejectUnauthorized: false } : {}),
+        ...(verified ? { createConnection: () => verified } : {}),
       });
-      req.on('socket', (sock) => {
-        if (!https || !ep.fingerprint) {
-          if (ep.token) req.setHeader('authorization', `Bearer ${ep.token}`);
-          return;
-        }
-        sock.once('secureConnect', () => {
-          const fp = normalizeFingerprint((sock as TLSSocket).getPeerCertificate().fingerprint256 ?? '');
-          if (fp !== ep.fingerprint) {
-            req.destroy(new LifeboatError('DAEMON', `the daemon at ${ep.url} presented a certificate with fingerprint ${fp ?? 'none'}, not the pinned ${ep.fingerprint}; nothing was sent`, { hint: 'if the daemon made a new certificate, pin the fingerprint it printed at start (--fingerprint); otherwise something else answers at that address' }));
-          }
-        });
-      });
-      // The token goes only after the pin check: headers are written on the first write.
-      if (ep.token && https && ep.fingerprint) req.setHeader('authorization', `Bearer ${ep.token}`);
       req.on('timeout', () => req.destroy(new LifeboatError('DAEMON', `the daemon at ${ep.url} did not answer within ${Math.round((opts.timeoutMs ?? 30_000) / 1000)} s`)));
       req.on('error', reject);
       req.on('response', (res) => {
@@ -95,6 +84,7 @@ export async function apiRequest<T>(ep: ApiEndpoint, method: 'GET' | 'POST', pat
       });
       req.end(payload);
     });
+  };
   let r: { res: IncomingMessage; text: string };
   try {
     r = await send();
@@ -119,4 +109,27 @@ export async function apiRequest<T>(ep: ApiEndpoint, method: 'GET' | 'POST', pat
     throw new LifeboatError(CODE_OF_STATUS[status] ?? 'INTERNAL', `the daemon refused: ${e?.message ?? `status ${status}`}`, { ...(hint ? { hint } : {}), context: { status, code: e?.code } });
   }
   return json as T;
+}
+
+/** A TLS connection to the daemon whose certificate has the pinned fingerprint (else closed, and an error). */
+function pinnedSocket(u: URL, ep: ApiEndpoint, timeoutMs: number): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const sock = tlsConnect({ host, port: Number(u.port || 443), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'], ...(isIP(host) ? {} : { servername: host }) });
+    const timer = setTimeout(() => sock.destroy(new LifeboatError('DAEMON', `the daemon at ${ep.url} did not answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    sock.once('secureConnect', () => {
+      clearTimeout(timer);
+      const fp = normalizeFingerprint(sock.getPeerCertificate().fingerprint256 ?? '');
+      if (fp !== ep.fingerprint) {
+        sock.destroy();
+        reject(new LifeboatError('DAEMON', `the daemon at ${ep.url} presented a certificate with fingerprint ${fp ?? 'none'}, not the pinned ${ep.fingerprint}; nothing was sent`, { hint: 'if the daemon made a new certificate, pin the fingerprint it printed at start (--fingerprint); otherwise something else answers at that address' }));
+        return;
+      }
+      resolve(sock);
+    });
+    sock.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }
