@@ -15,7 +15,8 @@ export interface RepoFacts {
 
 export function daemonMetrics(d: Daemon, facts: RepoFacts): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'lifeboat_process_' });
+  // prom-client's names already start with process_ or nodejs_: lifeboat_process_cpu_seconds_total.
+  collectDefaultMetrics({ register: registry, prefix: 'lifeboat_' });
   const groups = (): string[] => d.config.groups.map((g) => g.name);
   new Gauge({
     name: 'lifeboat_group_recovery_point_age_seconds',
