@@ -443,6 +443,9 @@ export async function openRepository(rc: RepositoryConfig, clock: Clock, signal?
     return await Repository.open(backend, rc.password.value, { clock, ...(signal ? { signal } : {}) });
   } catch (err) {
     await backend.close();
+    if (isLifeboatError(err) && err.code === 'WRONG_PASSWORD') {
+      throw new LifeboatError('WRONG_PASSWORD', `repository ${rc.name} (${rc.path}): the password from ${rc.password.from} opens none of its keys`, { cause: err, hint: `check repositories.${rc.name} in the configuration; \`lifeboat -r ${rc.path} key list\` shows the repository's keys` });
+    }
     throw err;
   }
 }
