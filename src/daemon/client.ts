@@ -54,7 +54,8 @@ export function daemonEndpoint(config: Config, opts: { token?: string; fingerpri
   return { url, ...(token ? { token } : {}), ...(fingerprint ? { fingerprint } : {}) };
 }
 
-const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'USAGE', 401: 'DAEMON', 403: 'DAEMON', 404: 'NOT_FOUND', 409: 'EXISTS', 413: 'USAGE' };
+// 404 is the daemon refusing (no such group or job): exit 15 as `run` documents, not 1 for an unknown code.
+const CODE_OF_STATUS: Record<number, ErrorCode> = { 400: 'USAGE', 401: 'DAEMON', 403: 'DAEMON', 404: 'DAEMON', 409: 'EXISTS', 413: 'USAGE' };
 
 /** One API call; the answer's JSON, or a LifeboatError with the daemon's message and hint. */
 export async function apiRequest<T>(ep: ApiEndpoint, method: 'GET' | 'POST', path: string, body?: unknown, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
