@@ -357,7 +357,17 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
         return c.json({ ...result, target });
       },
     },
-    { method: 'get', path: '/v1/audit', access: 'admin', summary: 'The audit log, newest first (?limit= up to 1000)', handler: (c) => c.json({ audit: d.state.auditLog(Number(c.req.query('limit') ?? 100) || 100) }) },
+    {
+      method: 'get',
+      path: '/v1/audit',
+      access: 'admin',
+      summary: 'The audit log, newest first (?limit= up to 1000)',
+      handler: (c) => {
+        // Digits only, as /v1/jobs reads it: SQLite takes a negative LIMIT as none, and 1.5 as an error (a 500).
+        const limit = c.req.query('limit') ?? '';
+        return c.json({ audit: d.state.auditLog((/^\d{1,9}$/.test(limit) ? Number(limit) : 0) || 100) });
+      },
+    },
     {
       method: 'get',
       path: '/metrics',
