@@ -11,7 +11,7 @@
  * a status for their code; anything else is logged and answered as a plain 500.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { Hono, type Context } from 'hono';
@@ -113,21 +113,38 @@ function snapshotJson(s: SnapshotEntry): Record<string, unknown> {
 
 /**
  * Whether `target` lies inside one of `allowed` once symbolic links in its existing part are resolved
- * (a link inside an allowed folder that points out of it does not make the outside allowed).
+ * (a link inside an allowed folder that points out of it does not make the outside allowed), and is a
+ * new or empty folder there.
  */
 export function restoreTargetProblem(target: string, allowed: string[]): string | undefined {
   if (!isAbsolute(target)) return 'the target must be an absolute path';
   const abs = resolve(target);
+  // The deepest part of the path that is there, a symbolic link counting even when it leads nowhere.
+  const present = (p: string): boolean => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   let existing = abs;
-  while (!existsSync(existing)) existing = dirname(existing);
-  const real = resolve(realpathSync(existing), relative(existing, abs));
+  while (!present(existing)) existing = dirname(existing);
+  let real: string;
+  try {
+    real = resolve(realpathSync(existing), relative(existing, abs));
+  } catch {
+    // Where a link to nothing would lead once something is made there cannot be checked now.
+    return `${existing} is a symbolic link that leads nowhere: the API restores only into a new or empty folder`;
+  }
   const inside = allowed.some((a) => {
     const base = existsSync(a) ? realpathSync(a) : resolve(a);
     return real === base || real.startsWith(base.endsWith(sep) ? base : base + sep);
   });
   if (!inside) return `${target} is outside the folders restores may write to (api.restore_paths: ${allowed.join(', ') || 'none'})`;
   if (allowed.some((a) => resolve(a) === abs)) return 'restore into a new folder below an allowed folder, not into the allowed folder itself';
-  if (existsSync(abs) && readdirSync(abs).length > 0) return `${target} exists and is not empty: the API restores only into a new or empty folder`;
+  if (!statSync(existing).isDirectory()) return `${existing} is not a folder: the API restores only into a new or empty folder`;
+  if (existing === abs && readdirSync(abs).length > 0) return `${target} exists and is not empty: the API restores only into a new or empty folder`;
   return undefined;
 }
 
