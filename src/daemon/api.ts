@@ -163,6 +163,8 @@ export interface ApiOptions {
  */
 class Slowdown {
   readonly #fails = new Map<string, { count: number; last: number }>();
+  /** Per slowed address: the tail of its queue of attempts. */
+  readonly #gates = new Map<string, Promise<void>>();
   constructor(readonly clock: Clock) {}
   delayFor(remote: string): number {
     const f = this.#fails.get(remote);
@@ -174,6 +176,23 @@ class Slowdown {
     const now = this.clock.now();
     this.#fails.set(remote, { count: f && now - f.last <= 10 * 60_000 ? f.count + 1 : 1, last: now });
     if (this.#fails.size > 10_000) this.#fails.delete(this.#fails.keys().next().value!);
+  }
+  /**
+   * While an address is slowed, its attempts (good tokens too) are taken one at a time, each after the
+   * delay: guesses sent in parallel gain nothing. Returns the function that lets the next one in.
+   */
+  async turn(remote: string): Promise<() => void> {
+    const prev = this.#gates.get(remote) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev.then(() => mine);
+    this.#gates.set(remote, tail);
+    await prev;
+    await this.clock.sleep(this.delayFor(remote));
+    return () => {
+      release();
+      if (this.#gates.get(remote) === tail) this.#gates.delete(remote);
+    };
   }
 }
 
@@ -203,24 +222,31 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
 
   const authorize = async (c: Context<Env>, need: Role): Promise<Response | undefined> => {
     const remote = remoteOf(c);
-    const header = c.req.header('authorization') ?? '';
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    let actor: Actor | undefined;
-    if (m) {
-      const h = createHash('sha256').update(m[1]!).digest();
-      for (const t of opts.tokens()) {
-        const want = Buffer.from(t.hash.replace(/^sha256:/, ''), 'hex');
-        if (want.length === h.length && timingSafeEqual(want, h)) actor = { name: t.name, role: t.role };
+    const release = slow.delayFor(remote) > 0 ? await slow.turn(remote) : undefined;
+    try {
+      const header = c.req.header('authorization') ?? '';
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+      let actor: Actor | undefined;
+      if (m) {
+        const h = createHash('sha256').update(m[1]!).digest();
+        for (const t of opts.tokens()) {
+          const want = Buffer.from(t.hash.replace(/^sha256:/, ''), 'hex');
+          if (want.length === h.length && timingSafeEqual(want, h)) actor = { name: t.name, role: t.role };
+        }
       }
+      if (!actor) {
+        slow.fail(remote);
+        audit(c, 401, 'refused', m ? 'unknown token' : 'no token');
+        c.header('WWW-Authenticate', 'Bearer realm="lifeboat"');
+        return c.json(errorBody('UNAUTHENTICATED', m ? 'unknown token' : 'a bearer token is required', 'send Authorization: Bearer TOKEN (tokens are configured under api.tokens)'), 401);
+      }
+      return grant(c, actor, need);
+    } finally {
+      release?.();
     }
-    if (!actor) {
-      const delay = slow.delayFor(remote);
-      slow.fail(remote);
-      if (delay) await opts.clock.sleep(delay);
-      audit(c, 401, 'refused', m ? 'unknown token' : 'no token');
-      c.header('WWW-Authenticate', 'Bearer realm="lifeboat"');
-      return c.json(errorBody('UNAUTHENTICATED', m ? 'unknown token' : 'a bearer token is required', 'send Authorization: Bearer TOKEN (tokens are configured under api.tokens)'), 401);
-    }
+  };
+
+  const grant = (c: Context<Env>, actor: Actor, need: Role): Response | undefined => {
     c.set('actor', actor);
     if (RANK[actor.role] < RANK[need]) {
       audit(c, 403, 'refused', `needs ${need}, token has ${actor.role}`);
@@ -366,7 +392,7 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
             const snaps = (await loadSnapshots(repo)).filter((s) => s.group === group);
             const snap = resolveSnapshot(snaps, ref);
             if (snapshotSource(snap)?.kind !== 'files' && snap.source.kind !== 'sqlite') throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is a ${snap.source.kind} backup: restore it with the lifeboat command (databases need their own restore)`);
-            const r = await restoreFiles(repo, snap, { target, ...(include.length ? { include } : {}) });
+            const r = await restoreFiles(repo, snap, { target, noFollowTarget: true, ...(include.length ? { include } : {}) });
             return { snapshot: snap.id, files: r.files, dirs: r.dirs, bytes: r.bytes, warnings: r.warnings.map((w) => `${w.path}: ${w.message}`) };
           }),
         );

@@ -58,6 +58,9 @@ export async function startDaemon(config: Config, opts: { clock?: Clock; log?: (
     extra: (d) => {
       if (!config.api) return [];
       const a = config.api;
+      // Here, with the data folder locked (a refused second daemon must not replace the token) and before
+      // the API listens (a CLI call meanwhile would read the last run's token).
+      local.hash = writeLocalToken(config.site!.data);
       const app = apiApp(d, {
         clock: d.clock,
         metrics: daemonMetrics(d, d.facts),
@@ -77,7 +80,6 @@ export async function startDaemon(config: Config, opts: { clock?: Clock; log?: (
     if (config.api.tls !== false) tls = await loadTls(config.api.tls, config.site!.data, config.api.listen.host);
   }
   await daemon.start(opts.signal);
-  if (config.api) local.hash = writeLocalToken(config.site!.data);
   return { daemon, ...(api ? { api } : {}), ...(tls ? { tls } : {}) };
 }
 

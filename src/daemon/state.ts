@@ -191,7 +191,7 @@ export class StateStore {
     if (q.status !== undefined) add('status = ?', q.status);
     if (q.before !== undefined) add('id < ?', q.before);
     const sql = `SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    return (this.#db.prepare(sql).all(...args, Math.min(q.limit ?? 50, 1000)) as JobRow[]).map(toJob);
+    return (this.#db.prepare(sql).all(...args, Math.max(1, Math.min(q.limit ?? 50, 1000))) as JobRow[]).map(toJob);
   }
 
   /** The newest finished job of a group and kind (any status but queued/running). */
@@ -205,7 +205,7 @@ export class StateStore {
   }
 
   auditLog(limit = 100): AuditRecord[] {
-    const rows = this.#db.prepare(`SELECT * FROM audit ORDER BY id DESC LIMIT ?`).all(Math.min(limit, 1000)) as Array<AuditRecord & { detail: string | null }>;
+    const rows = this.#db.prepare(`SELECT * FROM audit ORDER BY id DESC LIMIT ?`).all(Math.max(1, Math.min(limit, 1000))) as Array<AuditRecord & { detail: string | null }>;
     return rows.map(({ detail, ...r }) => ({ ...r, ...(detail !== null ? { detail } : {}) }));
   }
 

@@ -270,12 +270,21 @@ void test('a client that keeps sending bad tokens is answered more and more slow
   for (let i = 5; i < 9; i++) assert.ok(times[i]! >= 100 * 2 ** (i - 5) - 5, `attempt ${i + 1} is held back at least ${100 * 2 ** (i - 5)} ms; ${msg}`);
   assert.ok(times[8]! > times[0]! + 500, msg);
 
-  // A valid token from the same client is answered at once, and does not let the next guesses go fast.
+  // While the client is slowed, a valid token waits its turn like a guess (else guesses sent in parallel
+  // would gain the time), and does not let the next guesses go fast.
   const ok = await call(d, 'GET', '/v1/status', { token: site.tokens.viewer, localAddress: me, agent });
   assert.equal(ok.status, 200, showAnswer(ok));
-  assert.ok(ok.ms < times[8]!, `a valid token is not held back (${ok.ms.toFixed(0)} ms); ${msg}`);
+  assert.ok(ok.ms >= 1000, `a valid token from a slowed client is held back too (${ok.ms.toFixed(0)} ms); ${msg}`);
   const after = await bad();
   assert.ok(after >= 1000, `the guess after a valid call is still held back (${after.toFixed(0)} ms); ${msg}`);
+  // Guesses sent in parallel are taken one at a time: the last answer comes after the delays added up.
+  const par = new Agent({ keepAlive: true, maxSockets: 4, ca: d.cert });
+  t.after(() => par.destroy());
+  const t0 = performance.now();
+  const many = await Promise.all([0, 1, 2].map(() => call(d, 'GET', '/v1/status', { token: 'guess-parallel-0123456789', localAddress: me, agent: par })));
+  const took = performance.now() - t0;
+  assert.ok(many.every((a) => a.status === 401));
+  assert.ok(took >= 3 * 1600 - 50, `three parallel guesses from a slowed client took ${took.toFixed(0)} ms, not their delays in a row`);
 
   // Another client is not slowed by this one.
   const other = await call(d, 'GET', '/v1/status', { token: 'guess-0123456789abcdef', localAddress: freshClientAddress() });

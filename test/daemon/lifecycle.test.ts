@@ -267,7 +267,7 @@ groups:
   app:
     members: [ { sqlite: ${dbFile} } ]
     schedule: "* * * * * *"
-    rpo: 4s
+    rpo: 10s
 notify:
   webhooks:
     - { url: "http://127.0.0.1:${hookPort}/hook", secret_file: ${join(dir, 'hook.key')}, timeout: 5s }

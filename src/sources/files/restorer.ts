@@ -28,6 +28,8 @@ import type { PackJob } from './restore-work.ts';
 
 export interface RestoreOptions {
   target: string;
+  /** Refuse a target that is a symbolic link (a restore on someone else's behalf, into a folder others can write). */
+  noFollowTarget?: boolean;
   /** Absolute snapshot paths to restore (with everything below them); default: everything. */
   include?: string[];
   /** Re-read every restored file and compare it with the snapshot. */
@@ -391,8 +393,17 @@ class Restorer {
     } catch (err) {
       throw new LifeboatError('IO', `cannot create restore target ${this.#target}: ${(err as Error).message}`, { cause: err });
     }
+    if (this.#opts.noFollowTarget && lstatSync(this.#target).isSymbolicLink()) {
+      throw new LifeboatError('UNSAFE_PATH', `restore target ${this.#target} is a symbolic link`, { hint: 'restore into a real folder' });
+    }
     // The target is the user's choice: a symlink to a folder is that folder.
-    if (!statSync(this.#target).isDirectory()) {
+    let st;
+    try {
+      st = statSync(this.#target);
+    } catch (err) {
+      throw new LifeboatError('USAGE', `restore target ${this.#target} cannot be used: ${(err as Error).message}`, { cause: err, hint: 'give a folder (it is created when missing); a symbolic link must lead to one' });
+    }
+    if (!st.isDirectory()) {
       throw new LifeboatError('USAGE', `restore target ${this.#target} is not a folder`, { hint: 'give a folder (it is created when missing)' });
     }
   }
