@@ -19,8 +19,7 @@ import { bodyLimit } from 'hono/body-limit';
 import type { Registry } from 'prom-client';
 import { isLifeboatError, LifeboatError, type Clock } from '../core/index.ts';
 import type { Role } from '../config/index.ts';
-import { loadSnapshots, resolveSnapshot, type SnapshotEntry } from '../repo/index.ts';
-import { restoreFiles } from '../sources/files/index.ts';
+import type { SnapshotEntry } from '../repo/index.ts';
 import { snapshotSource } from '../sources/index.ts';
 import type { Daemon, GroupStatus } from './daemon.ts';
 import type { JobRecord } from './state.ts';
@@ -386,16 +385,7 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
           audit(c, 403, 'refused', problem);
           return c.json(errorBody('UNSAFE_PATH', problem, 'restore below a folder listed in api.restore_paths'), 403);
         }
-        const g = d.group(group)!;
-        const result = await d.repoLock(g.repository).shared(() =>
-          d.withRepository(g.repository, async (repo) => {
-            const snaps = (await loadSnapshots(repo)).filter((s) => s.group === group);
-            const snap = resolveSnapshot(snaps, ref);
-            if (snapshotSource(snap)?.kind !== 'files' && snap.source.kind !== 'sqlite') throw new LifeboatError('USAGE', `snapshot ${snap.short_id} is a ${snap.source.kind} backup: restore it with the lifeboat command (databases need their own restore)`);
-            const r = await restoreFiles(repo, snap, { target, noFollowTarget: true, ...(include.length ? { include } : {}) });
-            return { snapshot: snap.id, files: r.files, dirs: r.dirs, bytes: r.bytes, warnings: r.warnings.map((w) => `${w.path}: ${w.message}`) };
-          }),
-        );
+        const result = await d.restore(group, { snapshot: ref, target, include });
         audit(c, 200, result.warnings.length ? 'failed' : 'ok', `snapshot ${result.snapshot.slice(0, 8)} to ${target}`);
         return c.json({ ...result, target });
       },

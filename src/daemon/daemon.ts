@@ -11,7 +11,7 @@
 import { mkdirSync } from 'node:fs';
 import { isLifeboatError, LifeboatError, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
-import { applyRetention, parseSubset, runBackup, runCheck } from '../jobs/index.ts';
+import { applyRetention, parseSubset, restoreSnapshotFiles, runBackup, runCheck } from '../jobs/index.ts';
 import { fileTypes, openLocal } from '../repo/backend/index.ts';
 import { loadSnapshots, Repository, type SnapshotEntry } from '../repo/index.ts';
 import { describeMember } from '../sources/index.ts';
@@ -265,6 +265,18 @@ export class Daemon {
     const g = this.group(group);
     if (!g) throw new LifeboatError('NOT_FOUND', `no group ${group} in the configuration`);
     return this.withRepository(g.repository, async (repo) => (await loadSnapshots(repo, signal ? { signal } : {})).filter((s) => s.group === group), signal);
+  }
+
+  /** Files of one of a group's snapshots into a new folder (the API has checked the target is allowed). */
+  async restore(group: string, req: { snapshot: string; target: string; include: string[] }): Promise<{ snapshot: string; files: number; dirs: number; bytes: number; warnings: string[] }> {
+    const g = this.group(group);
+    if (!g) throw new LifeboatError('NOT_FOUND', `no group ${group} in the configuration`);
+    return this.repoLock(g.repository).shared(() =>
+      this.withRepository(g.repository, async (repo) => {
+        const { snapshot, result } = await restoreSnapshotFiles(repo, { group, ...req, noFollowTarget: true });
+        return { snapshot: snapshot.id, files: result.files, dirs: result.dirs, bytes: result.bytes, warnings: result.warnings.map((w) => `${w.path}: ${w.message}`) };
+      }),
+    );
   }
 
   repoLock(name: string): RwLock {

@@ -8,4 +8,4 @@ export type { BackupJobOptions, BackupJobResult, MemberOutcome } from './backup.
 export { runCheck, parseSubset } from './check.ts';
 export type { CheckJobResult } from './check.ts';
 export { applyRetention } from './retention.ts';
-export { selfCommand, shq, walRestoreCommand } from './restore.ts';
+export { restoreSnapshotFiles, selfCommand, shq, walRestoreCommand } from './restore.ts';
