@@ -25,6 +25,9 @@
 #include <sys/types.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -312,6 +315,19 @@ static napi_value remove_xattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Give back to the system the memory glibc keeps in its arenas after frees (a long-lived daemon after a job
+   whose worker threads allocated much): returns whether any was released. */
+static napi_value malloc_trim_now(napi_env env, napi_callback_info info) {
+  (void)info;
+  int released = 0;
+#ifdef __GLIBC__
+  released = malloc_trim(0);
+#endif
+  napi_value out;
+  napi_get_boolean(env, released != 0, &out);
+  return out;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"utimens", NULL, utimens, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -322,6 +338,7 @@ NAPI_MODULE_INIT() {
       {"getXattr", NULL, get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"removeXattr", NULL, remove_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mallocTrim", NULL, malloc_trim_now, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -6,6 +6,7 @@
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { isMainThread } from 'node:worker_threads';
+import { nativeFs } from './native.ts';
 
 /**
  * Old-generation growth between full collections, in percent of what was live after the last one (every
@@ -96,4 +97,14 @@ export function workerGarbageGrew(): boolean {
   // the figure: the lowest one since is the base, or the threshold would creep up by 4 MiB every time.
   if (external < workerExternal) workerExternal = external;
   return external >= workerExternal + WORKER_EXTERNAL_GROWTH;
+}
+
+/**
+ * A long-lived process with nothing to do (the daemon between jobs): a full collection, then the memory
+ * glibc kept in its arenas after the job's frees goes back to the system. A job's worker threads leave
+ * freed arenas behind that RSS would otherwise carry until the next job.
+ */
+export function releaseIdleMemory(): void {
+  gc('major');
+  nativeFs().mallocTrim();
 }

@@ -19,7 +19,7 @@ export { currentUsername } from './user.ts';
 export { DEFERRED_INPUT, WorkerPool, onParentMessage, prestartWorkers, serveRequests, siblingModule, startWorker, transferable, workerInput } from './worker-pool.ts';
 export { killTree, run, stderrTail } from './exec.ts';
 export { Fifo } from './fifo.ts';
-export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage } from './heap.ts';
+export { boundHeapGrowth, collectWorkerGarbage, collectYoungGarbage, releaseIdleMemory } from './heap.ts';
 export type { RunOptions, RunResult } from './exec.ts';
 export { compareStrings } from './order.ts';
 export { newScratch, scratchBuffer } from './scratch.ts';

@@ -27,6 +27,8 @@ export interface NativeFs {
   getXattr(path: NativePath, name: string): Buffer | undefined;
   setXattr(path: NativePath, name: string, value: Buffer): void;
   removeXattr(path: NativePath, name: string): void;
+  /** glibc's malloc_trim(0): memory freed in its arenas goes back to the system (false elsewhere, or when none). */
+  mallocTrim(): boolean;
 }
 
 let loaded: NativeFs | undefined;

@@ -9,7 +9,7 @@
  * A change of either is announced once through the notifier (failure, recovery, breach, back within).
  */
 import { mkdirSync } from 'node:fs';
-import { isLifeboatError, LifeboatError, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
+import { isLifeboatError, LifeboatError, releaseIdleMemory, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
 import { applyRetention, parseSubset, restoreSnapshotFiles, runBackup, runCheck } from '../jobs/index.ts';
 import { fileTypes, openLocal } from '../repo/backend/index.ts';
@@ -413,6 +413,13 @@ export class Daemon {
       this.notify({ event: 'job_recovered', group: job.group, message: `${job.kind} of ${job.group} works again`, job: job.id, kind: job.kind });
     }
     this.#checkRpo();
+    // The last job done: what its worker threads freed goes back to the system, not kept until the next one.
+    const q = this.#queue;
+    if (q && q.running.length === 0 && q.waiting.length === 0) {
+      this.clock.setTimer(0, () => {
+        if (q.running.length === 0 && q.waiting.length === 0) releaseIdleMemory();
+      });
+    }
   }
 
   /** Compares each group's recovery point with its objective; a change is announced once. */

@@ -16,7 +16,9 @@ export interface RepoFacts {
 export function daemonMetrics(d: Daemon, facts: RepoFacts): Registry {
   const registry = new Registry();
   // prom-client's names already start with process_ or nodejs_: lifeboat_process_cpu_seconds_total.
-  collectDefaultMetrics({ register: registry, prefix: 'lifeboat_' });
+  // The event-loop delay is sampled once a second: prom-client's 10 ms default woke the idle daemon ~100
+  // times a second (most of its idle CPU; bench/results/daemon-*).
+  collectDefaultMetrics({ register: registry, prefix: 'lifeboat_', eventLoopMonitoringPrecision: 1000 });
   const groups = (): string[] => d.config.groups.map((g) => g.name);
   new Gauge({
     name: 'lifeboat_group_recovery_point_age_seconds',
