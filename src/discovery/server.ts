@@ -65,8 +65,25 @@ export class DnsServer implements UpdateContext, Service {
     return a ? a.port : 0;
   }
 
-  /** Listens on UDP and TCP; resolves once both are bound. Aborting `signal` stops the server. */
+  /**
+   * Listens on UDP and TCP; resolves once both are bound. Aborting `signal` stops the server. With port 0
+   * the UDP port is picked first and TCP takes the same number; if another process holds that TCP port,
+   * another pair is tried.
+   */
   async start(signal?: AbortSignal): Promise<void> {
+    const port = this.#opts.port ?? 53;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#listen(port);
+        break;
+      } catch (err) {
+        if (port !== 0 || attempt >= 20 || !(err instanceof LifeboatError && err.context['errno'] === 'EADDRINUSE')) throw err;
+      }
+    }
+    if (signal) stopOnAbort(signal, this);
+  }
+
+  async #listen(port: number): Promise<void> {
     const host = this.#opts.host ?? '127.0.0.1';
     const udp = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     udp.on('message', (msg, rinfo) => {
@@ -74,7 +91,6 @@ export class DnsServer implements UpdateContext, Service {
       if (out) udp.send(out, rinfo.port, rinfo.address);
     });
     udp.on('error', (err) => this.#opts.log?.({ event: 'udp-error', error: err.message }));
-    const port = this.#opts.port ?? 53;
     try {
       await new Promise<void>((resolve, reject) => {
         udp.once('error', reject);
@@ -98,11 +114,11 @@ export class DnsServer implements UpdateContext, Service {
         });
       });
     } catch (err) {
+      const at = this.port || port;
       await this.stop();
-      throw listenError(err, 'TCP', host, this.port || port);
+      throw listenError(err, 'TCP', host, at);
     }
     this.#tcp = tcp;
-    if (signal) stopOnAbort(signal, this);
   }
 
   health(): Health {
