@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 // Ctrl-C or SIGTERM while the program loads: nothing is held yet, so leave with the documented status
 // (130) rather than the shell's 128 + signal. main.ts replaces these with handlers that stop cleanly.
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+// A reload (SIGHUP) while the daemon loads is kept for it (Node's default would end the process).
+if (process.argv.includes('daemon')) process.on('SIGHUP', () => (process[Symbol.for('lifeboat.sighup')] = true));
 
 const built = fileURLToPath(new URL('../dist/main.js', import.meta.url));
 const src = fileURLToPath(new URL('../src', import.meta.url));

@@ -28,6 +28,8 @@ export interface Runtime {
   exitCode: ExitCodeValue;
   /** The reader of stdout went away (EPIPE); the signal is aborted too. */
   stdoutClosed: boolean;
+  /** A second SIGINT/SIGTERM does not end the process at once (the daemon, which stops within its own deadline). */
+  holdOnRepeatedSignal?: boolean;
 }
 
 /** `read`: a shared lock for a command that only reads (saved without the folder's fsync: see Lock.acquire). */

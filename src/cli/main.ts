@@ -15,6 +15,11 @@ const args = userArgs();
 prewarm(args, process.env);
 const { run } = await import('./program.ts');
 
+// A reload (SIGHUP) while the daemon loads is kept for it (Node's default would end the process).
+if (args.includes('daemon') && process.listenerCount('SIGHUP') === 0) {
+  process.on('SIGHUP', () => ((process as unknown as Record<symbol, boolean>)[Symbol.for('lifeboat.sighup')] = true));
+}
+
 const controller = new AbortController();
 const rt: Runtime = { signal: controller.signal, env: process.env, exitCode: ExitCode.ok, stdoutClosed: false };
 
@@ -23,6 +28,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.removeAllListeners(sig); // bin/lifeboat.js's, for the time the program loads
   process.on(sig, () => {
     if (controller.signal.aborted) {
+      if (rt.holdOnRepeatedSignal) return;
       if (process.stderr.isTTY) process.stderr.write('\x1b[?25h\n'); // the progress display hid the cursor
       process.exit(ExitCode.interrupted);
     }

@@ -196,6 +196,10 @@ export class Daemon {
     if (next.site?.data !== this.#config.site?.data) {
       throw new LifeboatError('CONFIG', `site.data changed (${this.#config.site?.data} → ${next.site?.data}); the daemon keeps its data folder until restarted`, { hint: 'restart the daemon to move it' });
     }
+    const api = (c: Config): string => JSON.stringify(c.api ? { listen: c.api.listen, tls: c.api.tls } : null);
+    if (api(next) !== api(this.#config)) {
+      throw new LifeboatError('CONFIG', 'api.listen or api.tls changed: the API keeps its address and certificate until the daemon is restarted', { hint: 'restart the daemon (systemctl restart lifeboat) to apply them' });
+    }
     this.#config = next;
     for (const g of next.groups) if (!this.#groups.has(g.name)) this.#initGroup(g);
     for (const name of [...this.#groups.keys()]) if (!next.groups.some((g) => g.name === name)) this.#groups.delete(name);

@@ -102,7 +102,14 @@ export class Notifier implements Service {
       try {
         const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'lifeboat-daemon', 'x-lifeboat-event': n.event };
         if (t.hook.secret) headers['x-lifeboat-signature'] = `sha256=${createHmac('sha256', t.hook.secret.value).update(body).digest('hex')}`;
-        const res = await fetch(t.hook.url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.any([this.#ac.signal, AbortSignal.timeout(t.hook.timeoutMs)]) });
+        // fetch refuses a URL with user:password@: they go as Basic authorization instead.
+        const url = new URL(t.hook.url);
+        if (url.username || url.password) {
+          headers['authorization'] = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+          url.username = '';
+          url.password = '';
+        }
+        const res = await fetch(url, { method: 'POST', headers, body, redirect: 'error', signal: AbortSignal.any([this.#ac.signal, AbortSignal.timeout(t.hook.timeoutMs)]) });
         await res.arrayBuffer().catch(() => undefined);
         if (res.ok) {
           this.stats.sent++;
@@ -113,7 +120,9 @@ export class Notifier implements Service {
         problem = `answered ${res.status}`;
       } catch (err) {
         if (this.#ac.signal.aborted) return;
-        problem = (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message;
+        const raw = (err as Error).cause ? String(((err as Error).cause as Error).message ?? (err as Error).cause) : (err as Error).message;
+        // An error's text may quote the URL, credential and all.
+        problem = raw.split(t.hook.url).join(redactUrl(t.hook.url)).replace(/[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, (m) => redactUrl(m));
       }
       t.failures++;
       this.#o.log?.({ event: 'webhook-failed', url: redactUrl(t.hook.url), notice: n.event, attempt: i, of: attempts, error: problem });
@@ -131,11 +140,11 @@ export class Notifier implements Service {
   }
 }
 
-/** A URL without its user, password and query (which may carry a token), for logs. */
+/** A URL as logs may show it: scheme and host only (chat services put the credential in the path). */
 export function redactUrl(u: string): string {
   try {
     const x = new URL(u);
-    return `${x.protocol}//${x.host}${x.pathname}`;
+    return `${x.protocol}//${x.host}/…`;
   } catch {
     return '(invalid URL)';
   }

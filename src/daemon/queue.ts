@@ -6,7 +6,7 @@
  * it is queued to its end; a failing job is recorded and never stops the queue. `stop` cancels the
  * running jobs through their signals and records the waiting ones as interrupted.
  */
-import { isLifeboatError, type Clock, type Health, type Service } from '../core/index.ts';
+import { isLifeboatError, LifeboatError, type Clock, type Health, type Service } from '../core/index.ts';
 import type { JobKind, JobRecord, JobStatus, JobTrigger, StateStore } from './state.ts';
 
 export interface JobOutcome {
@@ -62,7 +62,14 @@ export class JobQueue implements Service {
       this.#o.log?.({ event: 'job-coalesced', group, kind, trigger, job: same.id });
       return { job: same, queued: false };
     }
-    const job = this.#o.state.addJob({ group, kind, trigger, queued: this.#o.clock.now(), ...(scheduledFor !== undefined ? { scheduledFor } : {}) });
+    let job: JobRecord;
+    try {
+      job = this.#o.state.addJob({ group, kind, trigger, queued: this.#o.clock.now(), ...(scheduledFor !== undefined ? { scheduledFor } : {}) });
+    } catch (err) {
+      // The state store cannot be written (a full disk): the job is refused, the daemon goes on.
+      this.#o.log?.({ event: 'state-write-failed', group, kind, error: (err as Error).message });
+      throw new LifeboatError('IO', `cannot record a ${kind} job of ${group}: ${(err as Error).message}`, { cause: err, hint: "free space where site.data is; the daemon's job history lives there" });
+    }
     this.#waiting.push(job);
     this.#pump();
     return { job, queued: true };
@@ -89,8 +96,12 @@ export class JobQueue implements Service {
     this.#stopped = true;
     const now = this.#o.clock.now();
     for (const j of this.#waiting.splice(0)) {
-      const ended = this.#o.state.endJob(j.id, { at: now, status: 'interrupted', error: 'the daemon stopped before the job started' });
-      this.#o.onEnd?.(ended);
+      try {
+        const ended = this.#o.state.endJob(j.id, { at: now, status: 'interrupted', error: 'the daemon stopped before the job started' });
+        this.#o.onEnd?.(ended);
+      } catch (err) {
+        this.#o.log?.({ event: 'state-write-failed', job: j.id, error: (err as Error).message });
+      }
     }
     for (const r of this.#running.values()) r.ac.abort();
     await Promise.all([...this.#running.values()].map((r) => r.done));
@@ -110,7 +121,11 @@ export class JobQueue implements Service {
   #run(queued: JobRecord): void {
     const ac = new AbortController();
     const started = this.#o.clock.now();
-    this.#o.state.startJob(queued.id, started);
+    try {
+      this.#o.state.startJob(queued.id, started);
+    } catch (err) {
+      this.#o.log?.({ event: 'state-write-failed', job: queued.id, error: (err as Error).message });
+    }
     const job: JobRecord = { ...queued, status: 'running', started };
     this.#o.onStart?.(job);
     const done = (async () => {

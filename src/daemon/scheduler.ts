@@ -63,13 +63,23 @@ export class Scheduler implements Service {
     return Promise.resolve();
   }
 
-  /** New schedules (a reloaded configuration): what is armed is replaced; nothing runs twice or is skipped. */
+  /**
+   * New schedules (a reloaded configuration): an unchanged schedule keeps its armed time (a run waiting out
+   * its jitter is not lost); a changed or new one is armed from now; a removed one is cancelled.
+   */
   replace(entries: ScheduleEntry[]): void {
     this.#entries = entries;
     if (!this.#running) return;
-    for (const a of this.#armed.values()) a.cancel?.();
-    this.#armed.clear();
-    for (const e of entries) this.#arm(e);
+    const same = (a: ScheduleEntry, b: ScheduleEntry): boolean => a.schedule.cron === b.schedule.cron && a.schedule.timezone === b.schedule.timezone && a.jitterMs === b.jitterMs;
+    const keep = new Map<string, Armed>();
+    for (const e of entries) {
+      const key = `${e.group}\0${e.kind}`;
+      const a = this.#armed.get(key);
+      if (a && same(a.entry, e)) keep.set(key, a);
+    }
+    for (const [key, a] of this.#armed) if (!keep.has(key)) a.cancel?.();
+    this.#armed = keep;
+    for (const e of entries) if (!keep.has(`${e.group}\0${e.kind}`)) this.#arm(e);
   }
 
   /** When a group's job next falls due (ms), if it has a schedule. */
@@ -81,20 +91,35 @@ export class Scheduler implements Service {
     return { ok: this.#running, ...(this.#running ? {} : { detail: 'stopped' }), schedules: this.#armed.size, last_lag_ms: this.lastLagMs };
   }
 
+  /** A due time recorded; a state store that cannot be written (a full disk) costs the made-up run after a restart, never the daemon. */
+  #markDue(group: string, kind: JobKind, due: number): void {
+    try {
+      this.#o.state.markDue(group, kind, due);
+    } catch (err) {
+      this.#o.log?.({ event: 'state-write-failed', group, kind, error: (err as Error).message });
+    }
+  }
+
   /** A schedule that fell due between its last recorded due time and now runs once. */
   #catchUp(): void {
     const now = this.#o.clock.now();
     for (const e of this.#entries) {
-      const last = this.#o.state.lastDue(e.group, e.kind);
+      let last: number | undefined;
+      try {
+        last = this.#o.state.lastDue(e.group, e.kind);
+      } catch (err) {
+        this.#o.log?.({ event: 'state-read-failed', group: e.group, kind: e.kind, error: (err as Error).message });
+        continue;
+      }
       if (last === undefined) {
         // First start with this schedule: nothing was missed.
-        this.#o.state.markDue(e.group, e.kind, now);
+        this.#markDue(e.group, e.kind, now);
         continue;
       }
       const due = nextRun(e.schedule, new Date(last))?.getTime();
       if (due !== undefined && due <= now) {
         this.#o.log?.({ event: 'missed-run', group: e.group, kind: e.kind, due: new Date(due).toISOString() });
-        this.#o.state.markDue(e.group, e.kind, now);
+        this.#markDue(e.group, e.kind, now);
         this.#o.submit(e.group, e.kind, 'missed', due);
       }
     }
@@ -115,8 +140,12 @@ export class Scheduler implements Service {
       const at = this.#o.clock.now();
       this.lastLagMs = Math.max(0, at - (next + jitter));
       this.maxLagMs = Math.max(this.maxLagMs, this.lastLagMs);
-      this.#o.state.markDue(e.group, e.kind, next);
-      this.#o.submit(e.group, e.kind, 'schedule', next);
+      this.#markDue(e.group, e.kind, next);
+      try {
+        this.#o.submit(e.group, e.kind, 'schedule', next);
+      } catch (err) {
+        this.#o.log?.({ event: 'submit-failed', group: e.group, kind: e.kind, error: (err as Error).message });
+      }
       this.#arm(e);
     });
     this.#armed.set(key, armed);

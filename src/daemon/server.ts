@@ -9,6 +9,9 @@ import { createAdaptorServer } from '@hono/node-server';
 import { errnoCode, LifeboatError, type Health, type Service } from '../core/index.ts';
 import type { TlsMaterial } from './tls.ts';
 
+/** Open connections one client address may hold (50 concurrent clients of a benchmark fit; hundreds of idle ones do not). */
+const PER_ADDRESS = 64;
+
 /** What serves requests (a Hono app). */
 export interface FetchApp {
   fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
@@ -42,16 +45,34 @@ export class ApiServer implements Service {
   async start(signal: AbortSignal): Promise<void> {
     const server = createAdaptorServer({
       fetch: (req: Request, env: unknown) => this.#app.fetch(req, env),
-      ...(this.#tls ? { createServer: createHttps, serverOptions: { key: this.#tls.key, cert: this.#tls.cert, minVersion: 'TLSv1.2' as const } } : {}),
+      ...(this.#tls ? { createServer: createHttps, serverOptions: { key: this.#tls.key, cert: this.#tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
     }) as unknown as Server;
-    // Slow clients: whole requests within 30 s, headers within 10 s.
-    const http = server as unknown as { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number };
+    // Slow clients: whole requests within 30 s, headers within 10 s; a connection silent for 30 s (one that
+    // never sends a byte too) is closed, a TLS handshake must end within 10 s, and at most 1,000 are open.
+    const http = server as unknown as { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number; timeout: number; maxConnections: number };
     http.requestTimeout = 30_000;
     http.headersTimeout = 10_000;
     http.keepAliveTimeout = 5_000;
+    http.timeout = 30_000;
+    http.maxConnections = 512;
+    // One address may hold at most PER_ADDRESS connections: a client opening hundreds (and sending nothing)
+    // cannot use up the daemon's file descriptors, which its backups need.
+    const perAddress = new Map<string, number>();
     server.on('connection', (s) => {
+      const from = s.remoteAddress ?? '?';
+      const n = (perAddress.get(from) ?? 0) + 1;
+      if (n > PER_ADDRESS) {
+        s.destroy();
+        return;
+      }
+      perAddress.set(from, n);
       this.#sockets.add(s);
-      s.on('close', () => this.#sockets.delete(s));
+      s.on('close', () => {
+        this.#sockets.delete(s);
+        const left = (perAddress.get(from) ?? 1) - 1;
+        if (left > 0) perAddress.set(from, left);
+        else perAddress.delete(from);
+      });
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) => {

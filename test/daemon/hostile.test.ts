@@ -120,9 +120,10 @@ interface Daemon {
 }
 
 /** Starts `lifeboat --json daemon -c site.config` from the sources; it is SIGKILLed by pid in the site's cleanup. */
-function spawnDaemon(site: Site, env: Record<string, string> = {}, prefix: string[] = []): Daemon {
-  // `prefix` (prlimit ...) execs the daemon in its own place: the pid is the daemon's.
-  const argv = [...prefix, process.execPath, '--import', 'tsx', main, '--json', 'daemon', '-c', site.config];
+function spawnDaemon(site: Site, env: Record<string, string> = {}, prefix: string[] = [], entry: string[] = ['--import', 'tsx', main]): Daemon {
+  // `prefix` (prlimit ...) execs the daemon in its own place: the pid is the daemon's. `entry`: what node
+  // runs (the sources through tsx, or the installed command bin/lifeboat.js).
+  const argv = [...prefix, process.execPath, ...entry, '--json', 'daemon', '-c', site.config];
   const child = spawn(argv[0]!, argv.slice(1), { cwd: root, env: cleanEnv({ TMPDIR: site.tmp, ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   const events: Array<Record<string, unknown>> = [];
   let out = '';
@@ -420,7 +421,7 @@ void test('a daemon killed during an SQLite backup leaves its staged copy of the
 // ---------------------------------------------------------------------------------------------------------
 // The state store
 
-void test('site.data on a full file system: the daemon keeps running its jobs (and says it cannot record them), and records again once there is room', { skip: !isRoot && 'mounting a tmpfs needs root', timeout: 120_000, todo: 'the first scheduled time after the disk fills crashes the daemon: StateStore.markDue throws SQLITE_FULL inside the scheduler\'s timer (src/daemon/scheduler.ts:118, uncaught); queue.submit (state.addJob, queue.ts:65) and #run (state.startJob, queue.ts:113) are not guarded either' }, async (t) => {
+void test('site.data on a full file system: the daemon keeps running its jobs (and says it cannot record them), and records again once there is room', { skip: !isRoot && 'mounting a tmpfs needs root', timeout: 120_000 }, async (t) => {
   const site = await makeSite(t);
   mountTmpfs(site, site.data, '2m');
   const port = await freePort();
@@ -503,18 +504,19 @@ void test('state.db damaged (junk, truncated, a folder, a symlink loop, a foreig
 // ---------------------------------------------------------------------------------------------------------
 // Signals and configuration files
 
-void test('SIGHUP while the daemon starts (systemctl reload right after start): it must not die', { timeout: 60_000, todo: 'no SIGHUP handler until startDaemon has resolved (src/cli/commands/daemon.ts:61, after startDaemon at :52; bin/lifeboat.js and main.ts handle only SIGINT/SIGTERM): Node\'s default action kills the process, and systemd counts death by SIGHUP as a clean exit, so Restart=on-failure does not bring it back' }, async (t) => {
+void test('SIGHUP while the daemon starts (systemctl reload right after start): it must not die', { timeout: 60_000, todo: 'fixed (bin/lifeboat.js keeps an early SIGHUP, the daemon applies it once started: checked by hand, config-reloaded logged), but under this harness the daemon never reports listening; not yet understood' }, async (t) => {
   const site = await makeSite(t);
   const port = await freePort();
   writeFileSync(site.config, configText(site, { port, groups: filesGroup(site, 'web', 'schedule: "* * * * * *"') }));
-  const d = spawnDaemon(site);
+  // The installed command, as systemd starts it: its entry script keeps a SIGHUP from the first moment.
+  const d = spawnDaemon(site, {}, [], [join(root, 'bin', 'lifeboat.js')]);
   await sleep(300);
   signal(d, 'SIGHUP');
   await waitFor('the daemon to listen or die', () => !d.alive() || d.events.some((e) => e['event'] === 'api-listening'), 60_000, 25);
   assert.ok(d.alive(), `the daemon died: ${JSON.stringify(await d.exited)}`);
 });
 
-void test('SIGTERM again while the daemon stops (an impatient admin, a supervisor that repeats it): the stop must stay clean (job recorded, exit 0)', { timeout: 60_000, todo: 'the second SIGTERM is the CLI\'s "press Ctrl-C again to quit at once" (src/cli/main.ts:25): the daemon exits 130 at once, in the middle of its stop: the job is left "running" in state.db, the repository lock and temp files stay, and when it lands before the post hook is started, the post hook that undoes the pre hook never runs' }, async (t) => {
+void test('SIGTERM again while the daemon stops (an impatient admin, a supervisor that repeats it): the stop must stay clean (job recorded, exit 0)', { timeout: 60_000 }, async (t) => {
   const site = await makeSite(t);
   const port = await freePort();
   const pre = join(site.dir, 'pre-ran');
@@ -627,7 +629,7 @@ void test('SIGHUP with a 1.7 MB configuration (40,000 groups): the reload must n
 // ---------------------------------------------------------------------------------------------------------
 // Sources that misbehave
 
-void test('an SQLite member whose database a writer holds locked: the daemon must stay responsive and stop within 10 s', { timeout: 120_000, todo: 'the source is opened with a 60 s busy timeout (src/sources/sqlite/index.ts:86) and SQLite waits for the lock by sleeping in the calling thread, the main one: the API, every other group\'s schedule and the SIGTERM handler (with its 9 s deadline timer) are frozen until the writer lets go or 60 s pass' }, async (t) => {
+void test('an SQLite member whose database a writer holds locked: the daemon must stay responsive and stop within 10 s', { timeout: 120_000 }, async (t) => {
   const site = await makeSite(t);
   const dbFile = join(site.dir, 'app.db');
   const db = new Database(dbFile);
@@ -680,7 +682,7 @@ async function schedulerOn(t: TestContext, clock: ManualClock, entries: Construc
   return { sch, seen };
 }
 
-void test('a reload (SIGHUP) between a due time and its jittered start must not skip the run; reloads every 20 s must not stop backups', { todo: 'Scheduler.replace cancels every armed timer and arms again from now (src/daemon/scheduler.ts:67-74, #arm at :103): a run that is due but still waiting out its jitter is dropped; with jitter 30s and a reload every 20 s (configuration management, logrotate) a group is never backed up, and the run is not even made up at the next start (its due time was never marked)' }, async (t) => {
+void test('a reload (SIGHUP) between a due time and its jittered start must not skip the run; reloads every 20 s must not stop backups', {}, async (t) => {
   const clock = new ManualClock(T0);
   const entries = [{ group: 'web', kind: 'backup' as const, schedule: { cron: '0 * * * * *' }, jitterMs: 30_000 }];
   const { sch, seen } = await schedulerOn(t, clock, entries);
@@ -831,7 +833,7 @@ async function idleConnections(site: Site, port: number, n: number): Promise<Soc
   return socks;
 }
 
-void test('connections that never send a byte are never closed: enough of them (unauthenticated) exhaust the daemon\'s file descriptors and its backups fail', { timeout: 120_000, todo: 'no limit on connections (server.maxConnections) and no timeout for a connection that has not started a request (headersTimeout and requestTimeout only run once one has; src/daemon/server.ts:47-55): with the fd limit reached, accept() fails and every job fails with EMFILE opening the repository. Shown under a 256-fd limit; the unit\'s LimitNOFILE=65536 only takes more connections' }, async (t) => {
+void test('connections that never send a byte are never closed: enough of them (unauthenticated) exhaust the daemon\'s file descriptors and its backups fail', { timeout: 120_000 }, async (t) => {
   const site = await makeSite(t);
   const port = await freePort();
   writeFileSync(site.config, configText(site, { port, groups: filesGroup(site, 'web', 'schedule: "* * * * * *"') }));
@@ -991,7 +993,7 @@ void test('secrets (repository password, API tokens, webhook secret and query to
   t.diagnostic(`db errors: ${events(d, 'job-ended', (e) => e['group'] === 'db').map((e) => String(e['error'] ?? e['status']).slice(0, 200)).join(' || ')}`);
 });
 
-void test('webhook URLs that carry a credential (user:password@, or a token in the path as chat services do): it must not reach the logs or a viewer\'s /v1/status', { timeout: 120_000, todo: 'redactUrl keeps the path (src/daemon/notify.ts:138), so a Slack-style /services/T/B/SECRET is logged on every failed delivery and shown to any viewer token in /v1/status (health.services.notify.detail); a URL with user:password is accepted by config check but fetch() refuses it on every delivery (it never works) and its error, which quotes the whole URL, is logged as is (notify.ts:116)' }, async (t) => {
+void test('webhook URLs that carry a credential (user:password@, or a token in the path as chat services do): it must not reach the logs or a viewer\'s /v1/status', { timeout: 120_000 }, async (t) => {
   const site = await makeSite(t);
   const pathSecret = `XOXB${randomBytes(10).toString('hex')}`;
   const userSecret = `whp-${randomBytes(10).toString('hex')}`;
@@ -1113,7 +1115,7 @@ void test('SIGTERM during a restore through the API: the restore must be cancell
 // ---------------------------------------------------------------------------------------------------------
 // Reloads under running jobs
 
-void test('a reload that moves the API (api.listen) must be applied or refused, not reported as reloaded while the old address is kept', { timeout: 90_000, todo: 'Daemon.reload (src/daemon/daemon.ts:195-206) replaces groups, schedules and webhooks but not the API server: a new api.listen or api.tls is silently ignored, config-reloaded is logged, and `lifeboat status -c FILE`, which reads the new address from the same file, finds no daemon (exit 15)' }, async (t) => {
+void test('a reload that moves the API (api.listen) must be applied or refused, not reported as reloaded while the old address is kept', { timeout: 90_000 }, async (t) => {
   const site = await makeSite(t);
   const portA = await freePort();
   writeFileSync(site.config, configText(site, { port: portA, groups: filesGroup(site) }));

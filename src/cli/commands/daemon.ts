@@ -49,9 +49,17 @@ EXIT STATUS
         if (s.opts.json) s.out.emit({ time: new Date().toISOString(), ...e });
         else if (!s.opts.quiet) process.stderr.write(`${new Date().toISOString()} ${Object.entries(e).map(([k, v]) => `${k}=${typeof v === 'string' ? (/\s/.test(v) ? JSON.stringify(v) : v) : JSON.stringify(v)}`).join(' ')}\n`);
       };
-      const running = await startDaemon(cfg, { log, signal: s.signal });
-      if (running.api) log({ event: 'api-listening', url: running.api.url, ...(running.tls ? { fingerprint: running.tls.fingerprint, certificate: running.tls.certFile } : {}) });
+      // SIGHUP before the daemon is up (systemctl reload right after start) is kept and applied once it is:
+      // Node's default for it would end the process.
+      let running: Awaited<ReturnType<typeof startDaemon>> | undefined;
+      const early = Symbol.for('lifeboat.sighup');
+      let pendingHup = (process as unknown as Record<symbol, boolean>)[early] === true;
+      process.removeAllListeners('SIGHUP');
       const onHup = (): void => {
+        if (!running) {
+          pendingHup = true;
+          return;
+        }
         try {
           reloadDaemon(running.daemon);
         } catch (err) {
@@ -59,6 +67,16 @@ EXIT STATUS
         }
       };
       process.on('SIGHUP', onHup);
+      // A second SIGTERM while stopping must not cut the post hooks short: the deadline below ends it anyway.
+      rt.holdOnRepeatedSignal = true;
+      try {
+        running = await startDaemon(cfg, { log, signal: s.signal });
+      } catch (err) {
+        process.off('SIGHUP', onHup);
+        throw err;
+      }
+      if (running.api) log({ event: 'api-listening', url: running.api.url, ...(running.tls ? { fingerprint: running.tls.fingerprint, certificate: running.tls.certFile } : {}) });
+      if (pendingHup) onHup();
       try {
         await new Promise<void>((resolve) => {
           if (s.signal.aborted) resolve();
@@ -69,9 +87,9 @@ EXIT STATUS
           log({ event: 'stop-timed-out', after_ms: STOP_DEADLINE_MS });
           process.exit(1);
         }, STOP_DEADLINE_MS);
+        // Left armed after stop: work that outlives it (an API restore) must not keep the process past the deadline.
         deadline.unref();
         await running.daemon.stop();
-        clearTimeout(deadline);
         log({ event: 'stopped' });
       } finally {
         process.off('SIGHUP', onHup);

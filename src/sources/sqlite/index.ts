@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LifeboatError } from '../../core/index.ts';
+import { abortError, LifeboatError } from '../../core/index.ts';
 
 /** better-sqlite3 is a native module (~30 ms to load): loaded when a backup or restore needs it, so importing this module costs nothing. */
 async function sqlite(): Promise<typeof Database> {
@@ -81,19 +81,33 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
   const Database = await sqlite();
   const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-sqlite-'));
   try {
-    let src: Database.Database;
-    try {
-      src = new Database(file, { fileMustExist: true, timeout: opts.busyTimeoutMs ?? 60_000 });
-      src.prepare('SELECT count(*) FROM sqlite_schema').get();
-    } catch (err) {
-      throw new LifeboatError('SOURCE', `cannot open ${file} as an SQLite database: ${(err as Error).message}`, { cause: err });
+    // A writer holding the database locked: SQLite's own busy wait would sleep on this thread (a daemon
+    // would stop answering for as long), so the wait is done here, between tries, on the event loop.
+    const waitUntil = Date.now() + (opts.busyTimeoutMs ?? 60_000);
+    let src: Database.Database | undefined;
+    let journalMode = '';
+    for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        src = new Database(file, { fileMustExist: true, timeout: 0 });
+        src.prepare('SELECT count(*) FROM sqlite_schema').get();
+        journalMode = String(src.pragma('journal_mode', { simple: true }));
+        break;
+      } catch (err) {
+        src?.close();
+        src = undefined;
+        const busy = (err as { code?: string }).code === 'SQLITE_BUSY' || (err as { code?: string }).code === 'SQLITE_LOCKED';
+        if (!busy || Date.now() >= waitUntil) throw new LifeboatError('SOURCE', `cannot open ${file} as an SQLite database: ${(err as Error).message}`, { cause: err, ...(busy ? { hint: 'a writer held the database longer than the busy timeout; try again' } : {}) });
+        await new Promise<void>((resolve, reject) => {
+          if (opts.signal?.aborted) return reject(abortError(opts.signal));
+          const t = setTimeout(resolve, delay);
+          opts.signal?.addEventListener('abort', () => (clearTimeout(t), reject(abortError(opts.signal))), { once: true });
+        });
+      }
     }
     const copy = join(spool, basename(file));
-    let journalMode: string;
     let info: SqliteInfo;
     try {
       try {
-        journalMode = String(src.pragma('journal_mode', { simple: true }));
         await src.backup(copy, { progress: () => 1 << 30 });
       } finally {
         src.close();
