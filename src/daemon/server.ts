@@ -9,8 +9,8 @@ import { createAdaptorServer } from '@hono/node-server';
 import { errnoCode, LifeboatError, type Health, type Service } from '../core/index.ts';
 import type { TlsMaterial } from './tls.ts';
 
-/** Open connections one client address may hold (50 concurrent clients of a benchmark fit; hundreds of idle ones do not). */
-const PER_ADDRESS = 64;
+/** Open connections one client address may hold (as nginx's limit_conn): far more than any real client needs, far fewer than the descriptors the daemon has (LimitNOFILE=65536 in docs/lifeboat.service). */
+const PER_ADDRESS = 256;
 
 /** What serves requests (a Hono app). */
 export interface FetchApp {
@@ -48,13 +48,13 @@ export class ApiServer implements Service {
       ...(this.#tls ? { createServer: createHttps, serverOptions: { key: this.#tls.key, cert: this.#tls.cert, minVersion: 'TLSv1.2' as const, handshakeTimeout: 10_000 } } : {}),
     }) as unknown as Server;
     // Slow clients: whole requests within 30 s, headers within 10 s; a connection silent for 30 s (one that
-    // never sends a byte too) is closed, a TLS handshake must end within 10 s, and at most 1,000 are open.
+    // never sends a byte too) is closed, a TLS handshake must end within 10 s, and at most 4,096 are open.
     const http = server as unknown as { requestTimeout: number; headersTimeout: number; keepAliveTimeout: number; timeout: number; maxConnections: number };
     http.requestTimeout = 30_000;
     http.headersTimeout = 10_000;
     http.keepAliveTimeout = 5_000;
     http.timeout = 30_000;
-    http.maxConnections = 512;
+    http.maxConnections = 4096;
     // One address may hold at most PER_ADDRESS connections: a client opening hundreds (and sending nothing)
     // cannot use up the daemon's file descriptors, which its backups need.
     const perAddress = new Map<string, number>();
