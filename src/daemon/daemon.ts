@@ -408,7 +408,9 @@ export class Daemon {
       this.counters.jobFailures.set(key, (this.counters.jobFailures.get(key) ?? 0) + 1);
     }
     const failed = job.status === 'failed';
-    if (job.kind === 'backup' && !failed && job.started !== undefined) st.lastGood = Math.max(st.lastGood ?? 0, job.started);
+    // The newest good job is the recovery point (a group's jobs run one at a time), even if an older one was
+    // stamped later by a clock that ran ahead: the age and the RPO must follow the real newest backup.
+    if (job.kind === 'backup' && !failed && job.started !== undefined) st.lastGood = job.started;
     if (failed && !st.failing[job.kind]) {
       st.failing[job.kind] = true;
       this.notify({ event: 'job_failed', group: job.group, message: `${job.kind} of ${job.group} failed: ${job.error ?? 'unknown error'}`, job: job.id, kind: job.kind });
