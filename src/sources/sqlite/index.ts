@@ -86,16 +86,24 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
     const waitUntil = Date.now() + (opts.busyTimeoutMs ?? 60_000);
     let src: Database.Database | undefined;
     let journalMode = '';
-    for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
+    const delay = 10;
+    for (;;) {
       try {
-        src = new Database(file, { fileMustExist: true, timeout: 0 });
+        // Each try waits up to 50 ms the way SQLite does (polling often enough to catch a busy writer's
+        // gaps); between tries the event loop runs.
+        src = new Database(file, { fileMustExist: true, timeout: 50 });
         src.prepare('SELECT count(*) FROM sqlite_schema').get();
         journalMode = String(src.pragma('journal_mode', { simple: true }));
+        // The copy's steps meet writers' locks too; there SQLite's own wait is kept (without it a step that
+        // meets a writer's journal fails with SQLITE_CANTOPEN). Writers hold their locks briefly; the long
+        // wait for a lock held from the start is the one above, off this thread's back.
+        src.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 60_000}`);
         break;
       } catch (err) {
         src?.close();
         src = undefined;
-        const busy = (err as { code?: string }).code === 'SQLITE_BUSY' || (err as { code?: string }).code === 'SQLITE_LOCKED';
+        const code = String((err as { code?: string }).code ?? '');
+        const busy = code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED') || /database is locked/.test((err as Error).message);
         if (!busy || Date.now() >= waitUntil) throw new LifeboatError('SOURCE', `cannot open ${file} as an SQLite database: ${(err as Error).message}`, { cause: err, ...(busy ? { hint: 'a writer held the database longer than the busy timeout; try again' } : {}) });
         await new Promise<void>((resolve, reject) => {
           if (opts.signal?.aborted) return reject(abortError(opts.signal));
