@@ -107,7 +107,7 @@ export async function apiRequest<T>(ep: ApiEndpoint, method: 'GET' | 'POST', pat
   if (status >= 400) {
     const e = (json as { error?: { code?: string; message?: string; hint?: string } }).error;
     const hint = e?.hint ?? (status === 401 ? 'give a token with --token-file FILE or LIFEBOAT_TOKEN' : undefined);
-    throw new LifeboatError(CODE_OF_STATUS[status] ?? 'INTERNAL', `the daemon refused: ${e?.message ?? `status ${status}`}`, { ...(hint ? { hint } : {}), context: { status, code: e?.code } });
+    throw new LifeboatError(CODE_OF_STATUS[status] ?? 'DAEMON', `the daemon refused: ${e?.message ?? `status ${status}`}`, { ...(hint ? { hint } : {}), context: { status, code: e?.code } });
   }
   return json as T;
 }

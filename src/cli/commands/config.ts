@@ -10,7 +10,7 @@ const configModule = (): Promise<typeof ConfigModule> => import('../../config/in
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-/** "2026-12-08 03:00:00" in the schedule's zone (the machine's when it names none), with the zone named. */
+/** "YYYY-MM-DD hh:mm:ss" in the schedule's zone (the machine's when it names none), with the zone named. */
 function when(iso: string, timezone: string | undefined): string {
   const parts = new Intl.DateTimeFormat('en-GB', {
     ...(timezone !== undefined ? { timeZone: timezone } : {}),
