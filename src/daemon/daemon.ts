@@ -59,36 +59,6 @@ interface GroupState {
   snapshots?: number;
 }
 
-/** Readers (backups, checks) share a repository; retention (forget) has it to itself. */
-class RwLock {
-  #readers = 0;
-  #writer = false;
-  #waiters: Array<() => void> = [];
-  async shared<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.#writer) await new Promise<void>((r) => this.#waiters.push(r));
-    this.#readers++;
-    try {
-      return await fn();
-    } finally {
-      this.#readers--;
-      this.#wake();
-    }
-  }
-  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    while (this.#writer || this.#readers) await new Promise<void>((r) => this.#waiters.push(r));
-    this.#writer = true;
-    try {
-      return await fn();
-    } finally {
-      this.#writer = false;
-      this.#wake();
-    }
-  }
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-}
-
 export class Daemon {
   readonly clock: Clock;
   readonly #opts: DaemonOptions;
@@ -100,7 +70,9 @@ export class Daemon {
   #scheduler: Scheduler | undefined;
   #notifier: Notifier | undefined;
   readonly #groups = new Map<string, GroupState>();
-  readonly #repoLocks = new Map<string, RwLock>();
+  /** Work the API started outside the queue (restores): cancelled and waited for before the daemon stops. */
+  readonly #tasks = new Set<Promise<unknown>>();
+  readonly #tasksAc = new AbortController();
   #cancelTick: (() => void) | undefined;
   #survey: Promise<void> | undefined;
   readonly startedAt: number;
@@ -164,6 +136,7 @@ export class Daemon {
         ...(this.#opts.log ? { log: this.#opts.log } : {}),
       });
       this.#services = new ServiceGroup('daemon', [this.#notifier, this.#queue, this.#scheduler, ...(this.#opts.extra?.(this) ?? [])]);
+      signal.addEventListener('abort', () => this.#tasksAc.abort(), { once: true });
       await this.#services.start(signal);
       this.#tick();
       this.#survey = this.#surveyRepositories(signal);
@@ -179,6 +152,9 @@ export class Daemon {
     this.#cancelTick?.();
     this.#cancelTick = undefined;
     try {
+      // Restores first: the API server's stop waits for open requests, and a restore is one.
+      this.#tasksAc.abort();
+      await Promise.allSettled([...this.#tasks]);
       await this.#services?.stop();
       await this.#survey;
     } finally {
@@ -275,18 +251,26 @@ export class Daemon {
   async restore(group: string, req: { snapshot: string; target: string; include: string[] }): Promise<{ snapshot: string; files: number; dirs: number; bytes: number; warnings: string[] }> {
     const g = this.group(group);
     if (!g) throw new LifeboatError('NOT_FOUND', `no group ${group} in the configuration`);
-    return this.repoLock(g.repository).shared(() =>
-      this.withRepository(g.repository, async (repo) => {
-        const { snapshot, result } = await restoreSnapshotFiles(repo, { group, ...req, noFollowTarget: true });
-        return { snapshot: snapshot.id, files: result.files, dirs: result.dirs, bytes: result.bytes, warnings: result.warnings.map((w) => `${w.path}: ${w.message}`) };
-      }),
+    return this.#task((signal) =>
+      this.withRepository(
+        g.repository,
+        async (repo) => {
+          const { snapshot, result } = await restoreSnapshotFiles(repo, { group, ...req, noFollowTarget: true, signal });
+          return { snapshot: snapshot.id, files: result.files, dirs: result.dirs, bytes: result.bytes, warnings: result.warnings.map((w) => `${w.path}: ${w.message}`) };
+        },
+        signal,
+      ),
     );
   }
 
-  repoLock(name: string): RwLock {
-    let l = this.#repoLocks.get(name);
-    if (!l) this.#repoLocks.set(name, (l = new RwLock()));
-    return l;
+  /** Runs work outside the job queue under the daemon's stop signal, so the stop cancels it and waits for it. */
+  #task<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    if (this.#tasksAc.signal.aborted) return Promise.reject(new LifeboatError('DAEMON', 'the daemon is stopping', { hint: 'ask again once it has restarted' }));
+    const p = fn(this.#tasksAc.signal);
+    this.#tasks.add(p);
+    const forget = (): void => void this.#tasks.delete(p);
+    p.then(forget, forget);
+    return p;
   }
 
   notify(n: Omit<Notice, 'site' | 'time'>): void {
@@ -315,31 +299,30 @@ export class Daemon {
   async #execute(job: JobRecord, signal: AbortSignal): Promise<JobOutcome> {
     const g = this.group(job.group);
     if (!g) return { status: 'failed', error: `group ${job.group} is no longer in the configuration` };
-    const lock = this.repoLock(g.repository);
+    // No lock of the daemon's own between jobs: the repository's locks are shared by backups, checks,
+    // restores and retention (forget without prune), so one group's long job never holds up another's.
     if (job.kind === 'check') {
       const subset = g.check?.readDataSubset !== undefined ? parseSubset(g.check.readDataSubset) : undefined;
-      const r = await lock.shared(() => this.withRepository(g.repository, (repo) => runCheck(repo, { ...(subset ? { readDataSubset: subset } : {}), signal }), signal));
+      const r = await this.withRepository(g.repository, (repo) => runCheck(repo, { ...(subset ? { readDataSubset: subset } : {}), signal }), signal);
       return r.ok ? { status: 'ok' } : { status: 'failed', error: r.problems.slice(0, 20).join('; '), warnings: r.problems };
     }
     const warnings: string[] = [];
     return this.withRepository(
       g.repository,
       async (repo) => {
-        const r = await lock.shared(() =>
-          runBackup(repo, {
-            members: g.members,
-            group: g.name,
-            ...(g.tags.length ? { tags: g.tags } : {}),
-            ...(g.hooks ? { hooks: g.hooks } : {}),
-            signal,
-            onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
-          }),
-        );
+        const r = await runBackup(repo, {
+          members: g.members,
+          group: g.name,
+          ...(g.tags.length ? { tags: g.tags } : {}),
+          ...(g.hooks ? { hooks: g.hooks } : {}),
+          signal,
+          onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+        });
         const snapshots = r.members.flatMap((m) => (m.result ? [m.result.id] : []));
         let forgotten: number | undefined;
         if (r.status !== 'failed' && g.retention && !signal.aborted) {
           try {
-            forgotten = (await lock.exclusive(() => applyRetention(repo, g.name, g.retention!, { signal })))?.removed.length;
+            forgotten = (await applyRetention(repo, g.name, g.retention!, { signal }))?.removed.length;
           } catch (err) {
             if (signal.aborted) throw err;
             warnings.push(`retention did not run: ${(err as Error).message}`);

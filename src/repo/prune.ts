@@ -243,13 +243,16 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
       hint: 'give at least one --keep-* option, e.g. --keep-daily 7',
     });
   }
-  const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: true, purpose: 'forget' });
+  // Forgetting only deletes snapshot files: the data stays until prune, which is exclusive. So a plain forget
+  // shares the repository with backups, checks and restores (they skip a snapshot that vanishes between
+  // listing and reading), and one group's retention never waits for another group's long check.
+  const lock = opts.dryRun ? undefined : await Lock.acquire(repo, { exclusive: !!opts.prune, purpose: 'forget' });
   try {
     if (opts.ids !== undefined) {
       const present = new Set(await repo.listNames('snapshot', opts.signal));
       const missing = opts.ids.filter((id) => !present.has(id));
       if (missing.length) throw new NotFoundError(`no snapshot ${missing.map((m) => m.slice(0, 8)).join(', ')}`, { hint: 'list them with `lifeboat snapshots`' });
-      if (!opts.dryRun) for (const id of opts.ids) await repo.backend.remove({ type: 'snapshot', name: id });
+      if (!opts.dryRun) for (const id of opts.ids) await removeSnapshot(repo, id);
       const result: ForgetResult = { groups: [], removed: [...opts.ids] };
       if (opts.prune) {
         const po = typeof opts.prune === 'object' ? opts.prune : {};
@@ -267,8 +270,7 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
     if (!opts.dryRun) {
       for (const g of groups) {
         for (const s of g.remove) {
-          await repo.backend.remove({ type: 'snapshot', name: s.id });
-          removed.push(s.id);
+          if (await removeSnapshot(repo, s.id)) removed.push(s.id);
         }
       }
     } else {
@@ -282,5 +284,16 @@ export async function forget(repo: Repository, policy: RetentionPolicy, opts: Fo
     return result;
   } finally {
     await lock?.release();
+  }
+}
+
+/** Removes a snapshot file; false if it was already gone (a forget running beside this one took it). */
+async function removeSnapshot(repo: Repository, id: string): Promise<boolean> {
+  try {
+    await repo.backend.remove({ type: 'snapshot', name: id });
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
   }
 }

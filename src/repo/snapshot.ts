@@ -100,6 +100,8 @@ export async function loadSnapshots(
       validateSnapshot(s, id);
       out.push({ ...s, id, short_id: shortId(id) });
     } catch (err) {
+      // Forgotten between the listing and the read (forget shares the repository): not there, not damaged.
+      if (err instanceof NotFoundError) return;
       if (opts.onError) opts.onError(id, err);
       else throw err;
     }

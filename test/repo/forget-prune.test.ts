@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { ManualClock } from '../../src/core/index.ts';
+import { ManualClock, type LifeboatError } from '../../src/core/index.ts';
 import { FaultBackend, LocalBackend } from '../../src/repo/backend/index.ts';
-import { checkRepository, forget, loadSnapshots, prune, repoStats, Repository } from '../../src/repo/index.ts';
+import { checkRepository, forget, loadSnapshots, Lock, prune, repoStats, Repository } from '../../src/repo/index.ts';
 import { backupFiles, restoreFiles } from '../../src/sources/files/index.ts';
 import { newRepo, openRepo, PASSWORD, tempDir } from '../helpers/repo.ts';
 import { seededBytes } from '../helpers/tree.ts';
@@ -127,4 +127,38 @@ it('a restore whose index was read while a prune ran, before its lock held, read
   const rr = await restoring;
   assert.deepEqual(rr.warnings, []);
   assert.ok(readFileSync(join(target, src, 'a.bin')).equals(seededBytes('a', 600_000)));
+});
+
+it('forget shares the repository: it runs beside a backup\'s lock (forget --prune does not), and readers skip a snapshot forgotten between listing and reading', async (t) => {
+  const dir = await tempDir(t);
+  const src = join(dir, 'src');
+  mkdirSync(src);
+  await newRepo(dir);
+  const open = (): Promise<Repository> => openRepo(dir);
+  for (let i = 0; i < 3; i++) {
+    writeFileSync(join(src, 'f.txt'), `version ${i}\n`);
+    await backupFiles(await open(), { paths: [src], workers: 0 });
+  }
+  const held = await Lock.acquire(await open(), { exclusive: false, purpose: 'backup' });
+  try {
+    await assert.rejects(forget(await open(), { last: 2 }, { prune: true }), (err: LifeboatError) => err.code === 'REPO_LOCKED');
+    const res = await forget(await open(), { last: 2 });
+    assert.equal(res.removed.length, 1);
+  } finally {
+    await held.release();
+  }
+  // A reader lists two snapshots; one is forgotten before it reads it: not an error, not a problem.
+  const fault = new FaultBackend(new LocalBackend(join(dir, 'repo')));
+  const reader = await Repository.open(fault, PASSWORD);
+  const hold = fault.holdNext('load', 'snapshot');
+  const listing = loadSnapshots(reader);
+  await hold.reached;
+  const all = await loadSnapshots(await open());
+  assert.equal(all.length, 2);
+  await forget(await open(), {}, { ids: all.map((s) => s.id) });
+  hold.release();
+  // The held read meets a forgotten snapshot and skips it; the other was read before the forget.
+  assert.equal((await listing).length, 1);
+  const check = await checkRepository(await open(), {});
+  assert.ok(check.ok, JSON.stringify(check.problems));
 });
