@@ -1078,7 +1078,7 @@ void test('webhook receivers that hang, answer 500 forever, redirect, or trickle
   assert.ok(Date.now() - t1 < 10_000, `SIGTERM took ${Date.now() - t1} ms`);
 });
 
-void test('SIGTERM during a restore through the API: the restore must be cancelled, not finished by a process that has already said "stopped" and let go of its data folder', { timeout: 180_000, todo: 'Daemon.restore passes no signal (src/daemon/daemon.ts:271-280; restoreSnapshotFiles takes one): the stop does not wait for it, logs "stopped", closes the state and releases the data-folder lock while the restore goes on writing; the process then lingers until the restore ends (the 9 s deadline is cleared once stop resolves, src/cli/commands/daemon.ts:74), however long a large restore takes, and a daemon restarted meanwhile runs beside it' }, async (t) => {
+void test('SIGTERM during a restore through the API: the restore must be cancelled, not finished by a process that has already said "stopped" and let go of its data folder', { timeout: 180_000 }, async (t) => {
   const site = await makeSite(t);
   // 40,000 small files: a restore that takes a while.
   for (let i = 0; i < 40; i++) {
@@ -1305,7 +1305,7 @@ void test('restores through the API with tricky include paths and a snapshot hol
   assert.equal((await d.exited).code, 0);
 });
 
-void test('a slow job of one group (a long check, a slow pre hook, an API restore) must not stall the other groups\' backups on the same repository', { timeout: 120_000, todo: 'backups, checks and API restores share the repository (RwLock.shared, held for the whole job, pre hook included) but retention needs it alone (RwLock.exclusive, src/daemon/daemon.ts:63-90 and :338): a group\'s job that has saved its snapshot then waits, "running", until every other reader of the repository is done, so its next scheduled backups cannot start. A weekly full check, a pre hook that flushes for minutes or a large restore halts every other group with retention; and a waiting writer does not hold new readers back, so overlapping readers can starve it for good' }, async (t) => {
+void test('a slow job of one group (a long check, a slow pre hook, an API restore) must not stall the other groups\' backups on the same repository', { timeout: 120_000 }, async (t) => {
   const site = await makeSite(t);
   const port = await freePort();
   const slowSrc = join(site.dir, 'slow');

@@ -29,10 +29,18 @@ export class RestorePool {
   /** Jobs to keep in flight per lane: two keeps a worker busy while its next range is read. */
   readonly perLane = 2;
 
+  /** Shared memory with every worker: `stop()` sets it, and jobs in flight end before their next blob. */
+  readonly #stop = new Int32Array(new SharedArrayBuffer(4));
+
   /** Run a job on the worker of `lane`. */
   run(job: PackJob, lane = 0): Promise<PackResult> {
     if (this.#inline) return Promise.resolve(this.#inline.processPack(job));
-    return this.#pool!.runOn(lane, { t: 'pack', job }, transferable(job.bytes));
+    return this.#pool!.runOn(lane, { t: 'pack', job: { ...job, stop: this.#stop } }, transferable(job.bytes));
+  }
+
+  /** Jobs in flight stop between blobs (the restore was aborted; what they leave unwritten is not reported). */
+  stop(): void {
+    Atomics.store(this.#stop, 0, 1);
   }
 
   /** Close every open file in every worker; afterwards all written data is in the files. */

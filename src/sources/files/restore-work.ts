@@ -25,6 +25,8 @@ export interface PackJob {
   start: number;
   bytes: Uint8Array;
   blobs: Array<{ loc: BlobLocation; targets: RestoreTarget[] }>;
+  /** Shared with the restorer: once its first element is non-zero, the job stops before its next blob. */
+  stop?: Int32Array;
 }
 
 export interface PackResult {
@@ -52,6 +54,7 @@ export class RestoreWork {
     const result: PackResult = { bytes: 0, failed: [] };
     const bytes = Buffer.from(job.bytes.buffer, job.bytes.byteOffset, job.bytes.byteLength);
     for (const { loc, targets } of job.blobs) {
+      if (job.stop && Atomics.load(job.stop, 0) !== 0) break;
       let plain: Buffer;
       try {
         plain = decodeBlob(this.#master, loc, loc.pack, bytes.subarray(loc.offset - job.start, loc.offset - job.start + loc.length), this.#scratch);

@@ -16,6 +16,7 @@
  */
 import { closeSync, constants as fsc, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { posix, resolve as resolvePath } from 'node:path';
+import { setImmediate as yieldNow } from 'node:timers/promises';
 import { defaults, errnoCode, fsPath, IntegrityError, LifeboatError, mkdirsSync, RangeBuffers, readdirNames, throwIfAborted } from '../../core/index.ts';
 import { blobId, Lock, loadTree, nodeProblem, PackReaders, validName, type BlobLocation, type Repository, type SnapshotEntry, type Tree, type TreeNode } from '../../repo/index.ts';
 import { compileExcludes, type Excluder } from './exclude.ts';
@@ -151,6 +152,10 @@ export async function restoreFiles(repo: Repository, snap: SnapshotEntry, opts: 
   // The workers start now: they take ~0.3 s each to boot on the project machine, which now overlaps loading
   // the index and planning instead of following them (restore of one 256 MiB file, 2026-11-30).
   const pool = new RestorePool(repo.master, opts.workers === undefined ? {} : { workers: opts.workers });
+  // An abort reaches the workers too: each stops between blobs instead of finishing its range (one range of
+  // small files is thousands of files).
+  const stopPool = (): void => pool.stop();
+  opts.signal?.addEventListener('abort', stopPool, { once: true });
   try {
     try {
       await indexLoad;
@@ -162,6 +167,7 @@ export async function restoreFiles(repo: Repository, snap: SnapshotEntry, opts: 
     await repo.refreshIndex(signal);
     return await new Restorer(repo, opts, pool).run(snap);
   } finally {
+    opts.signal?.removeEventListener('abort', stopPool);
     await pool.close();
     await lock.release();
   }
@@ -272,11 +278,11 @@ class Restorer {
       });
     }
     this.#createTarget();
-    this.#createEntries();
+    await this.#createEntries();
     await this.#writeContents();
-    this.#finishFiles();
+    await this.#finishFiles();
     if (this.#opts.delete) this.#deleteExtras();
-    this.#finishDirs();
+    await this.#finishDirs();
     let verified: number | undefined;
     if (this.#opts.verify) verified = await this.#verify();
     return {
@@ -466,8 +472,10 @@ class Restorer {
     unlinkSync(p);
   }
 
-  #createEntries(): void {
+  async #createEntries(): Promise<void> {
+    let n = 0;
     for (const d of this.#dirs) {
+      if (++n % breatheEvery === 0) await breathe(this.#opts.signal);
       if (!this.#checkParent(d.path)) continue;
       const out = this.#out(d.path);
       try {
@@ -490,6 +498,7 @@ class Restorer {
       }
     }
     for (const o of this.#others) {
+      if (++n % breatheEvery === 0) await breathe(this.#opts.signal);
       if (!this.#checkParent(o.path)) continue;
       const out = this.#out(o.path);
       try {
@@ -504,6 +513,7 @@ class Restorer {
     }
     const firstByInode = new Map<string, PlannedFile>();
     for (const f of this.#files) {
+      if (++n % breatheEvery === 0) await breathe(this.#opts.signal);
       if (!this.#checkParent(f.path)) {
         f.failed = true;
         continue;
@@ -635,6 +645,7 @@ class Restorer {
       })),
     };
     const r = await pool.run(job, lane);
+    throwIfAborted(this.#opts.signal);
     this.#progress.bytes += r.bytes;
     if (r.failed.length > 0) {
       // Workers name files by target path; map them back for this job only (a damaged range fails many).
@@ -666,8 +677,10 @@ class Restorer {
     }
   }
 
-  #finishFiles(): void {
+  async #finishFiles(): Promise<void> {
+    let n = 0;
     for (const f of this.#files) {
+      if (++n % breatheEvery === 0) await breathe(this.#opts.signal);
       if (f.failed) {
         // Only a name this restore made its own: a file refused because its folder in the target is a
         // symlink must not be looked for through that link.
@@ -705,9 +718,13 @@ class Restorer {
     f.done = true;
   }
 
-  #finishDirs(): void {
+  async #finishDirs(): Promise<void> {
     const dirs = this.#dirs.filter((d) => d.placed).sort((a, b) => b.depth - a.depth);
-    for (const d of dirs) this.#meta(d.path, d.node);
+    let n = 0;
+    for (const d of dirs) {
+      if (++n % breatheEvery === 0) await breathe(this.#opts.signal);
+      this.#meta(d.path, d.node);
+    }
   }
 
   async #verify(): Promise<number> {
@@ -746,4 +763,15 @@ class Restorer {
 
 function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
+/**
+ * The phases that create and finish entries use synchronous calls, one entry at a time (the fastest way);
+ * every `breatheEvery` entries they let the event loop run, so a daemon restoring a million files still
+ * answers its API and timers, and an abort stops them within a few milliseconds.
+ */
+const breatheEvery = 256;
+async function breathe(signal: AbortSignal | undefined): Promise<void> {
+  await yieldNow();
+  throwIfAborted(signal);
 }

@@ -230,5 +230,29 @@ describe('files: what a restore touches', () => {
     const snap = (await loadSnapshots(await openRepo(dir))).find((x) => x.id === id)!;
     await assert.rejects(restoreFiles(await openRepo(dir), snap, { target: join(dir, 't'), include: ['/sub/f'] }), { code: 'INTEGRITY', message: /\/sub\/f lies in a folder/ });
   });
+
+  it('an aborted restore stops at once, the workers\' ranges included: nothing more is written once it has rejected', { timeout: 120_000 }, async (t) => {
+    const dir = await tempDir(t);
+    const src = join(dir, 'src');
+    // Small files: one range of a pack holds thousands, each a worker's job.
+    for (let i = 0; i < 10; i++) {
+      mkdirSync(join(src, `d${i}`), { recursive: true });
+      for (let j = 0; j < 1000; j++) writeFileSync(join(src, `d${i}`, `f${j}`), `${i}/${j} ${'x'.repeat(100)}\n`);
+    }
+    const repo = await newRepo(dir);
+    const snap = entry(await backupFiles(repo, { paths: [src] }));
+    const target = join(dir, 'target');
+    const count = (): number => (existsSync(target) ? readdirSync(target, { recursive: true }).length : 0);
+    const ac = new AbortController();
+    const poll = setInterval(() => count() > 50 && ac.abort(), 1);
+    t.after(() => clearInterval(poll));
+    await assert.rejects(restoreFiles(await openRepo(dir), snap, { target, signal: ac.signal }), (err: Error & { code?: string }) => err.code === 'ABORTED');
+    clearInterval(poll);
+    const atRejection = count();
+    assert.ok(atRejection < 10_011, `${atRejection} entries: the restore ran to its end`);
+    // Nothing is still writing behind the rejection.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(count(), atRejection);
+  });
 });
 
