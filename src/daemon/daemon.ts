@@ -76,6 +76,9 @@ export class Daemon {
   #cancelTick: (() => void) | undefined;
   #survey: Promise<void> | undefined;
   readonly startedAt: number;
+  /** Resolves with what ended the daemon from within (its data folder lost): the shell stops it and exits with it. */
+  readonly failed: Promise<LifeboatError>;
+  #fail: (err: LifeboatError) => void = () => undefined;
   /** Counters the metrics read. */
   readonly counters = { jobFailures: new Map<string, number>(), jobsRun: 0 };
   readonly facts: RepoFacts = { size: new Map(), snapshots: new Map() };
@@ -86,6 +89,7 @@ export class Daemon {
     this.#opts = opts;
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
+    this.failed = new Promise((resolve) => (this.#fail = resolve));
   }
 
   get config(): Config {
@@ -115,6 +119,7 @@ export class Daemon {
     const site = this.#config.site!;
     mkdirSync(site.data, { recursive: true, mode: 0o700 });
     this.#lock = await DataLock.acquire(site.data);
+    this.#lock.watch(() => this.#dataLost());
     try {
       this.#state = await StateStore.open(site.data, this.clock.now());
       for (const g of this.#config.groups) this.#initGroup(g);
@@ -431,11 +436,27 @@ export class Daemon {
     }
   }
 
+  /** The data folder is gone or another: stop, so that a daemon started on a new folder there runs alone. */
+  #dataLost(): void {
+    const data = this.#config.site!.data;
+    const err = new LifeboatError('DAEMON', `the data folder ${data} was deleted, moved or replaced under the running daemon`, {
+      hint: 'the daemon stops so that no second daemon can run beside it on a new folder at that path; start it again (systemd does) to begin a new job history there (repositories are not affected)',
+      context: { data },
+    });
+    this.log({ event: 'data-folder-lost', data, error: err.message });
+    this.#fail(err);
+  }
+
   #tick(): void {
     const every = this.#opts.rpoTickMs ?? 1000;
+    let lost = false;
     const loop = (): void => {
       this.#cancelTick = this.clock.setTimer(every, () => {
         this.#checkRpo();
+        if (!lost && this.#lock && !this.#lock.intact()) {
+          lost = true;
+          this.#dataLost();
+        }
         loop();
       });
     };

@@ -39,7 +39,8 @@ EXIT STATUS
   0   stopped by SIGTERM or SIGINT
   1   could not start (the API's address in use, a state file that cannot be opened)
   2   configuration error (file, line and field named)
-  15  another daemon runs on the same data folder (its pid is named)`,
+  15  another daemon runs on the same data folder (its pid is named), or the data folder was deleted,
+      moved or replaced while the daemon ran (it stops at once, so no second daemon runs beside it)`,
     )
     .action(async (o: DaemonFlags, c: Command) => {
       const s = Session.of(rt, c);
@@ -78,9 +79,11 @@ EXIT STATUS
       if (running.api) log({ event: 'api-listening', url: running.api.url, ...(running.tls ? { fingerprint: running.tls.fingerprint, certificate: running.tls.certFile } : {}) });
       if (pendingHup) onHup();
       try {
-        await new Promise<void>((resolve) => {
-          if (s.signal.aborted) resolve();
-          s.signal.addEventListener('abort', () => resolve(), { once: true });
+        const daemon = running.daemon;
+        const failed = await new Promise<Error | undefined>((resolve) => {
+          if (s.signal.aborted) resolve(undefined);
+          s.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+          void daemon.failed.then(resolve);
         });
         log({ event: 'stopping' });
         const deadline = setTimeout(() => {
@@ -91,6 +94,7 @@ EXIT STATUS
         deadline.unref();
         await running.daemon.stop();
         log({ event: 'stopped' });
+        if (failed) throw failed;
       } finally {
         process.off('SIGHUP', onHup);
       }
