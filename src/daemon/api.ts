@@ -156,14 +156,21 @@ export interface ApiOptions {
 }
 
 /**
- * Remote addresses that keep failing to authenticate: answered later and later. A valid token does not
- * clear the count (whoever holds a viewer token could otherwise slip it in between guesses at the admin
- * token and never be slowed); failures are forgotten 10 minutes after the last. Valid calls are never delayed.
+ * Remote addresses that keep failing to authenticate are answered later and later: from an address's 5th
+ * failure within 10 minutes, each refusal waits (100 ms, doubling, at most 10 s) and at most
+ * `MAX_HELD` refusals per address wait at once; more are answered 429 at once. A refusal keeps its place
+ * for its whole wait even if the client hangs up, so guesses sent in parallel gain nothing.
+ *
+ * A valid token is never delayed or queued: tokens are long random secrets (api.tokens warns under 16
+ * characters; the local one is 256 bits), so this guards the daemon's time and its audit log rather than
+ * the tokens, and junk sent from an address cannot lock out the admin CLI or a Prometheus that share it
+ * (one host, a NAT, a proxy). A valid token does not clear the count either (a viewer token slipped in
+ * between guesses at the admin token would otherwise reset it).
  */
 class Slowdown {
+  static readonly MAX_HELD = 8;
   readonly #fails = new Map<string, { count: number; last: number }>();
-  /** Per slowed address: the tail of its queue of attempts. */
-  readonly #gates = new Map<string, Promise<void>>();
+  readonly #held = new Map<string, number>();
   constructor(readonly clock: Clock) {}
   delayFor(remote: string): number {
     const f = this.#fails.get(remote);
@@ -176,22 +183,57 @@ class Slowdown {
     this.#fails.set(remote, { count: f && now - f.last <= 10 * 60_000 ? f.count + 1 : 1, last: now });
     if (this.#fails.size > 10_000) this.#fails.delete(this.#fails.keys().next().value!);
   }
-  /**
-   * While an address is slowed, its attempts (good tokens too) are taken one at a time, each after the
-   * delay: guesses sent in parallel gain nothing. Returns the function that lets the next one in.
-   */
-  async turn(remote: string): Promise<() => void> {
-    const prev = this.#gates.get(remote) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev.then(() => mine);
-    this.#gates.set(remote, tail);
-    await prev;
-    await this.clock.sleep(this.delayFor(remote));
-    return () => {
-      release();
-      if (this.#gates.get(remote) === tail) this.#gates.delete(remote);
-    };
+  /** Waits out the address's delay before a refusal; false (at once) when `MAX_HELD` are waiting already. */
+  async hold(remote: string): Promise<boolean> {
+    const ms = this.delayFor(remote);
+    if (ms === 0) return true;
+    const n = this.#held.get(remote) ?? 0;
+    if (n >= Slowdown.MAX_HELD) return false;
+    this.#held.set(remote, n + 1);
+    try {
+      await this.clock.sleep(ms);
+    } finally {
+      const left = (this.#held.get(remote) ?? 1) - 1;
+      if (left > 0) this.#held.set(remote, left);
+      else this.#held.delete(remote);
+    }
+    return true;
+  }
+}
+
+/**
+ * Refusals of requests without a valid token are audited one by one up to a rate (a burst of 50, then one
+ * a second, for all addresses together); beyond it they are counted, and the count is written as one row
+ * with the next row that is written. A flood from many addresses (an IPv6 /64) cannot fill the disk.
+ */
+class RefusalBudget {
+  #tokens = 50;
+  #at: number;
+  #suppressed = 0;
+  readonly #addresses = new Set<string>();
+  constructor(readonly clock: Clock) {
+    this.#at = clock.now();
+  }
+  /** Whether this refusal gets its own row; if not, it is counted. */
+  take(remote: string): boolean {
+    const now = this.clock.now();
+    this.#tokens = Math.min(50, this.#tokens + (now - this.#at) / 1000);
+    this.#at = now;
+    if (this.#tokens >= 1) {
+      this.#tokens--;
+      return true;
+    }
+    this.#suppressed++;
+    if (this.#addresses.size < 1000) this.#addresses.add(remote);
+    return false;
+  }
+  /** The count since the last row, as a summary row's detail (and the count reset); undefined if none. */
+  summary(): string | undefined {
+    if (this.#suppressed === 0) return undefined;
+    const s = `${this.#suppressed} more requests without a valid token refused, not logged one by one (from ${this.#addresses.size >= 1000 ? 'at least 1000' : this.#addresses.size} address${this.#addresses.size === 1 ? '' : 'es'})`;
+    this.#suppressed = 0;
+    this.#addresses.clear();
+    return s;
   }
 }
 
@@ -210,10 +252,16 @@ function remoteOf(c: Context): string {
 export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
   const app = new Hono<Env>();
   const slow = new Slowdown(opts.clock);
+  const refusals = new RefusalBudget(opts.clock);
   const audit = (c: Context<Env>, status: number, outcome: 'ok' | 'refused' | 'failed', detail?: string): void => {
     const actor = c.get('actor');
+    const remote = remoteOf(c);
+    if (!actor && !refusals.take(remote)) return;
     try {
-      d.state.audit({ time: opts.clock.now(), actor: actor?.name ?? '-', role: actor?.role ?? '-', method: c.req.method, path: c.req.path, status, outcome, remote: remoteOf(c), ...(detail ? { detail } : {}) });
+      const time = opts.clock.now();
+      const summary = refusals.summary();
+      if (summary) d.state.audit({ time, actor: '-', role: '-', method: '-', path: '-', status: 401, outcome: 'refused', remote: '-', detail: summary });
+      d.state.audit({ time, actor: actor?.name ?? '-', role: actor?.role ?? '-', method: c.req.method, path: c.req.path, status, outcome, remote, ...(detail ? { detail } : {}) });
     } catch (err) {
       d.log({ event: 'audit-failed', error: (err as Error).message });
     }
@@ -221,28 +269,25 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
 
   const authorize = async (c: Context<Env>, need: Role): Promise<Response | undefined> => {
     const remote = remoteOf(c);
-    const release = slow.delayFor(remote) > 0 ? await slow.turn(remote) : undefined;
-    try {
-      const header = c.req.header('authorization') ?? '';
-      const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      let actor: Actor | undefined;
-      if (m) {
-        const h = createHash('sha256').update(m[1]!).digest();
-        for (const t of opts.tokens()) {
-          const want = Buffer.from(t.hash.replace(/^sha256:/, ''), 'hex');
-          if (want.length === h.length && timingSafeEqual(want, h)) actor = { name: t.name, role: t.role };
-        }
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    let actor: Actor | undefined;
+    if (m) {
+      const h = createHash('sha256').update(m[1]!).digest();
+      for (const t of opts.tokens()) {
+        const want = Buffer.from(t.hash.replace(/^sha256:/, ''), 'hex');
+        if (want.length === h.length && timingSafeEqual(want, h)) actor = { name: t.name, role: t.role };
       }
-      if (!actor) {
-        slow.fail(remote);
-        audit(c, 401, 'refused', m ? 'unknown token' : 'no token');
-        c.header('WWW-Authenticate', 'Bearer realm="lifeboat"');
-        return c.json(errorBody('UNAUTHENTICATED', m ? 'unknown token' : 'a bearer token is required', 'send Authorization: Bearer TOKEN (tokens are configured under api.tokens)'), 401);
-      }
-      return grant(c, actor, need);
-    } finally {
-      release?.();
     }
+    if (actor) return grant(c, actor, need);
+    slow.fail(remote);
+    audit(c, 401, 'refused', m ? 'unknown token' : 'no token');
+    if (!(await slow.hold(remote))) {
+      c.header('Retry-After', String(Math.ceil(slow.delayFor(remote) / 1000)));
+      return c.json(errorBody('SLOW_DOWN', 'too many requests with a wrong or missing token from this address', 'wait, and send a valid token (Authorization: Bearer TOKEN)'), 429);
+    }
+    c.header('WWW-Authenticate', 'Bearer realm="lifeboat"');
+    return c.json(errorBody('UNAUTHENTICATED', m ? 'unknown token' : 'a bearer token is required', 'send Authorization: Bearer TOKEN (tokens are configured under api.tokens)'), 401);
   };
 
   const grant = (c: Context<Env>, actor: Actor, need: Role): Response | undefined => {

@@ -120,9 +120,23 @@ CREATE TABLE IF NOT EXISTS schedule_marks (
 
 /** At most this many warnings are kept per job (a backup of a broken disk may have millions). */
 const MAX_WARNINGS = 100;
+/**
+ * History kept: the newest finished jobs per group and the newest audit rows (a group backed up every
+ * second adds 86,400 jobs a day). Trimmed every `TRIM_EVERY` inserts; SQLite reuses the freed pages.
+ */
+export const KEEP = { jobsPerGroup: 10_000, auditRows: 50_000 };
+const TRIM_EVERY = 500;
+/** Longest path and detail an audit row keeps (a refused request's path can be 16 KB). */
+const AUDIT_TEXT = 512;
+
+function clip(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}
 
 export class StateStore {
   readonly #db: BetterSqlite3.Database;
+  #jobInserts = 0;
+  #auditInserts = 0;
 
   private constructor(db: BetterSqlite3.Database) {
     this.#db = db;
@@ -136,6 +150,8 @@ export class StateStore {
       db = new Database(file, { timeout: 5000 });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
+      // After a checkpoint the WAL file is cut back to this (it would otherwise keep its largest size).
+      db.pragma('journal_size_limit = 4194304');
       db.exec(SCHEMA);
       const check = String(db.pragma('quick_check', { simple: true }));
       if (check !== 'ok') throw new Error(`quick_check: ${check}`);
@@ -158,6 +174,7 @@ export class StateStore {
     const r = this.#db
       .prepare(`INSERT INTO jobs (group_name, kind, trigger_kind, scheduled_for, queued, status) VALUES (?, ?, ?, ?, ?, 'queued') RETURNING *`)
       .get(j.group, j.kind, j.trigger, j.scheduledFor ?? null, j.queued) as JobRow;
+    if (++this.#jobInserts % TRIM_EVERY === 0) this.trimJobs(j.group);
     return toJob(r);
   }
 
@@ -201,7 +218,22 @@ export class StateStore {
   }
 
   audit(a: Omit<AuditRecord, 'id'>): void {
-    this.#db.prepare(`INSERT INTO audit (time, actor, role, method, path, status, outcome, remote, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(a.time, a.actor, a.role, a.method, a.path, a.status, a.outcome, a.remote, a.detail ?? null);
+    this.#db
+      .prepare(`INSERT INTO audit (time, actor, role, method, path, status, outcome, remote, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(a.time, clip(a.actor, 200), a.role, a.method, clip(a.path, AUDIT_TEXT), a.status, a.outcome, clip(a.remote, 100), a.detail === undefined ? null : clip(a.detail, AUDIT_TEXT));
+    if (++this.#auditInserts % TRIM_EVERY === 0) this.trimAudit();
+  }
+
+  /** Drops a group's finished jobs older than its newest `KEEP.jobsPerGroup`. */
+  trimJobs(group: string, keep = KEEP.jobsPerGroup): void {
+    this.#db
+      .prepare(`DELETE FROM jobs WHERE group_name = ? AND status NOT IN ('queued', 'running') AND id < (SELECT id FROM jobs WHERE group_name = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`)
+      .run(group, group, keep - 1);
+  }
+
+  /** Drops audit rows older than the newest `KEEP.auditRows`. */
+  trimAudit(keep = KEEP.auditRows): void {
+    this.#db.prepare(`DELETE FROM audit WHERE id < (SELECT id FROM audit ORDER BY id DESC LIMIT 1 OFFSET ?)`).run(keep - 1);
   }
 
   auditLog(limit = 100): AuditRecord[] {
