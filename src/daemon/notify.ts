@@ -36,6 +36,12 @@ interface Target {
   failures: number;
 }
 
+/**
+ * Notices waiting per webhook. Notices are sent once per change of state, so only a receiver that stays down
+ * while many groups flap fills this; then the oldest are dropped (counted and logged), not memory exhausted.
+ */
+export const MAX_QUEUED = 1000;
+
 export class Notifier implements Service {
   readonly name = 'notify';
   readonly #o: NotifierOptions;
@@ -75,6 +81,12 @@ export class Notifier implements Service {
     for (const t of this.#targets) {
       if (!t.hook.events.includes(n.event)) continue;
       t.queue.push(n);
+      if (t.queue.length - (t.busy ? 1 : 0) > MAX_QUEUED) {
+        // The oldest waiting one: while busy, the first is the one being delivered.
+        const lost = t.queue.splice(t.busy ? 1 : 0, 1)[0]!;
+        this.stats.dropped++;
+        this.#o.log?.({ event: 'notice-dropped', webhook: redactUrl(t.hook.url), notice: lost.event, group: lost.group, reason: `more than ${MAX_QUEUED} notices wait for this webhook` });
+      }
       if (!t.busy) this.#drain(t);
     }
   }
