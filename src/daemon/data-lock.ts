@@ -5,7 +5,7 @@
  * the refusal message.
  */
 import type BetterSqlite3 from 'better-sqlite3';
-import { readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { chmodSync, readFileSync, renameSync, rmSync, statSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { LifeboatError } from '../core/index.ts';
 
@@ -70,6 +70,7 @@ export class DataLock {
     const Database = (await import('better-sqlite3')).default;
     const pidFile = join(dataDir, 'daemon.pid');
     const db = new Database(join(dataDir, 'daemon.lock'), { timeout: 0 });
+    chmodSync(join(dataDir, 'daemon.lock'), 0o600);
     try {
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('CREATE TABLE IF NOT EXISTS holder (pid INTEGER)');
@@ -89,7 +90,7 @@ export class DataLock {
         context: { dataDir, holder },
       });
     }
-    writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`);
+    writeFileSync(`${pidFile}.tmp`, `${process.pid}\n`, { mode: 0o644 });
     renameSync(`${pidFile}.tmp`, pidFile);
     return new DataLock(db, dataDir);
   }

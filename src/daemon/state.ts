@@ -5,6 +5,7 @@
  * opened belonged to a daemon that died: it is recorded as interrupted.
  */
 import type BetterSqlite3 from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { LifeboatError } from '../core/index.ts';
 
@@ -148,6 +149,9 @@ export class StateStore {
     let db: BetterSqlite3.Database;
     try {
       db = new Database(file, { timeout: 5000 });
+      // The audit log names who did what: readable by the daemon's user only (SQLite gives -wal and -shm
+      // the database file's mode).
+      chmodSync(file, 0o600);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       // After a checkpoint the WAL file is cut back to this (it would otherwise keep its largest size).

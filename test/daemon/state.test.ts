@@ -1,6 +1,6 @@
 /** The state store keeps bounded history: the newest jobs per group and the newest audit rows; long texts are clipped. */
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -11,6 +11,7 @@ void test('state: trimming keeps the newest finished jobs of each group (never a
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = await StateStore.open(dir, 0);
   t.after(() => store.close());
+  assert.equal(statSync(join(dir, 'state.db')).mode & 0o777, 0o600, 'the history and audit log are the daemon user\'s alone');
   const running = store.addJob({ group: 'a', kind: 'backup', trigger: 'schedule', queued: 0 });
   store.startJob(running.id, 1);
   for (let i = 0; i < 30; i++) {
