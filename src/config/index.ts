@@ -8,7 +8,6 @@
  * field names the nearest known one. The first error stops the reading. Secret values never appear in an
  * error, a warning or a summary.
  */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
@@ -16,6 +15,7 @@ import { LifeboatError } from '../core/index.ts';
 import { readApi } from './api.ts';
 import { readDaemon } from './daemon.ts';
 import { readDns } from './dns.ts';
+import { readConfigText } from './file.ts';
 import { readGroups } from './groups.ts';
 import { readNotify } from './notify.ts';
 import { Reader, type ConfigWarning } from './reader.ts';
@@ -40,6 +40,7 @@ export type {
 } from './types.ts';
 export type { ConfigWarning } from './reader.ts';
 export { configDefaults, defaultDataDir } from './defaults.ts';
+export { maxConfigBytes } from './file.ts';
 export { formatDurationMs, parseDurationMs } from './duration.ts';
 export { nextRun } from './schedule.ts';
 export { isLoopback, roles, tokenHash } from './api.ts';
@@ -61,14 +62,9 @@ export interface ParseOptions {
   onWarning?: (w: ConfigWarning) => void;
 }
 
+/** Reads the configuration file `file` (refused unless a regular file of at most `maxConfigBytes`). */
 export function loadConfig(file: string, opts: ParseOptions = {}): Config {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new LifeboatError('CONFIG', `cannot read the configuration ${file}: ${(err as Error).message}`, { hint: 'give it with --config FILE or LIFEBOAT_CONFIG', cause: err });
-  }
-  return parseConfig(text, file, opts);
+  return parseConfig(readConfigText(file), file, opts);
 }
 
 /** Reads `text` as the configuration file `file` (relative paths in it are taken from that file's folder). */
