@@ -10,11 +10,10 @@
  */
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
-import { LifeboatError } from '../core/index.ts';
 import { readApi } from './api.ts';
 import { readDaemon } from './daemon.ts';
 import { readDns } from './dns.ts';
+import { readDocument } from './document.ts';
 import { readConfigText } from './file.ts';
 import { readGroups } from './groups.ts';
 import { readNotify } from './notify.ts';
@@ -69,13 +68,7 @@ export function loadConfig(file: string, opts: ParseOptions = {}): Config {
 
 /** Reads `text` as the configuration file `file` (relative paths in it are taken from that file's folder). */
 export function parseConfig(text: string, file = 'lifeboat.yaml', opts: ParseOptions = {}): Config {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const pos = lines.linePos(e.pos[0]);
-    throw new LifeboatError('CONFIG', `${file}:${pos.line}:${pos.col}: not valid YAML: ${e.message.split('\n')[0]}`, { context: { file, line: pos.line, column: pos.col } });
-  }
+  const { doc, lines } = readDocument(text, file);
   const abs = resolve(file);
   const r = new Reader(file, doc, lines, { env: opts.env ?? process.env, base: dirname(abs), uid: opts.uid ?? process.getuid?.(), home: opts.home ?? homedir() });
   const root = doc.toJS() as unknown;

@@ -8,7 +8,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, normalize, resolve } from 'node:path';
-import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type LineCounter, type Node, type Pair, type YAMLMap } from 'yaml';
 import { LifeboatError } from '../core/index.ts';
 import { durationForm, formatDurationMs, parseDurationMs } from './duration.ts';
 import type { Secret } from './types.ts';
@@ -77,6 +77,7 @@ function chompOne(s: string): string {
 
 export class Reader {
   readonly warnings: ConfigWarning[] = [];
+  readonly #index = new WeakMap<YAMLMap, Map<string, Pair>>();
 
   constructor(
     readonly file: string,
@@ -90,11 +91,21 @@ export class Reader {
    * its name). A path that does not exist (a missing field) is placed at its nearest ancestor's key.
    */
   position(path: Path, at: 'key' | 'value' = 'value'): { line: number; col: number } | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const p = path.slice(0, n);
+    // The nodes along the path, as far as it exists: [value, key] per step, the document's contents first.
+    const steps: Array<{ value: unknown; key: Node | undefined }> = [{ value: this.doc.contents ?? undefined, key: undefined }];
+    for (const p of path) {
+      const parent = steps[steps.length - 1]!.value;
+      if (isMap(parent)) {
+        const pair = this.#pairs(parent).get(String(p));
+        if (pair === undefined) break;
+        steps.push({ value: pair.value, key: (pair.key as Node | null) ?? undefined });
+      } else if (isSeq(parent) && typeof p === 'number' && p < parent.items.length) {
+        steps.push({ value: parent.items[p], key: (parent.items[p] as Node | undefined) ?? undefined });
+      } else break;
+    }
+    for (let n = steps.length - 1; n >= 0; n--) {
+      const { value, key } = steps[n]!;
       const exact = n === path.length;
-      const value = p.length ? (this.doc.getIn(p, true) as Node | undefined) : (this.doc.contents ?? undefined);
-      const key = p.length ? this.#keyNode(p) : undefined;
       const node = (exact && at === 'value') || !key ? (value ?? key) : key;
       const offset = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
       if (offset !== undefined) return this.lines.linePos(offset);
@@ -102,15 +113,18 @@ export class Reader {
     return undefined;
   }
 
-  #keyNode(path: Path): Node | undefined {
-    const parent = path.length > 1 ? (this.doc.getIn(path.slice(0, -1), true) as unknown) : this.doc.contents;
-    const last = path[path.length - 1];
-    if (isMap(parent)) {
-      const pair = parent.items.find((i) => (isScalar(i.key) ? String(i.key.value) : String(i.key)) === String(last));
-      return (pair?.key as Node | undefined) ?? undefined;
+  /** A mapping's pairs by key, made once per mapping: a warning per group must not search all groups each time. */
+  #pairs(map: YAMLMap): Map<string, Pair> {
+    let index = this.#index.get(map);
+    if (index === undefined) {
+      index = new Map();
+      for (const pair of map.items as Pair[]) {
+        const k = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
+        if (!index.has(k)) index.set(k, pair);
+      }
+      this.#index.set(map, index);
     }
-    if (isSeq(parent) && typeof last === 'number') return (parent.items[last] as Node | undefined) ?? undefined;
-    return undefined;
+    return index;
   }
 
   #where(path: Path, at: 'key' | 'value'): { text: string; context: Record<string, unknown> } {
