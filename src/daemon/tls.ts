@@ -6,9 +6,10 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { LifeboatError } from '../core/index.ts';
+import { LifeboatError, run } from '../core/index.ts';
 
 export interface TlsMaterial {
   cert: string;
@@ -31,25 +32,76 @@ export function normalizeFingerprint(s: string): string | undefined {
   return /^[0-9a-f]{64}$/.test(hex) ? `sha256:${hex}` : undefined;
 }
 
+/**
+ * What the child runs: selfsigned, given its module's path and the request on stdin (JSON, dates in ms),
+ * writes `{ cert, key }` as JSON. Plain CommonJS for Node alone, so it runs the same from the bundle
+ * (dist/) and from the sources under tsx.
+ */
+const generateScript = `
+const { generate } = require(process.argv[1]);
+let input = '';
+process.stdin.setEncoding('utf8').on('data', (s) => (input += s)).on('end', () => {
+  const { attrs, options } = JSON.parse(input);
+  options.notBeforeDate = new Date(options.notBeforeDate);
+  options.notAfterDate = new Date(options.notAfterDate);
+  generate(attrs, options).then(
+    (pems) => process.stdout.write(JSON.stringify({ cert: pems.cert, key: pems.private })),
+    (err) => { process.stderr.write(String((err && err.stack) || err)); process.exitCode = 1; },
+  );
+});
+`;
+
+/**
+ * Made in a short-lived child process: selfsigned and the X.509 and ASN.1 libraries under it, loaded into
+ * the daemon, kept ~6 MiB of RSS for the rest of its life after a first start
+ * (bench/results/daemon-2026-12-07-2244.md); the child gives all of it back when it exits.
+ */
 async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: string; key: string }> {
-  // selfsigned is CommonJS: Node's ESM loader gives its exports as named ones too, the esbuild bundle
-  // (dist/) only as the default; `generate` read from the default works in both.
-  const { generate } = (await import('selfsigned')).default;
   const now = Date.now();
-  const pems = await generate([{ name: 'commonName', value: `lifeboat ${names[0] ?? 'daemon'}` }], {
+  const attrs = [{ name: 'commonName', value: `lifeboat ${names[0] ?? 'daemon'}` }];
+  const options = {
     keyType: 'ec',
     curve: 'P-256',
     algorithm: 'sha256',
-    notBeforeDate: new Date(now - 3600_000),
-    notAfterDate: new Date(now + 10 * 365 * 86400_000),
+    notBeforeDate: now - 3600_000,
+    notAfterDate: now + 10 * 365 * 86400_000,
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames: [...names.map((value) => ({ type: 2 as const, value })), ...ips.map((ip) => ({ type: 7 as const, ip }))] },
+      { name: 'subjectAltName', altNames: [...names.map((value) => ({ type: 2, value })), ...ips.map((ip) => ({ type: 7, ip }))] },
     ],
-  });
-  return { cert: pems.cert, key: pems.private };
+  };
+  const fail = (why: string, cause?: unknown): never => {
+    throw new LifeboatError('INTERNAL', `cannot make the API's self-signed certificate: ${why}`, {
+      ...(cause !== undefined ? { cause } : {}),
+      hint: 'give a certificate and key of your own under api.tls (cert, key), or check that the selfsigned package is installed',
+    });
+  };
+  let module: string;
+  try {
+    // Found from this file, or from the bundle's chunk in dist/: both resolve the project's node_modules.
+    module = createRequire(import.meta.url).resolve('selfsigned');
+  } catch (err) {
+    return fail((err as Error).message, err);
+  }
+  let r: Awaited<ReturnType<typeof run>>;
+  try {
+    r = await run(process.execPath, ['-e', generateScript, module], { input: JSON.stringify({ attrs, options }), timeoutMs: 60_000, maxStderr: 4096 });
+  } catch (err) {
+    return fail((err as Error).message, err);
+  }
+  if (r.code !== 0) {
+    const said = r.stderr.trim().split('\n')[0];
+    fail(r.timedOut ? 'the generator did not finish in 60 s' : `the generator ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}${said ? `: ${said}` : ''}`);
+  }
+  try {
+    const made = JSON.parse(r.stdout.toString('utf8')) as { cert?: unknown; key?: unknown };
+    if (typeof made.cert !== 'string' || typeof made.key !== 'string') throw new Error('no cert and key in its output');
+    return { cert: made.cert, key: made.key };
+  } catch (err) {
+    return fail(`the generator's output is not readable: ${(err as Error).message}`, err);
+  }
 }
 
 /** Reads the configured pair, or the self-signed one in `dataDir` (made on first use, key readable by the owner only). */
