@@ -92,7 +92,9 @@ async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: s
     return fail((err as Error).message, err);
   }
   if (r.code !== 0) {
-    const said = r.stderr.trim().split('\n')[0];
+    // The error's own line ("Error: ..."), not the location Node prints above an uncaught one.
+    const lines = r.stderr.trim().split('\n');
+    const said = lines.find((l) => /^\w*Error\b/.test(l)) ?? lines[0];
     fail(r.timedOut ? 'the generator did not finish in 60 s' : `the generator ${r.signal ? `was killed by ${r.signal}` : `exited with ${r.code}`}${said ? `: ${said}` : ''}`);
   }
   try {
