@@ -5,13 +5,15 @@
  * CPU and memory. Names follow Prometheus conventions (base units: seconds, bytes).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Daemon } from './daemon.ts';
+import type { Daemon, GroupStatus } from './daemon.ts';
 
 export interface RepoFacts {
   /** Bytes of every file of the repository, and the group's snapshot counts, as of the last job that changed them. */
   size: Map<string, number>;
   snapshots: Map<string, number>;
 }
+
+type Labels = Record<string, string>;
 
 export function daemonMetrics(d: Daemon, facts: RepoFacts): Registry {
   const registry = new Registry();
@@ -20,125 +22,63 @@ export function daemonMetrics(d: Daemon, facts: RepoFacts): Registry {
   // times a second (most of its idle CPU; bench/results/daemon-*).
   collectDefaultMetrics({ register: registry, prefix: 'lifeboat_', eventLoopMonitoringPrecision: 1000 });
   const groups = (): string[] => d.config.groups.map((g) => g.name);
-  new Gauge({
-    name: 'lifeboat_group_recovery_point_age_seconds',
-    help: 'Age of the newest good recovery point of the group (the start of the last backup that saved every member); absent before the first',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) {
-        const s = d.status(g);
-        if (s.ageMs !== undefined) this.set({ group: g }, s.ageMs / 1000);
+  // One status per group per scrape (each reads the job history), shared by the gauges below.
+  let scrape: Map<string, GroupStatus> | undefined;
+  const status = (g: string): GroupStatus => {
+    if (!scrape) {
+      scrape = new Map();
+      setImmediate(() => (scrape = undefined));
+    }
+    let s = scrape.get(g);
+    if (!s) scrape.set(g, (s = d.status(g)));
+    return s;
+  };
+  /** A gauge whose samples are all read at each scrape (series of groups that went away disappear). */
+  const gauge = (name: string, help: string, labelNames: string[], samples: () => Iterable<[Labels, number]>): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of samples()) this.set(labels, v);
+      },
+    });
+  };
+  function* perGroup(value: (s: GroupStatus) => number | undefined): Iterable<[Labels, number]> {
+    for (const g of groups()) {
+      const v = value(status(g));
+      if (v !== undefined) yield [{ group: g }, v];
+    }
+  }
+  function* perJob(value: (j: NonNullable<GroupStatus['lastBackup']>) => number | undefined): Iterable<[Labels, number]> {
+    for (const g of groups()) {
+      const s = status(g);
+      for (const [kind, j] of [['backup', s.lastBackup], ['check', s.lastCheck]] as const) {
+        const v = j && value(j);
+        if (v !== undefined) yield [{ group: g, kind }, v];
       }
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_recovery_point_timestamp_seconds',
-    help: 'Unix time of the newest good recovery point of the group',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) {
-        const s = d.status(g);
-        if (s.lastGood !== undefined) this.set({ group: g }, s.lastGood / 1000);
-      }
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_rpo_objective_seconds',
-    help: 'The RPO objective of the group',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of d.config.groups) if (g.objectives.rpoMs !== undefined) this.set({ group: g.name }, g.objectives.rpoMs / 1000);
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_rpo_breached',
-    help: '1 when the newest recovery point is older than the RPO objective',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) this.set({ group: g }, d.status(g).rpoBreached ? 1 : 0);
-    },
-  });
-  const lastJob = (kind: 'backup' | 'check') => (g: string) => (kind === 'backup' ? d.status(g).lastBackup : d.status(g).lastCheck);
-  new Gauge({
-    name: 'lifeboat_group_last_job_success',
-    help: '1 when the last finished job of this kind succeeded (ok or partial), 0 when it failed or was interrupted',
-    labelNames: ['group', 'kind'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) {
-        for (const kind of ['backup', 'check'] as const) {
-          const j = lastJob(kind)(g);
-          if (j) this.set({ group: g, kind }, j.status === 'ok' || j.status === 'partial' ? 1 : 0);
-        }
-      }
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_last_job_duration_seconds',
-    help: 'How long the last finished job of this kind ran',
-    labelNames: ['group', 'kind'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) {
-        for (const kind of ['backup', 'check'] as const) {
-          const j = lastJob(kind)(g);
-          if (j?.started !== undefined && j.ended !== undefined) this.set({ group: g, kind }, (j.ended - j.started) / 1000);
-        }
-      }
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_last_backup_added_bytes',
-    help: 'New data the last finished backup stored (before compression)',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) {
-        const j = d.status(g).lastBackup;
-        if (j) this.set({ group: g }, j.bytesAdded);
-      }
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_snapshots',
-    help: 'Snapshots of the group in its repository, as of its last job',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [g, n] of facts.snapshots) if (groups().includes(g)) this.set({ group: g }, n);
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_group_jobs_running',
-    help: 'Jobs of the group running now',
-    labelNames: ['group'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const g of groups()) this.set({ group: g }, d.status(g).running.length);
-    },
-  });
-  new Gauge({
-    name: 'lifeboat_repository_size_bytes',
-    help: 'Bytes of all files of the repository, as of the last job that wrote to it',
-    labelNames: ['repository'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [r, n] of facts.size) this.set({ repository: r }, n);
-    },
+    }
+  }
+
+  gauge('lifeboat_group_recovery_point_age_seconds', 'Age of the newest good recovery point of the group (the start of the last backup that saved every member); absent before the first', ['group'], () =>
+    perGroup((s) => (s.ageMs !== undefined ? s.ageMs / 1000 : undefined)),
+  );
+  gauge('lifeboat_group_recovery_point_timestamp_seconds', 'Unix time of the newest good recovery point of the group', ['group'], () => perGroup((s) => (s.lastGood !== undefined ? s.lastGood / 1000 : undefined)));
+  gauge('lifeboat_group_rpo_objective_seconds', 'The RPO objective of the group', ['group'], () => perGroup((s) => (s.rpoMs !== undefined ? s.rpoMs / 1000 : undefined)));
+  gauge('lifeboat_group_rpo_breached', '1 when the newest recovery point is older than the RPO objective', ['group'], () => perGroup((s) => (s.rpoBreached ? 1 : 0)));
+  gauge('lifeboat_group_last_job_success', '1 when the last finished job of this kind succeeded (ok or partial), 0 when it failed or was interrupted', ['group', 'kind'], () =>
+    perJob((j) => (j.status === 'ok' || j.status === 'partial' ? 1 : 0)),
+  );
+  gauge('lifeboat_group_last_job_duration_seconds', 'How long the last finished job of this kind ran', ['group', 'kind'], () =>
+    perJob((j) => (j.started !== undefined && j.ended !== undefined ? (j.ended - j.started) / 1000 : undefined)),
+  );
+  gauge('lifeboat_group_last_backup_added_bytes', 'New data the last finished backup stored (before compression)', ['group'], () => perGroup((s) => s.lastBackup?.bytesAdded));
+  gauge('lifeboat_group_snapshots', 'Snapshots of the group in its repository, as of its last job', ['group'], () => perGroup((s) => facts.snapshots.get(s.name)));
+  gauge('lifeboat_group_jobs_running', 'Jobs of the group running now', ['group'], () => perGroup((s) => s.running.length));
+  gauge('lifeboat_repository_size_bytes', 'Bytes of all files of the repository, as of the last job that wrote to it', ['repository'], function* () {
+    for (const [r, n] of facts.size) yield [{ repository: r }, n];
   });
   new Gauge({
     name: 'lifeboat_scheduler_lag_seconds',
