@@ -9,7 +9,7 @@
  * never finish under a steady stream of writes.
  */
 import type Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { abortError, LifeboatError } from '../../core/index.ts';
@@ -20,6 +20,11 @@ async function sqlite(): Promise<typeof Database> {
 }
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
+import { makeStaged, sweepStaged } from '../spool/index.ts';
+
+/** Staged copies, named for their process, so a later backup (restore) removes those of a process that died. */
+const STAGED = 'lifeboat-sqlite-';
+const RESTORE_STAGED = '.lifeboat-restore-';
 
 interface SqliteInfo {
   sqlite_version: string;
@@ -79,7 +84,8 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
     throw new LifeboatError('USAGE', `${file} is not an SQLite database file`, { hint: 'give the path of the database file' });
   }
   const Database = await sqlite();
-  const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-sqlite-'));
+  const parent = opts.spool ?? tmpdir();
+  const spool = makeStaged(parent, STAGED);
   try {
     // A writer holding the database locked: SQLite's own busy wait would sleep on this thread (a daemon
     // would stop answering for as long), so the wait is done here, between tries, on the event loop.
@@ -143,6 +149,10 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
     });
   } finally {
     rmSync(spool, { recursive: true, force: true });
+    // Copies left by processes killed while they staged one. Swept when a backup ends (well or not), not
+    // when it starts: the daemon's hostile test keeps a killed daemon's copy in place while the next
+    // daemon's backup stages its own, so a crash loop costs one copy per crash until a backup ends.
+    await sweepStaged(parent, STAGED);
   }
 }
 
@@ -180,7 +190,7 @@ export async function restoreSqlite(repo: Repository, snap: SnapshotEntry, opts:
     throw new LifeboatError('EXISTS', `${dest} exists; nothing was changed`, { hint: 'add --replace to overwrite it (stop the application first), or restore to another path' });
   }
   // Staged next to the destination, so the final step is a rename on one file system.
-  const stage = mkdtempSync(join(dirname(dest), '.lifeboat-restore-'));
+  const stage = makeStaged(dirname(dest), RESTORE_STAGED);
   try {
     const r = await restoreFiles(repo, snap, { target: stage, strip: dirname(src.path), include: [src.path], ...(opts.signal ? { signal: opts.signal } : {}) });
     if (r.warnings.length) throw new LifeboatError('INTEGRITY', `the database in snapshot ${snap.short_id} could not be restored: ${r.warnings[0]!.message}`);
@@ -203,5 +213,6 @@ export async function restoreSqlite(repo: Repository, snap: SnapshotEntry, opts:
     return { path: dest, integrity: 'ok', tables };
   } finally {
     rmSync(stage, { recursive: true, force: true });
+    await sweepStaged(dirname(dest), RESTORE_STAGED);
   }
 }
