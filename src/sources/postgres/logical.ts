@@ -12,12 +12,13 @@
  * file of TOC entries; see toc.ts), optionally under a new name. Nothing existing is replaced unless asked.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LifeboatError, throwIfAborted } from '../../core/index.ts';
+import { isLifeboatError, LifeboatError, throwIfAborted } from '../../core/index.ts';
 import type { Repository, SnapshotEntry } from '../../repo/index.ts';
 import { backupFiles, captureOptions, restoreFiles, type BackupResult, type CaptureOptions } from '../files/index.ts';
+import { makeStaged, sweepStaged } from '../spool/index.ts';
 import { describeDatabase, parseTableName, type DatabaseInfo, type TableInfo } from './catalog.ts';
 import { asJsonArray, ident, literal, pgRestoreAtomic, PsqlSession, queryJson, redactConn, runTool, withDatabase } from './pgtools.ts';
 import { attachKeys, columnComments, parseToc, selectEntries, tableKeys, type TablePart, type TocEntry } from './toc.ts';
@@ -42,16 +43,21 @@ export interface LogicalBackupOptions extends CaptureOptions {
   spool?: string;
 }
 
+/** Spool folders, named for their process, so a later backup (restore) removes those of a process that died. */
+const DUMP_STAGED = 'lifeboat-pgdump-';
+const RESTORE_STAGED = 'lifeboat-pgrestore-';
+
 /** The snapshot folder that holds a database's dump. */
 export function dumpPath(db: string): string {
   return `/postgres/${encodeURIComponent(db)}`;
 }
 
 export async function backupPostgresLogical(repo: Repository, opts: LogicalBackupOptions): Promise<BackupResult> {
-  const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-pgdump-'));
+  const parent = opts.spool ?? tmpdir();
+  const spool = makeStaged(parent, DUMP_STAGED);
   let session: PsqlSession | undefined;
   try {
-    session = await PsqlSession.open(opts.conn);
+    session = await PsqlSession.open(opts.conn, opts.signal ? { signal: opts.signal } : {});
     await session.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     const snapshotId = (await session.query('SELECT pg_export_snapshot()')).trim();
     const info = await describeDatabase(session);
@@ -63,7 +69,7 @@ export async function backupPostgresLogical(repo: Repository, opts: LogicalBacku
     await session.close();
     session = undefined;
     throwIfAborted(opts.signal);
-    await countRows(dir, info);
+    await countRows(dir, info, opts.signal);
     const globals = await dumpGlobals(opts.conn, join(dir, 'globals.sql'), opts.signal);
     if (!globals) {
       opts.onWarning?.({ path: 'globals.sql', kind: 'skipped', message: 'roles and tablespaces not saved (pg_dumpall --globals-only needs a superuser)' });
@@ -80,6 +86,8 @@ export async function backupPostgresLogical(repo: Repository, opts: LogicalBacku
   } finally {
     await session?.close().catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
+    // Dumps left by processes killed while they made one (see sqlite's backup for why at the end).
+    await sweepStaged(parent, DUMP_STAGED);
   }
 }
 
@@ -90,7 +98,8 @@ async function dumpGlobals(conn: string, file: string, signal: AbortSignal | und
       const r = await runTool('pg_dumpall', ['-d', conn, '--globals-only', ...extra], conn, 'pg_dumpall', signal ? { signal } : {});
       writeFileSync(file, r.stdout);
       return true;
-    } catch {
+    } catch (err) {
+      if (isLifeboatError(err, 'ABORTED')) throw err;
       /* try without passwords, then give up */
     }
   }
@@ -98,8 +107,8 @@ async function dumpGlobals(conn: string, file: string, signal: AbortSignal | und
 }
 
 /** Rows per table, counted in the dump's data files (COPY text: one line per row, then `\.`). */
-async function countRows(dir: string, info: DatabaseInfo): Promise<void> {
-  const toc = parseToc((await runTool('pg_restore', ['-l', dir], undefined, 'pg_restore -l')).stdout.toString('utf8'));
+async function countRows(dir: string, info: DatabaseInfo, signal: AbortSignal | undefined): Promise<void> {
+  const toc = parseToc((await runTool('pg_restore', ['-l', dir], undefined, 'pg_restore -l', signal ? { signal } : {})).stdout.toString('utf8'));
   const byKey = new Map(info.tables.map((t) => [`TABLE DATA ${t.schema} ${t.name}`, t]));
   for (const e of toc) {
     const sp = e.desc.lastIndexOf(' ');
@@ -204,7 +213,8 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
   }
   const whole = tables.length === 0 && !opts.schemas?.length;
   const target = await targetDatabase(opts.conn, whole, opts.signal);
-  const spool = mkdtempSync(join(opts.spool ?? tmpdir(), 'lifeboat-pgrestore-'));
+  const parent = opts.spool ?? tmpdir();
+  const spool = makeStaged(parent, RESTORE_STAGED);
   try {
     const dir = join(spool, 'dump');
     const r = await restoreFiles(repo, snap, { target: dir, strip: dumpPath(src.database.name), owner: false, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -219,6 +229,7 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
         const [{ n }] = await queryJson<[{ n: number }]>(
           opts.conn,
           asJsonArray(`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace WHERE c.relkind IN ('r','p','v','m','S') AND s.nspname NOT IN ('pg_catalog','information_schema') AND s.nspname NOT LIKE 'pg_toast%'`),
+          opts.signal,
         );
         if (n > 0 && !opts.replace) {
           throw new LifeboatError('EXISTS', `database ${target.name} already holds ${n} tables, views or sequences; nothing was changed`, {
@@ -233,7 +244,7 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       let notes: string[] = [];
       try {
         if (over) {
-          const plan = await replacePlan(opts.conn, src.database.tables);
+          const plan = await replacePlan(opts.conn, src.database.tables, opts.signal);
           notes = plan.notes;
           await pgRestoreAtomic(opts.conn, ['--clean', '--if-exists', dir], 'pg_restore', { ...plan, ...sig });
         } else {
@@ -259,11 +270,12 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
         opts.conn,
         opts.schemas.map((s) => ({ kind: 'schema', sql: `SELECT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = to_regnamespace(${literal(ident(s))})) AS e`, name: s })),
         opts.replace,
+        opts.signal,
       );
       const present = new Set<string>();
-      for (const sch of opts.schemas) if (await schemaExists(opts.conn, sch)) present.add(sch);
+      for (const sch of opts.schemas) if (await schemaExists(opts.conn, sch, opts.signal)) present.add(sch);
       const entries = toc.filter((e) => opts.schemas!.includes(schemaOf(e)) || opts.schemas!.some((s) => !present.has(s) && e.desc.startsWith(`SCHEMA - ${s} `)));
-      const plan = opts.replace ? await replacePlan(opts.conn, chosen) : { notes: [] };
+      const plan = opts.replace ? await replacePlan(opts.conn, chosen, opts.signal) : { notes: [] };
       await pgRestoreList(opts.conn, dir, entries, spool, { clean: opts.replace, ...plan, ...sig });
       return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(plan.notes, toc) };
     }
@@ -276,6 +288,7 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       opts.conn,
       tables.map((t) => ({ kind: 'table', sql: `SELECT to_regclass(${literal(`${ident(t.schema)}.${ident(t.name)}`)}) IS NOT NULL AS e`, name: `${t.schema}.${t.name}` })),
       opts.replace,
+      opts.signal,
     );
     const parts = new Set<TablePart>(['definition', 'data', 'foreign-keys']);
     // A partitioned table is restored with its partitions (it holds no rows of its own); a partition
@@ -290,20 +303,21 @@ export async function restorePostgresLogical(repo: Repository, snap: SnapshotEnt
       if (chosenNames.has(`${parent.schema}.${parent.name}`)) {
         // Restored with its parent: attached as pg_dump does, before the parent's keys and indexes exist.
         entries.push(...selectEntries(toc, attachKeys(t)));
-      } else if (await relationExists(opts.conn, parent.schema, parent.name)) {
+      } else if (await relationExists(opts.conn, parent.schema, parent.name, opts.signal)) {
         // Into a parent that exists (and has its indexes): made whole first, attached last, so that
         // ATTACH PARTITION takes the partition's matching indexes instead of making second ones.
         const attach = selectEntries(toc, [`TABLE ATTACH ${t.schema} ${t.name}`]);
         entries.push(...attach.map((e, k) => ({ ...e, pos: toc.length + k })));
       }
     }
-    entries.push(...(await missingSchemas(opts.conn, toc, chosen)));
-    entries.push(...(await referencingKeys(opts.conn, toc, src, chosen, opts.replace === true)));
-    const plan = opts.replace ? await replacePlan(opts.conn, chosen) : { notes: [] };
+    entries.push(...(await missingSchemas(opts.conn, toc, chosen, opts.signal)));
+    entries.push(...(await referencingKeys(opts.conn, toc, src, chosen, opts.replace === true, opts.signal)));
+    const plan = opts.replace ? await replacePlan(opts.conn, chosen, opts.signal) : { notes: [] };
     await pgRestoreList(opts.conn, dir, entries, spool, { clean: opts.replace, ...plan, ...sig });
     return { database: target.name, tables: chosen.map((t) => ({ schema: t.schema, name: t.name, ...(t.rows !== undefined ? { rows: t.rows } : {}) })), created_database: false, ...withNotes(plan.notes, toc) };
   } finally {
     rmSync(spool, { recursive: true, force: true });
+    await sweepStaged(parent, RESTORE_STAGED);
   }
 }
 
@@ -352,13 +366,13 @@ function withPartitions(src: LogicalSource, tables: TableInfo[]): TableInfo[] {
   return out;
 }
 
-async function schemaExists(conn: string, schema: string): Promise<boolean> {
-  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regnamespace(${literal(ident(schema))}) IS NOT NULL AS e`));
+async function schemaExists(conn: string, schema: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regnamespace(${literal(ident(schema))}) IS NOT NULL AS e`), signal);
   return e;
 }
 
-async function relationExists(conn: string, schema: string, name: string): Promise<boolean> {
-  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regclass(${literal(`${ident(schema)}.${ident(name)}`)}) IS NOT NULL AS e`));
+async function relationExists(conn: string, schema: string, name: string, signal: AbortSignal | undefined): Promise<boolean> {
+  const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regclass(${literal(`${ident(schema)}.${ident(name)}`)}) IS NOT NULL AS e`), signal);
   return e;
 }
 
@@ -381,13 +395,14 @@ const regclasses = (tables: Array<{ schema: string; name: string }>): string =>
  * the snapshot does not have with it; detached, they are dropped and recreated from the dump, or left
  * standing and said in `notes`. No partitions involved: nothing to run first.
  */
-async function replacePlan(conn: string, tables: TableInfo[]): Promise<{ prelude?: string; notes: string[] }> {
+async function replacePlan(conn: string, tables: TableInfo[], signal: AbortSignal | undefined): Promise<{ prelude?: string; notes: string[] }> {
   if (!tables.length) return { notes: [] };
   const involved = `FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
     WHERE c.relispartition AND (i.inhrelid = ANY (${regclasses(tables)}) OR i.inhparent = ANY (${regclasses(tables)}))`;
   const rows = await queryJson<Array<{ part: string; parent: string; restored: boolean }>>(
     conn,
     asJsonArray(`SELECT i.inhrelid::regclass::text AS part, i.inhparent::regclass::text AS parent, i.inhrelid = ANY (${regclasses(tables)}) AS restored ${involved}`),
+    signal,
   );
   if (!rows.length) return { notes: [] };
   const prelude = `DO $lifeboat$
@@ -402,10 +417,10 @@ END $lifeboat$;`;
   return { prelude, notes };
 }
 
-async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: string; name: string }>, replace: boolean | undefined): Promise<void> {
+async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: string; name: string }>, replace: boolean | undefined, signal: AbortSignal | undefined): Promise<void> {
   if (replace) return;
   for (const c of checks) {
-    const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(c.sql));
+    const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(c.sql), signal);
     if (e) {
       throw new LifeboatError('EXISTS', `${c.kind} ${c.name} already exists in the target database; nothing was changed`, {
         hint: `add --replace to drop it and restore it from the snapshot${c.kind === 'table' ? ', or --as NEW_NAME to restore it beside the existing one' : ''}`,
@@ -415,10 +430,10 @@ async function refuseExisting(conn: string, checks: Array<{ kind: string; sql: s
 }
 
 /** TOC entries that create schemas the tables need and the target lacks. */
-async function missingSchemas(conn: string, toc: TocEntry[], tables: TableInfo[]): Promise<TocEntry[]> {
+async function missingSchemas(conn: string, toc: TocEntry[], tables: TableInfo[], signal: AbortSignal | undefined): Promise<TocEntry[]> {
   const out: TocEntry[] = [];
   for (const s of new Set(tables.map((t) => t.schema))) {
-    const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regnamespace(${literal(ident(s))}) IS NOT NULL AS e`));
+    const [{ e }] = await queryJson<[{ e: boolean }]>(conn, asJsonArray(`SELECT to_regnamespace(${literal(ident(s))}) IS NOT NULL AS e`), signal);
     if (!e) out.push(...toc.filter((x) => x.desc.startsWith(`SCHEMA - ${s} `)));
   }
   return out;
@@ -429,7 +444,7 @@ async function missingSchemas(conn: string, toc: TocEntry[], tables: TableInfo[]
  * them, so they come back when the referencing table exists and lacks them. A replace drops and re-adds
  * them around the table (they depend on its primary key).
  */
-async function referencingKeys(conn: string, toc: TocEntry[], src: LogicalSource, tables: TableInfo[], replace: boolean): Promise<TocEntry[]> {
+async function referencingKeys(conn: string, toc: TocEntry[], src: LogicalSource, tables: TableInfo[], replace: boolean, signal: AbortSignal | undefined): Promise<TocEntry[]> {
   const restored = new Set(tables.map((t) => `${t.schema}.${t.name}`));
   const out: TocEntry[] = [];
   for (const u of src.database.tables) {
@@ -440,6 +455,7 @@ async function referencingKeys(conn: string, toc: TocEntry[], src: LogicalSource
         conn,
         asJsonArray(`SELECT to_regclass(${literal(`${ident(u.schema)}.${ident(u.name)}`)}) IS NOT NULL
           AND (${replace ? 'true' : 'false'} OR NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass(${literal(`${ident(u.schema)}.${ident(u.name)}`)}) AND conname = ${literal(c.name)})) AS missing`),
+        signal,
       );
       if (missing) out.push(...selectEntries(toc, [`FK CONSTRAINT ${u.schema} ${u.name} ${c.name}`]));
     }
@@ -501,7 +517,7 @@ async function restoreTableAs(
   // PostgreSQL's limit is 63 bytes, not characters (it would cut a longer name, silently).
   if (!newName || Buffer.byteLength(newName) > 63) throw new LifeboatError('USAGE', `--as ${JSON.stringify(newName)} is not a valid table name (1 to 63 bytes)`);
   const qualified = `${ident(t.schema)}.${ident(newName)}`;
-  await refuseExisting(o.conn, [{ kind: 'table', sql: `SELECT to_regclass(${literal(qualified)}) IS NOT NULL AS e`, name: `${t.schema}.${newName}` }], o.replace);
+  await refuseExisting(o.conn, [{ kind: 'table', sql: `SELECT to_regclass(${literal(qualified)}) IS NOT NULL AS e`, name: `${t.schema}.${newName}` }], o.replace, o.signal);
   const scratchName = `lifeboat_scratch_${randomBytes(6).toString('hex')}`;
   const admin = withDatabase(o.conn, 'postgres');
   const scratch = withDatabase(o.conn, scratchName);

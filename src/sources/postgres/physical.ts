@@ -68,7 +68,7 @@ interface ServerFacts {
 }
 
 export async function backupPostgresPhysical(repo: Repository, opts: PhysicalBackupOptions): Promise<BackupResult> {
-  const session = await PsqlSession.open(opts.conn);
+  const session = await PsqlSession.open(opts.conn, opts.signal ? { signal: opts.signal } : {});
   try {
     const facts = JSON.parse(
       await session.query(`SELECT json_build_object(
