@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { request as httpsRequest, type Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,21 +240,7 @@ export function call(d: RunningDaemon, method: 'GET' | 'POST', path: string, o: 
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer within 60 s`)));
     req.on('error', (e) => reject(Object.assign(e, { message: `${method} ${path}: ${e.message}` })));
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: performance.now() - t0 });
-      });
-    });
+    req.on('response', (res) => void readAnswer(res, t0).then(resolve, reject));
     if (body && o.chunked) {
       for (let i = 0; i < body.length; i += 8192) req.write(body.subarray(i, i + 8192));
       req.end();
@@ -325,4 +312,23 @@ export async function jobList(d: RunningDaemon, site: Site): Promise<Array<Recor
   const a = await call(d, 'GET', '/v1/jobs?limit=1000', { token: site.tokens.admin });
   if (a.status !== 200) throw new Error(`jobs: ${showAnswer(a)}`);
   return (a.json as { jobs: Array<Record<string, unknown>> }).jobs;
+}
+
+/** An answer's status, headers and body (as text, and as JSON when it parses), and its time since `t0`. */
+export function readAnswer(res: IncomingMessage, t0: number): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, ms: performance.now() - t0 });
+    });
+  });
 }

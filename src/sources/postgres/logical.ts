@@ -54,6 +54,8 @@ export function dumpPath(db: string): string {
 
 export async function backupPostgresLogical(repo: Repository, opts: LogicalBackupOptions): Promise<BackupResult> {
   const parent = opts.spool ?? tmpdir();
+  // Dumps left by processes killed while they made one, removed before this one takes room beside them.
+  await sweepStaged(parent, DUMP_STAGED);
   const spool = makeStaged(parent, DUMP_STAGED);
   let session: PsqlSession | undefined;
   try {
@@ -86,8 +88,6 @@ export async function backupPostgresLogical(repo: Repository, opts: LogicalBacku
   } finally {
     await session?.close().catch(() => undefined);
     rmSync(spool, { recursive: true, force: true });
-    // Dumps left by processes killed while they made one (see sqlite's backup for why at the end).
-    await sweepStaged(parent, DUMP_STAGED);
   }
 }
 

@@ -85,6 +85,8 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
   }
   const Database = await sqlite();
   const parent = opts.spool ?? tmpdir();
+  // Copies left by processes killed while they staged one, removed before this one takes room beside them.
+  await sweepStaged(parent, STAGED);
   const spool = makeStaged(parent, STAGED);
   try {
     // A writer holding the database locked: SQLite's own busy wait would sleep on this thread (a daemon
@@ -149,10 +151,6 @@ export async function backupSqlite(repo: Repository, opts: SqliteBackupOptions):
     });
   } finally {
     rmSync(spool, { recursive: true, force: true });
-    // Copies left by processes killed while they staged one. Swept when a backup ends (well or not), not
-    // when it starts: the daemon's hostile test keeps a killed daemon's copy in place while the next
-    // daemon's backup stages its own, so a crash loop costs one copy per crash until a backup ends.
-    await sweepStaged(parent, STAGED);
   }
 }
 
