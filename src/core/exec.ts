@@ -17,6 +17,12 @@ export interface RunOptions {
   stdoutTo?: Writable;
   /** Kill the program (and its children) after this many milliseconds. */
   timeoutMs?: number;
+  /**
+   * On abort or timeout, send SIGTERM first and SIGKILL only after this many milliseconds (default 0:
+   * SIGKILL at once). For programs that clean up on SIGTERM: pg_dump and psql cancel their server-side
+   * queries, which a SIGKILL leaves waiting for locks on the server.
+   */
+  stopGraceMs?: number;
   signal?: AbortSignal;
   /** Run as this user and group (root only): the PostgreSQL server tools refuse root. */
   uid?: number;
@@ -64,8 +70,10 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     let outLen = 0;
     let err = '';
     let timedOut = false;
-    const kill = (): void => {
-      if (child.pid === undefined) return;
+    let exited = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const hardKill = (): void => {
+      if (child.pid === undefined || exited) return;
       // Its descendants first (they may have left its process group), then the group.
       killTree(child.pid, 'SIGKILL');
       try {
@@ -74,6 +82,21 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
         /* already gone */
       }
     };
+    const kill = (): void => {
+      if (child.pid === undefined || exited) return;
+      if (!opts.stopGraceMs) return hardKill();
+      if (graceTimer) return;
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        /* already gone */
+      }
+      graceTimer = setTimeout(hardKill, opts.stopGraceMs);
+    };
+    child.once('exit', () => {
+      exited = true;
+      if (graceTimer) clearTimeout(graceTimer);
+    });
     const timer = opts.timeoutMs !== undefined ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
     const onAbort = (): void => kill();
     opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -214,7 +214,7 @@ export async function runTool(tool: string, args: string[], conn: string | undef
   // run() listens for an abort to come: one that came before would not stop the tool.
   if (opts.signal?.aborted) throw interrupted(what, opts.signal);
   const clean = secretFree(args, toolEnv(opts.env));
-  const r = await run(pgTool(tool), clean.args, { ...opts, env: clean.env });
+  const r = await run(pgTool(tool), clean.args, { stopGraceMs: STOP_GRACE_MS, ...opts, env: clean.env });
   if (opts.signal?.aborted) throw interrupted(what, opts.signal);
   if (r.code !== 0) throw toolError(tool, conn, r, what);
   return r;
@@ -234,7 +234,7 @@ export async function pgRestoreAtomic(conn: string, restoreArgs: string[], what:
   if (opts.signal?.aborted) throw new LifeboatError('ABORTED', `${what} interrupted; nothing was changed`, { cause: opts.signal.reason });
   if (!opts.prelude) {
     const clean = secretFree(['-d', conn, '--single-transaction', '--exit-on-error', '--no-password', ...restoreArgs], toolEnv());
-    const r = await run(pgTool('pg_restore'), clean.args, { env: clean.env, ...(opts.signal ? { signal: opts.signal } : {}) });
+    const r = await run(pgTool('pg_restore'), clean.args, { env: clean.env, stopGraceMs: STOP_GRACE_MS, ...(opts.signal ? { signal: opts.signal } : {}) });
     if (opts.signal?.aborted) throw new LifeboatError('ABORTED', `${what} interrupted; nothing was changed`);
     if (r.code !== 0) throw unchanged(toolError('pg_restore', conn, r, what));
     return;
@@ -266,7 +266,7 @@ export async function pgRestoreAtomic(conn: string, restoreArgs: string[], what:
     const p = secretFree(['-X', '-q', '-w', '-v', 'ON_ERROR_STOP=1', '-d', conn], env);
     let psqlFailedFirst = false;
     let restoreExited = false;
-    const psql = run(pgTool('psql'), p.args, { env: p.env, input: script, signal: stop.signal, maxStdout: 0 }).then((r) => {
+    const psql = run(pgTool('psql'), p.args, { env: p.env, input: script, signal: stop.signal, maxStdout: 0, stopGraceMs: STOP_GRACE_MS }).then((r) => {
       // psql stopped on an error: pg_restore would block writing to it.
       if (r.code !== 0 && !restoreExited && !stop.signal.aborted) {
         psqlFailedFirst = true;
@@ -275,7 +275,7 @@ export async function pgRestoreAtomic(conn: string, restoreArgs: string[], what:
       holdBack.destroy(); // a write waiting for psql to drain would wait for ever
       return r;
     });
-    const restore = await run(pgTool('pg_restore'), ['-f', '-', '--single-transaction', ...restoreArgs], { env, stdoutTo: holdBack, signal: stop.signal });
+    const restore = await run(pgTool('pg_restore'), ['-f', '-', '--single-transaction', ...restoreArgs], { env, stdoutTo: holdBack, signal: stop.signal, stopGraceMs: STOP_GRACE_MS });
     restoreExited = true;
     // pg_restore has exited, but what it wrote last may still be on its way through holdBack.
     const complete = restore.code === 0 && !stop.signal.aborted && (await finished(holdBack).then(() => !stop.signal.aborted, () => false));
