@@ -13,7 +13,7 @@ import { isLifeboatError, LifeboatError, releaseIdleMemory, ServiceGroup, system
 import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
 import { applyRetention, parseSubset, restoreSnapshotFiles, runBackup, runCheck } from '../jobs/index.ts';
 import { fileTypes, openLocal } from '../repo/backend/index.ts';
-import { loadSnapshots, Repository, type SnapshotEntry } from '../repo/index.ts';
+import { loadSnapshots, Repository, type KeyCache, type SnapshotEntry } from '../repo/index.ts';
 import { describeMember } from '../sources/index.ts';
 import { DataLock } from './data-lock.ts';
 import type { RepoFacts } from './metrics.ts';
@@ -73,6 +73,8 @@ export class Daemon {
   /** Work the API started outside the queue (restores): cancelled and waited for before the daemon stops. */
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #tasksAc = new AbortController();
+  /** Each repository's password is stretched once, not at every job (see OpenOptions.keyCache). */
+  readonly #keyCache: KeyCache = new Map();
   #cancelTick: (() => void) | undefined;
   #survey: Promise<void> | undefined;
   readonly startedAt: number;
@@ -237,7 +239,7 @@ export class Daemon {
   async withRepository<T>(name: string, fn: (repo: Repository) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const rc = this.#config.repositories.find((r) => r.name === name);
     if (!rc) throw new LifeboatError('CONFIG', `no repository ${name} in the configuration`);
-    const repo = await openRepository(rc, this.clock, signal);
+    const repo = await openRepository(rc, this.clock, signal, this.#keyCache);
     try {
       return await fn(repo);
     } finally {
@@ -466,10 +468,10 @@ export class Daemon {
 }
 
 /** Opens a configured repository with its password (read from the configuration's secret). */
-export async function openRepository(rc: RepositoryConfig, clock: Clock, signal?: AbortSignal): Promise<Repository> {
+export async function openRepository(rc: RepositoryConfig, clock: Clock, signal?: AbortSignal, keyCache?: KeyCache): Promise<Repository> {
   const backend = await openLocal(rc.path);
   try {
-    return await Repository.open(backend, rc.password.value, { clock, ...(signal ? { signal } : {}) });
+    return await Repository.open(backend, rc.password.value, { clock, ...(signal ? { signal } : {}), ...(keyCache ? { keyCache } : {}) });
   } catch (err) {
     await backend.close();
     if (isLifeboatError(err) && err.code === 'WRONG_PASSWORD') {

@@ -17,7 +17,7 @@ export { compressBlob, decompressBlob, Compression } from './compress.ts';
 export { seal, open, blobId, aad, newMasterKey, SEAL_OVERHEAD } from './crypto.ts';
 export type { MasterKey } from './crypto.ts';
 export { listKeys, removeKey } from './keys.ts';
-export type { KeyInfo } from './keys.ts';
+export type { KeyCache, KeyInfo } from './keys.ts';
 export { defaultKdf, prederive } from './kdf.ts';
 export type { KdfParams } from './kdf.ts';
 export type { BlobType, PackedBlob } from './pack.ts';

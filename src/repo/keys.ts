@@ -46,11 +46,19 @@ export async function addKey(backend: Backend, master: MasterKey, password: stri
   return id;
 }
 
+/** Wrapping keys by key file, KDF parameters, salt and password (see OpenOptions.keyCache). */
+export type KeyCache = Map<string, Buffer>;
+
+function cacheKey(id: string, k: KeyFile, password: string): string {
+  return createHash('sha256').update(JSON.stringify([id, k.kdf, k.salt, k.N, k.r, k.p])).update('\0').update(password, 'utf8').digest('hex');
+}
+
 /**
  * Find the key file that `password` opens and return the master key. Tries every key file (the
- * password does not say which one it belongs to). Throws WRONG_PASSWORD when none opens.
+ * password does not say which one it belongs to). Throws WRONG_PASSWORD when none opens. With `cache`,
+ * a wrapping key derived before for the same key file and password is taken from it.
  */
-export async function unlock(backend: Backend, password: string): Promise<{ master: MasterKey; keyId: string }> {
+export async function unlock(backend: Backend, password: string, cache?: KeyCache): Promise<{ master: MasterKey; keyId: string }> {
   const ids: string[] = [];
   for await (const f of backend.list('key')) ids.push(f.name);
   if (ids.length === 0) {
@@ -68,12 +76,19 @@ export async function unlock(backend: Backend, password: string): Promise<{ mast
     try {
       // A damaged or foreign key file must not stop the other passwords from working.
       const k = parseKeyFile(id, await backend.load({ type: 'key', name: id }, { maxSize: defaults.documentMaxBytes }));
-      const wrapping = await deriveWrappingKey(k.kdf, password, Buffer.from(k.salt, 'base64'), k);
+      const ck = cache ? cacheKey(id, k, password) : undefined;
+      const cached = ck !== undefined ? cache?.get(ck) : undefined;
+      const wrapping = cached ?? (await deriveWrappingKey(k.kdf, password, Buffer.from(k.salt, 'base64'), k));
       try {
         payload = open({ encryption: wrapping }, Buffer.from(k.data, 'base64'), `key ${id}`, aad('key'));
       } catch (err) {
         if (err instanceof IntegrityError) continue; // not this key's password
         throw err;
+      }
+      // Kept once it has opened its key (a wrong password's derivation is not); one per repository, so few.
+      if (cache && ck !== undefined && !cached) {
+        if (cache.size >= 64) cache.clear();
+        cache.set(ck, wrapping);
       }
     } catch (err) {
       if (err instanceof LifeboatError && err.code === 'REPO_VERSION') {

@@ -63,6 +63,25 @@ describe('format edge cases', () => {
     await assert.rejects(openRepo(dir, 'nope'), (err: Error & { code?: string }) => err.code === 'WRONG_PASSWORD' && /damaged key file/.test(err.message));
   });
 
+  it('a key cache keeps the derivation of a password that opened a key, never of a wrong one, and a removed key is not opened from it', async (t) => {
+    const dir = await tempDir(t);
+    const repo = await newRepo(dir);
+    const cache = new Map<string, Buffer>();
+    const open = (password: string): Promise<Repository> => Repository.open(new LocalBackend(join(dir, 'repo')), password, { keyCache: cache });
+    assert.equal((await open(PASSWORD)).config.id, repo.config.id);
+    assert.equal(cache.size, 1);
+    assert.equal((await open(PASSWORD)).config.id, repo.config.id, 'opened again from the cache');
+    assert.equal(cache.size, 1);
+    await assert.rejects(open('wrong'), (err: Error & { code?: string }) => err.code === 'WRONG_PASSWORD');
+    assert.equal(cache.size, 1, 'a wrong password is not kept');
+    // The password changed: the old key file is gone, so the cached derivation opens nothing.
+    const old = readdirSync(join(dir, 'repo/keys'));
+    await repo.addPassword('new password', TEST_KDF);
+    for (const k of old) rmSync(join(dir, 'repo/keys', k));
+    await assert.rejects(open(PASSWORD), (err: Error & { code?: string }) => err.code === 'WRONG_PASSWORD');
+    assert.equal((await open('new password')).config.id, repo.config.id);
+  });
+
   it('refuses a sealed object planted as another kind', async (t) => {
     const dir = await tempDir(t);
     const src = join(dir, 'src');
