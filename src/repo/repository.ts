@@ -115,6 +115,39 @@ export class Repository {
     return new Repository(backend, master, config, keyId, clock);
   }
 
+  /**
+   * A replica of `source` on `backend` (a hot site's journal): the same master key (its key files, copied
+   * as they are, so the same passwords open it) and the same config (so chunk ids and boundaries are the
+   * same, and chunks move between the two without being decrypted). Idempotent: a replica of the same
+   * repository is opened as it is; anything else already there is refused.
+   */
+  static async initReplica(backend: Backend, source: Repository, opts: { clock?: Clock; signal?: AbortSignal } = {}): Promise<Repository> {
+    const sig = opts.signal ? { signal: opts.signal } : {};
+    const config = await source.backend.load({ type: 'config', name: 'config' }, { maxSize: defaults.documentMaxBytes, ...sig });
+    let existing: Buffer | undefined;
+    try {
+      existing = await backend.load({ type: 'config', name: 'config' }, { maxSize: defaults.documentMaxBytes, ...sig });
+    } catch (err) {
+      if (!(err instanceof LifeboatError && err.code === 'NOT_FOUND')) throw err;
+    }
+    if (existing && !existing.equals(config)) {
+      throw new LifeboatError('REPO_EXISTS', `${backend.location} holds another repository, not a replica of ${source.backend.location}`, {
+        hint: 'a journal belongs to one group\'s repository; give this one its own path (or move the old one aside)',
+      });
+    }
+    if (!existing) {
+      await backend.create(sig).catch((err: unknown) => {
+        if (!(err instanceof LifeboatError && err.code === 'REPO_EXISTS')) throw err;
+      });
+      for await (const k of source.backend.list('key', sig)) {
+        await backend.save({ type: 'key', name: k.name }, await source.backend.load({ type: 'key', name: k.name }, { maxSize: defaults.documentMaxBytes, ...sig }), sig);
+      }
+      // Last, as in init: a layout without a config is not a repository yet.
+      await backend.save({ type: 'config', name: 'config' }, config, sig);
+    }
+    return new Repository(backend, source.master, source.config, source.keyId, opts.clock ?? source.clock, source.onWarning);
+  }
+
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
     let configBytes: Buffer;
     try {

@@ -7,7 +7,7 @@ export type { BackupOptions, BackupResult, BackupProgress, BackupWarning, Captur
 export { restoreFiles, newRestoreProgress } from './restorer.ts';
 export { prestartRestoreWorkers } from './restore-pool.ts';
 export type { RestoreOptions, RestoreResult, RestoreProgress, RestoreWarning } from './restorer.ts';
-export { readMeta, applyMeta, metaEqual, formatTime, parseTime } from './fsmeta.ts';
+export { readMeta, applyMeta, createSpecial, metaEqual, formatTime, parseTime } from './fsmeta.ts';
 export type { EntryMeta, EntryType } from './fsmeta.ts';
 export { compileExcludes, readExcludeFile } from './exclude.ts';
 export { metaToNode, nodeToMeta } from './node.ts';
