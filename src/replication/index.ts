@@ -5,3 +5,5 @@
  */
 export { applyTree } from './applier.ts';
 export type { ApplyOptions, ApplyResult } from './applier.ts';
+export { CHECKPOINT_TAG, Sender } from './sender.ts';
+export type { CheckpointRecord, FilesMember, SenderOptions } from './sender.ts';

@@ -4,76 +4,15 @@
  * refuses, bytes altered in transit refused and not stored, a verify hook, names that are not repository
  * names, retries across a server that goes away and comes back.
  */
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:https';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getRequestListener } from '@hono/node-server';
 import { isLifeboatError, LifeboatError } from '../../../src/core/index.ts';
-import { LocalBackend, RestBackend, serveBackend, type Handle, type RestServeOptions } from '../../../src/repo/backend/index.ts';
-import { loadTls } from '../../../src/daemon/index.ts';
+import { RestBackend, type Handle } from '../../../src/repo/backend/index.ts';
+import { startRestSite as startSite, TOKEN } from '../../helpers/rest-site.ts';
 import { backendConformance } from './conformance.ts';
-
-const made = new Set<string>();
-after(async () => {
-  for (const dir of made) await rm(dir, { recursive: true, force: true });
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'lifeboat-rest-'));
-  made.add(dir);
-  return dir;
-}
-
-const TOKEN = 'a-link-token-0123456789abcdef';
-
-interface Site {
-  url: string;
-  fingerprint: string;
-  dir: string;
-  certDir: string;
-  server: Server;
-  seen: string[];
-  close: () => Promise<void>;
-}
-
-/** An HTTPS server on 127.0.0.1 serving a local repository folder under /v1/journals/web/. */
-async function startSite(opts: RestServeOptions = {}, again?: { port: number; dir: string; certDir: string }): Promise<Site> {
-  const root = again?.dir ?? (await tempDir());
-  const certDir = again?.certDir ?? (await tempDir());
-  const port = again?.port ?? 0;
-  const tls = await loadTls('self-signed', certDir, '127.0.0.1');
-  const backend = new LocalBackend(join(root, 'repo'));
-  const seen: string[] = [];
-  const prefix = '/v1/journals/web/';
-  const listener = getRequestListener(async (req: Request) => {
-    const u = new URL(req.url);
-    seen.push(`${req.method} ${u.pathname} ${req.headers.get('authorization') ?? '-'}`);
-    if (req.headers.get('authorization') !== `Bearer ${TOKEN}`) return new Response(JSON.stringify({ error: { message: 'unknown token' } }), { status: 401 });
-    if (!u.pathname.startsWith(prefix) && `${u.pathname}/` !== prefix) return new Response('{}', { status: 404 });
-    return serveBackend(backend, req, u.pathname.slice(prefix.length), opts);
-  });
-  const server = createServer({ cert: tls.cert, key: tls.key }, (req, res) => void listener(req, res));
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
-  const p = (server.address() as AddressInfo).port;
-  return {
-    url: `https://127.0.0.1:${p}${prefix}`,
-    fingerprint: tls.fingerprint,
-    dir: root,
-    certDir,
-    server,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
 
 backendConformance('RestBackend', async () => {
   const site = await startSite();

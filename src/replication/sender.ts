@@ -1,0 +1,158 @@
+/**
+ * The primary's half of a group's replication: every `everyMs` (default 1 s) a checkpoint of the group's
+ * files members is written into the hot site's journal. The journal is a repository sharing the group
+ * repository's key and config (Repository.initReplica), reached over HTTPS (repo/backend/rest), so a
+ * checkpoint is an incremental backup into it: unchanged files are not read again (the last checkpoint is
+ * the parent), and only chunks the journal lacks cross the link, compressed and encrypted as stored.
+ *
+ * The recovery point is measured, not assumed: a checkpoint counts once the journal has acknowledged its
+ * snapshot, and its age is the time since its cut (the moment its capture started). A checkpoint that
+ * fails (the link is down) is retried at the next tick; the age keeps growing meanwhile.
+ */
+import { isLifeboatError, LifeboatError, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
+import { loadSnapshots, Repository, type SnapshotEntry } from '../repo/index.ts';
+import type { Backend } from '../repo/backend/index.ts';
+import { backupFiles } from '../sources/files/index.ts';
+
+/** Tag of every checkpoint snapshot in a journal. */
+export const CHECKPOINT_TAG = 'lifeboat-checkpoint';
+
+export interface FilesMember {
+  paths: string[];
+  excludes?: string[];
+  oneFileSystem?: boolean;
+}
+
+export interface SenderOptions {
+  group: string;
+  members: FilesMember[];
+  /** The group's repository at this site: its key and config make the journal. */
+  source: Repository;
+  /** The hot site's journal for the group. */
+  journal: Backend;
+  everyMs?: number;
+  clock?: Clock;
+  log?: (e: Record<string, unknown>) => void;
+}
+
+export interface CheckpointRecord {
+  /** Snapshot ids in the journal, one per member. */
+  snapshots: string[];
+  /** When its capture started (ms): what it holds is at least this recent. */
+  cut: number;
+  /** When the journal acknowledged its last snapshot. */
+  acked: number;
+}
+
+export class Sender implements Service {
+  readonly name: string;
+  readonly #o: SenderOptions;
+  readonly #clock: Clock;
+  #repo: Repository | undefined;
+  #parents: Array<SnapshotEntry | undefined> = [];
+  #cancel: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  #ac = new AbortController();
+  #lastError: string | undefined;
+  /** The newest checkpoint the journal holds whole. */
+  last: CheckpointRecord | undefined;
+  readonly stats = { checkpoints: 0, failures: 0, bytesSent: 0 };
+
+  constructor(opts: SenderOptions) {
+    if (opts.members.length === 0) throw new LifeboatError('CONFIG', `group ${opts.group}: nothing to replicate (replication carries files members today)`);
+    this.name = `replicate:${opts.group}`;
+    this.#o = opts;
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  start(signal: AbortSignal): Promise<void> {
+    signal.addEventListener('abort', () => void this.stop(), { once: true });
+    this.#arm(0);
+    return Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.#cancel?.();
+    this.#cancel = undefined;
+    this.#ac.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  health(): Health {
+    return this.#lastError ? { ok: false, detail: this.#lastError } : { ok: true };
+  }
+
+  /** Age of the newest checkpoint the journal holds (ms), or undefined before the first. */
+  rpoMs(now = this.#clock.now()): number | undefined {
+    return this.last ? Math.max(0, now - this.last.cut) : undefined;
+  }
+
+  #arm(ms: number): void {
+    if (this.#ac.signal.aborted) return;
+    this.#cancel = this.#clock.setTimer(ms, () => {
+      const started = this.#clock.now();
+      this.#running = this.checkpoint().then(
+        () => undefined,
+        () => undefined,
+      );
+      void this.#running.then(() => this.#arm(Math.max(0, (this.#o.everyMs ?? 1000) - (this.#clock.now() - started))));
+    });
+  }
+
+  /** Writes one checkpoint now (the loop calls this; tests and `move` may too). */
+  async checkpoint(): Promise<CheckpointRecord> {
+    const signal = this.#ac.signal;
+    const cut = this.#clock.now();
+    try {
+      const repo = await this.#journal();
+      const snapshots: string[] = [];
+      for (const [i, m] of this.#o.members.entries()) {
+        const parent = this.#parents[i];
+        const r = await backupFiles(repo, {
+          paths: m.paths,
+          ...(m.excludes?.length ? { excludes: m.excludes } : {}),
+          ...(m.oneFileSystem ? { oneFileSystem: true } : {}),
+          tags: [CHECKPOINT_TAG],
+          parent: parent ?? false,
+          // A checkpoint is small: worker threads would cost more to start than they save.
+          workers: 0,
+          signal,
+          finalize: (snap) => {
+            snap.group = this.#o.group;
+            return Promise.resolve();
+          },
+        });
+        this.#parents[i] = { ...r.snapshot, id: r.id, short_id: r.id.slice(0, 8) };
+        this.stats.bytesSent += r.snapshot.summary?.data_added_packed ?? 0;
+        snapshots.push(r.id);
+      }
+      const rec: CheckpointRecord = { snapshots, cut, acked: this.#clock.now() };
+      this.last = rec;
+      this.stats.checkpoints++;
+      if (this.#lastError) this.#o.log?.({ event: 'replication-resumed', group: this.#o.group });
+      this.#lastError = undefined;
+      return rec;
+    } catch (err) {
+      this.stats.failures++;
+      const message = (err as Error).message;
+      if (message !== this.#lastError && !signal.aborted) this.#o.log?.({ event: 'replication-failed', group: this.#o.group, error: message, ...(isLifeboatError(err) && err.hint ? { hint: err.hint } : {}) });
+      this.#lastError = message;
+      // The journal may have lost what we think it has (restored, pruned): start again from its listing.
+      if (!isLifeboatError(err, 'BACKEND') && !isLifeboatError(err, 'ABORTED')) this.#repo = undefined;
+      throw err;
+    }
+  }
+
+  async #journal(): Promise<Repository> {
+    if (this.#repo) return this.#repo;
+    const repo = await Repository.initReplica(this.#o.journal, this.#o.source, { clock: this.#clock, signal: this.#ac.signal });
+    // The newest checkpoint of each member already there is the parent: a restart does not read everything again.
+    const mine = (await loadSnapshots(repo, { signal: this.#ac.signal })).filter((s) => s.group === this.#o.group && s.tags?.includes(CHECKPOINT_TAG));
+    this.#parents = this.#o.members.map((m) => {
+      const same = mine.filter((s) => JSON.stringify(s.paths) === JSON.stringify([...m.paths].sort()) || JSON.stringify(s.paths) === JSON.stringify(m.paths));
+      return same.at(-1);
+    });
+    this.#repo = repo;
+    return repo;
+  }
+}
