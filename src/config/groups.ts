@@ -9,7 +9,8 @@ import { configDefaults } from './defaults.ts';
 import { formatDurationMs } from './duration.ts';
 import { knownList, type Path, type Reader } from './reader.ts';
 import { cronForm, cronProblem, longestGapMs, timezoneProblem } from './schedule.ts';
-import type { GroupConfig, MemberConfig, RepositoryConfig, ScheduleConfig } from './types.ts';
+import { readReplicate } from './replication.ts';
+import type { GroupConfig, MemberConfig, PeerSiteConfig, ReplicateConfig, RepositoryConfig, ScheduleConfig } from './types.ts';
 
 const memberKinds = ['files', 'postgres', 'sqlite'] as const;
 
@@ -118,12 +119,12 @@ function readSubset(r: Reader, v: unknown, p: Path): string {
   return `${Number(n[1])}%`;
 }
 
-export function readGroups(r: Reader, v: unknown, repositories: RepositoryConfig[], now: Date): GroupConfig[] {
+export function readGroups(r: Reader, v: unknown, repositories: RepositoryConfig[], now: Date, sites: PeerSiteConfig[] = []): GroupConfig[] {
   const P: Path = ['groups'];
   const repoNames = repositories.map((x) => x.name);
   return Object.entries(r.named(v, P, 'group')).map(([name, x]) => {
     const gp = [...P, name];
-    const m = r.map(x, gp, ['repository', 'members', 'schedule', 'jitter', 'retention', 'hooks', 'rpo', 'rto', 'check', 'tags']);
+    const m = r.map(x, gp, ['repository', 'members', 'schedule', 'jitter', 'retention', 'hooks', 'rpo', 'rto', 'check', 'tags', 'replicate']);
     let repository: string;
     if (m['repository'] === undefined) {
       if (repoNames.length !== 1) {
@@ -178,6 +179,15 @@ export function readGroups(r: Reader, v: unknown, repositories: RepositoryConfig
       objectives: { ...(rpoMs !== undefined ? { rpoMs } : {}), ...(rtoMs !== undefined ? { rtoMs } : {}) },
       ...(check ? { check } : {}),
       tags: r.list(m['tags'], [...gp, 'tags'], (y, q) => r.str(y, q, { pattern: /^[^,\s]+$/, what: 'a tag (no commas or spaces)' }), { optional: true }),
+      ...(m['replicate'] !== undefined ? { replicate: readReplicateOf(r, m['replicate'], [...gp, 'replicate'], sites, members) } : {}),
     };
   });
+}
+
+function readReplicateOf(r: Reader, v: unknown, p: Path, sites: PeerSiteConfig[], members: MemberConfig[]): ReplicateConfig {
+  const rep = readReplicate(r, v, p, sites);
+  // Files members replicate today; PostgreSQL (a managed standby) and SQLite (WAL shipping) come next.
+  const other = members.find((m) => m.kind !== 'files');
+  if (other) r.fail(p, `replication carries files members today; this group has a ${other.kind} member (back it up on a schedule, or put it in a group of its own)`);
+  return rep;
 }

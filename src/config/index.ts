@@ -18,6 +18,7 @@ import { readConfigText } from './file.ts';
 import { readGroups } from './groups.ts';
 import { readNotify } from './notify.ts';
 import { Reader, type ConfigWarning } from './reader.ts';
+import { readJournals, readSites } from './replication.ts';
 import { readRepositories } from './repositories.ts';
 import { readSite } from './site.ts';
 import type { Config } from './types.ts';
@@ -27,8 +28,11 @@ export type {
   Config,
   DaemonConfig,
   GroupConfig,
+  JournalConfig,
   MemberConfig,
   NotifyEvent,
+  PeerSiteConfig,
+  ReplicateConfig,
   RepositoryConfig,
   Role,
   ScheduleConfig,
@@ -47,7 +51,7 @@ export { notifyEvents } from './notify.ts';
 export { describeConfig } from './summary.ts';
 export type { ConfigSummary } from './summary.ts';
 
-const sections = ['site', 'repositories', 'groups', 'api', 'notify', 'daemon', 'dns'] as const;
+const sections = ['site', 'repositories', 'groups', 'api', 'notify', 'daemon', 'dns', 'sites', 'journals'] as const;
 
 export interface ParseOptions {
   /** Where `*_env` secrets and XDG_DATA_HOME are read (default: process.env). */
@@ -75,15 +79,19 @@ export function parseConfig(text: string, file = 'lifeboat.yaml', opts: ParseOpt
   const top = root === null || root === undefined ? {} : r.map(root, [], sections);
   const now = opts.now ?? new Date();
   const repositories = readRepositories(r, top['repositories']);
+  const site = top['site'] !== undefined ? readSite(r, top['site']) : undefined;
+  const sites = readSites(r, top['sites']);
   const cfg: Config = {
     file: abs,
-    ...(top['site'] !== undefined ? { site: readSite(r, top['site']) } : {}),
+    ...(site ? { site } : {}),
     repositories,
-    groups: readGroups(r, top['groups'], repositories, now),
+    groups: readGroups(r, top['groups'], repositories, now, sites),
     ...(top['api'] !== undefined ? { api: readApi(r, top['api']) } : {}),
     notify: readNotify(r, top['notify']),
     daemon: readDaemon(r, top['daemon']),
     ...(top['dns'] !== undefined ? { dns: readDns(r, top['dns'], dirname(abs)) } : {}),
+    sites,
+    journals: readJournals(r, top['journals'], site?.data),
   };
   for (const w of r.warnings) opts.onWarning?.(w);
   return cfg;

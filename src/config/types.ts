@@ -39,6 +39,41 @@ export interface ScheduleConfig {
   timezone?: string;
 }
 
+/** Another site this one talks to (its daemon's API): where, which certificate, which token it takes from us. */
+export interface PeerSiteConfig {
+  name: string;
+  /** https://host:port of its API. */
+  url: string;
+  /** `sha256:<hex>` of its certificate (pinned), or a CA file its certificate must chain to. */
+  fingerprint?: string;
+  ca?: string;
+  token: Secret;
+}
+
+/** Continuous replication of a group to its hot site. */
+export interface ReplicateConfig {
+  /** A name under `sites`. */
+  to: string;
+  /** How often a checkpoint is cut (default 1 s). */
+  everyMs: number;
+}
+
+/** A group this site is the hot site for: its journal, who may write it, and the replica kept from it. */
+export interface JournalConfig {
+  /** The group's name at the primary. */
+  group: string;
+  /** The site that sends it (for messages). */
+  from?: string;
+  /** The token that site presents, as `sha256:<hex>`: it opens this journal and nothing else. */
+  tokenHash: string;
+  /** The group repository's password: the journal shares its key. */
+  password: Secret;
+  /** The journal repository's folder (default `<site.data>/journals/<group>`). */
+  path: string;
+  /** The hot replica folder kept equal to the newest checkpoint (files members), if any. */
+  replica?: string;
+}
+
 export interface GroupConfig {
   name: string;
   /** A name under `repositories`. */
@@ -54,6 +89,7 @@ export interface GroupConfig {
   objectives: { rpoMs?: number; rtoMs?: number };
   check?: { schedule: ScheduleConfig; readDataSubset?: string };
   tags: string[];
+  replicate?: ReplicateConfig;
 }
 
 export type Role = 'viewer' | 'operator' | 'admin';
@@ -101,4 +137,8 @@ export interface Config {
   notify: { webhooks: WebhookConfig[] };
   daemon: DaemonConfig;
   dns?: DiscoverySettings;
+  /** Other sites this one talks to. */
+  sites: PeerSiteConfig[];
+  /** Groups this site is the hot site for. */
+  journals: JournalConfig[];
 }

@@ -19,7 +19,7 @@ test('errors: malformed YAML gives the line and column', () => {
 });
 
 test('errors: unknown top-level fields suggest the nearest known one', () => {
-  assertError('grups: {}\n', { line: 1, col: 1, field: 'grups' }, /^unknown field; did you mean "groups"\? \(known: site, repositories, groups, api, notify, daemon, dns\)$/);
+  assertError('grups: {}\n', { line: 1, col: 1, field: 'grups' }, /^unknown field; did you mean "groups"\? \(known: site, repositories, groups, api, notify, daemon, dns, sites, journals\)$/);
   assertError('repos: {}\n', { line: 1, col: 1, field: 'repos' }, /did you mean "repositories"\?/);
   assertError('webhooks: []\n', { line: 1, col: 1, field: 'webhooks' }, /^unknown field \(known: site/);
   assert.match(readError('- site\n').message, /^\/etc\/lifeboat\/lifeboat\.yaml:1:1: \(top level\): expected a mapping/);

@@ -20,7 +20,7 @@ test('site: { name, data }, data relative to the configuration file', () => {
 test('site: no site section, an empty file', () => {
   const { cfg } = read('');
   assert.equal(cfg.site, undefined);
-  assert.deepEqual(cfg, { file: '/etc/lifeboat/lifeboat.yaml', repositories: [], groups: [], notify: { webhooks: [] }, daemon: { maxConcurrentJobs: 2 } });
+  assert.deepEqual(cfg, { file: '/etc/lifeboat/lifeboat.yaml', repositories: [], groups: [], notify: { webhooks: [] }, daemon: { maxConcurrentJobs: 2 }, sites: [], journals: [] });
 });
 
 test('site: errors name line, column and field', () => {
