@@ -500,7 +500,17 @@ void test('SIGHUP while the daemon starts (systemctl reload right after start): 
   writeFileSync(site.config, configText(site, { port, groups: filesGroup(site, 'web', 'schedule: "* * * * * *"') }));
   // The installed command, as systemd starts it: its entry script keeps a SIGHUP from the first moment.
   const d = spawnDaemon(site, {}, [], [join(root, 'bin', 'lifeboat.js')]);
-  await sleep(300);
+  // As soon as the program catches SIGHUP (bit 1 of SigCgt): before that, Node itself is still starting and
+  // the default action ends any process (systemd's Type=simple has the same window).
+  const catches = (): boolean => {
+    try {
+      const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${d.pid}/status`, 'utf8'));
+      return m !== null && (BigInt(`0x${m[1]}`) & 1n) === 1n;
+    } catch {
+      return false;
+    }
+  };
+  await waitFor('the program to catch SIGHUP', () => !d.alive() || catches(), 30_000, 1);
   signal(d, 'SIGHUP');
   await waitFor('the daemon to listen or die', () => !d.alive() || d.events.some((e) => e['event'] === 'api-listening'), 60_000, 25);
   // (The message is built only on failure: awaiting the exit of a live daemon would wait forever.)

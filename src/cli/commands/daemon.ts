@@ -54,8 +54,7 @@ EXIT STATUS
       // Node's default for it would end the process.
       let running: Awaited<ReturnType<typeof startDaemon>> | undefined;
       const early = Symbol.for('lifeboat.sighup');
-      let pendingHup = (process as unknown as Record<symbol, boolean>)[early] === true;
-      process.removeAllListeners('SIGHUP');
+      let pendingHup = false;
       const onHup = (): void => {
         if (!running) {
           pendingHup = true;
@@ -67,7 +66,12 @@ EXIT STATUS
           log({ event: 'reload-refused', error: (err as Error).message, kept: 'the configuration in use' });
         }
       };
+      // Ours first, then the loaders' off: with no listener for a moment Node would stop watching the
+      // signal and drop one already caught but not yet delivered.
+      const loaders = process.listeners('SIGHUP');
       process.on('SIGHUP', onHup);
+      for (const l of loaders) process.off('SIGHUP', l);
+      if ((process as unknown as Record<symbol, boolean>)[early] === true) pendingHup = true;
       // A second SIGTERM while stopping must not cut the post hooks short: the deadline below ends it anyway.
       rt.holdOnRepeatedSignal = true;
       try {
