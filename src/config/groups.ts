@@ -189,5 +189,6 @@ function readReplicateOf(r: Reader, v: unknown, p: Path, sites: PeerSiteConfig[]
   // Files members replicate today; PostgreSQL (a managed standby) and SQLite (WAL shipping) come next.
   const other = members.find((m) => m.kind !== 'files');
   if (other) r.fail(p, `replication carries files members today; this group has a ${other.kind} member (back it up on a schedule, or put it in a group of its own)`);
+  if (members.length > 1) r.fail(p, 'replication carries one files member per group today: give the paths as one member, or make a group per member');
   return rep;
 }

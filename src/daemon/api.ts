@@ -102,6 +102,18 @@ export function groupJson(s: GroupStatus, snapshots: number | undefined): Record
     last_backup: s.lastBackup ? jobJson(s.lastBackup) : undefined,
     last_check: s.lastCheck ? jobJson(s.lastCheck) : undefined,
     snapshots,
+    replication: s.replication
+      ? {
+          to: s.replication.to,
+          every_seconds: s.replication.everyMs / 1000,
+          last_checkpoint: iso(s.replication.lastCut),
+          acknowledged: iso(s.replication.lastAcked),
+          age_seconds: s.replication.ageMs === undefined ? undefined : s.replication.ageMs / 1000,
+          checkpoints: s.replication.checkpoints,
+          failures: s.replication.failures,
+          error: s.replication.error,
+        }
+      : undefined,
   };
 }
 
@@ -322,6 +334,27 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
         });
       },
     },
+    {
+      method: 'get',
+      path: '/v1/journals',
+      access: 'viewer',
+      summary: "The journals this site keeps as other sites' hot site: newest checkpoint received, the one applied to the replica and its age",
+      handler: (c) => {
+        const iso = (t: number | undefined): string | undefined => (t === undefined ? undefined : new Date(t).toISOString());
+        return c.json({
+          journals: d.journalStatus().map((j) => ({
+            group: j.group,
+            from: j.from,
+            path: j.path,
+            replica: j.replica,
+            newest_checkpoint: j.state.newest ? { snapshot: j.state.newest.snapshot, cut: iso(j.state.newest.cut) } : undefined,
+            applied_checkpoint: j.state.applied ? { snapshot: j.state.applied.snapshot, cut: iso(j.state.applied.cut), applied: iso(j.state.applied.at) } : undefined,
+            applied_age_seconds: j.appliedAgeMs === undefined ? undefined : j.appliedAgeMs / 1000,
+            error: j.state.error,
+          })),
+        });
+      },
+    },
     { method: 'get', path: '/v1/groups', access: 'viewer', summary: 'The protection groups', handler: (c) => c.json({ groups: d.config.groups.map((g) => groupJson(d.status(g.name), d.facts.snapshots.get(g.name))) }) },
     {
       method: 'get',
@@ -454,6 +487,26 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
       handler: async (c) => c.body(await opts.metrics.metrics(), 200, { 'content-type': opts.metrics.contentType }),
     },
   ];
+
+  // Journals (this site as a hot site): the rest backend's protocol for the one group a token opens. Before
+  // the body limit: packs are megabytes (serveBackend bounds them itself).
+  const journal = async (c: Context<Env>): Promise<Response> => {
+    const remote = remoteOf(c);
+    const group = param(c, 'group');
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    const j = d.journals.authorize(group, m?.[1]);
+    if (!j) {
+      slow.fail(remote);
+      audit(c, 401, 'refused', m ? 'unknown token for this journal' : 'no token');
+      if (!(await slow.hold(remote))) return c.json(errorBody('SLOW_DOWN', 'too many requests with a wrong or missing token from this address'), 429);
+      return c.json(errorBody('UNAUTHENTICATED', 'this token opens no journal of that name'), 401);
+    }
+    const base = `/v1/journals/${encodeURIComponent(group)}`;
+    const rest = c.req.path.length > base.length ? c.req.path.slice(base.length + 1) : '';
+    return d.journals.handle(j, c.req.raw, decodeURIComponent(rest));
+  };
+  app.all('/v1/journals/:group', journal);
+  app.all('/v1/journals/:group/*', journal);
 
   app.use(
     '*',

@@ -8,12 +8,13 @@
  * member), whether the last backup failed, and whether the recovery point is older than the RPO objective.
  * A change of either is announced once through the notifier (failure, recovery, breach, back within).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { isLifeboatError, LifeboatError, releaseIdleMemory, ServiceGroup, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import type { Config, GroupConfig, RepositoryConfig } from '../config/index.ts';
 import { applyRetention, parseSubset, restoreSnapshotFiles, runBackup, runCheck } from '../jobs/index.ts';
-import { fileTypes, openLocal } from '../repo/backend/index.ts';
+import { fileTypes, openLocal, RestBackend } from '../repo/backend/index.ts';
 import { loadSnapshots, Repository, type KeyCache, type SnapshotEntry } from '../repo/index.ts';
+import { JournalHost, ReplicaKeeper, Sender, type KeeperState } from '../replication/index.ts';
 import { describeMember } from '../sources/index.ts';
 import { DataLock } from './data-lock.ts';
 import type { RepoFacts } from './metrics.ts';
@@ -50,6 +51,18 @@ export interface GroupStatus {
   waiting: JobRecord[];
   lastBackup?: JobRecord;
   lastCheck?: JobRecord;
+  /** Continuous replication to the hot site, when the group has it. */
+  replication?: { to: string; everyMs: number; lastCut?: number; lastAcked?: number; ageMs?: number; checkpoints: number; failures: number; error?: string };
+}
+
+export interface JournalStatus {
+  group: string;
+  from?: string;
+  path: string;
+  replica?: string;
+  state: KeeperState;
+  /** Age of the checkpoint applied to the replica (its cut at the primary), the recovery point here. */
+  appliedAgeMs?: number;
 }
 
 interface GroupState {
@@ -75,6 +88,10 @@ export class Daemon {
   readonly #tasksAc = new AbortController();
   /** Each repository's password is stretched once, not at every job (see OpenOptions.keyCache). */
   readonly #keyCache: KeyCache = new Map();
+  /** Replication: a sender per replicated group; at a hot site, the journals served and replicas kept. */
+  readonly #senders = new Map<string, Sender>();
+  readonly #keepers = new Map<string, ReplicaKeeper>();
+  readonly journals: JournalHost;
   #cancelTick: (() => void) | undefined;
   #survey: Promise<void> | undefined;
   readonly startedAt: number;
@@ -92,6 +109,8 @@ export class Daemon {
     this.clock = opts.clock ?? systemClock;
     this.startedAt = this.clock.now();
     this.failed = new Promise((resolve) => (this.#fail = resolve));
+    this.journals = new JournalHost(() => this.#config.journals);
+    this.journals.onSnapshot = (group) => this.#keepers.get(group)?.poke();
   }
 
   get config(): Config {
@@ -142,7 +161,8 @@ export class Daemon {
         ...(this.#opts.random ? { random: this.#opts.random } : {}),
         ...(this.#opts.log ? { log: this.#opts.log } : {}),
       });
-      this.#services = new ServiceGroup('daemon', [this.#notifier, this.#queue, this.#scheduler, ...(this.#opts.extra?.(this) ?? [])]);
+      this.#makeReplication(signal);
+      this.#services = new ServiceGroup('daemon', [this.#notifier, this.#queue, this.#scheduler, ...this.#senders.values(), ...this.#keepers.values(), ...(this.#opts.extra?.(this) ?? [])]);
       signal.addEventListener('abort', () => this.#tasksAc.abort(), { once: true });
       await this.#services.start(signal);
       this.#tick();
@@ -164,6 +184,7 @@ export class Daemon {
       await Promise.allSettled([...this.#tasks]);
       await this.#services?.stop();
       await this.#survey;
+      await this.journals.close();
     } finally {
       this.#state?.close();
       this.#lock?.release();
@@ -182,6 +203,10 @@ export class Daemon {
     const api = (c: Config): string => JSON.stringify(c.api ? { listen: c.api.listen, tls: c.api.tls } : null);
     if (api(next) !== api(this.#config)) {
       throw new LifeboatError('CONFIG', 'api.listen or api.tls changed: the API keeps its address and certificate until the daemon is restarted', { hint: 'restart the daemon (systemctl restart lifeboat) to apply them' });
+    }
+    const replicated = (c: Config): string => JSON.stringify([c.sites.map((x) => [x.name, x.url, x.fingerprint, x.ca, x.token.value]), c.journals.map((j) => [j.group, j.path, j.replica, j.password.value]), c.groups.filter((g) => g.replicate).map((g) => [g.name, g.replicate, g.repository, g.members])]);
+    if (replicated(next) !== replicated(this.#config)) {
+      throw new LifeboatError('CONFIG', 'sites, journals or a replicated group changed: replication keeps its links and journals until the daemon is restarted', { hint: 'restart the daemon (systemctl restart lifeboat) to apply them' });
     }
     this.#config = next;
     for (const g of next.groups) if (!this.#groups.has(g.name)) this.#initGroup(g);
@@ -228,7 +253,69 @@ export class Daemon {
       waiting: this.#queue?.waiting.filter((j) => j.group === name) ?? [],
       ...(lastBackup ? { lastBackup } : {}),
       ...(lastCheck ? { lastCheck } : {}),
+      ...(g.replicate ? { replication: this.#replicationStatus(g.name, g.replicate, now) } : {}),
     };
+  }
+
+  #replicationStatus(group: string, rep: NonNullable<GroupConfig['replicate']>, now: number): NonNullable<GroupStatus['replication']> {
+    const s = this.#senders.get(group);
+    const last = s?.last;
+    const h = s?.health();
+    return {
+      to: rep.to,
+      everyMs: rep.everyMs,
+      ...(last ? { lastCut: last.cut, lastAcked: last.acked, ageMs: Math.max(0, now - last.cut) } : {}),
+      checkpoints: s?.stats.checkpoints ?? 0,
+      failures: s?.stats.failures ?? 0,
+      ...(h && !h.ok && h.detail ? { error: h.detail } : {}),
+    };
+  }
+
+  /** The journals this site keeps for other sites' groups. */
+  journalStatus(): JournalStatus[] {
+    const now = this.clock.now();
+    return this.#config.journals.map((j) => {
+      const state = this.#keepers.get(j.group)?.state ?? {};
+      return { group: j.group, ...(j.from ? { from: j.from } : {}), path: j.path, ...(j.replica ? { replica: j.replica } : {}), state, ...(state.applied ? { appliedAgeMs: Math.max(0, now - state.applied.cut) } : {}) };
+    });
+  }
+
+  #makeReplication(signal: AbortSignal): void {
+    const log = this.#opts.log;
+    for (const g of this.#config.groups) {
+      if (!g.replicate) continue;
+      const site = this.#config.sites.find((x) => x.name === g.replicate!.to)!;
+      const rc = this.#config.repositories.find((r) => r.name === g.repository)!;
+      const member = g.members[0]!;
+      if (member.kind !== 'files') continue;
+      const journal = new RestBackend({
+        url: `${site.url}/v1/journals/${encodeURIComponent(g.name)}`,
+        token: site.token.value,
+        ...(site.fingerprint ? { fingerprint: site.fingerprint } : {}),
+        ...(site.ca ? { ca: readFileSync(site.ca, 'utf8') } : {}),
+        attempts: 3,
+      });
+      let source: Promise<Repository> | undefined;
+      this.#senders.set(
+        g.name,
+        new Sender({
+          group: g.name,
+          members: [{ paths: member.paths, excludes: member.excludes, oneFileSystem: member.oneFileSystem }],
+          source: () => (source ??= openRepository(rc, this.clock, signal, this.#keyCache).catch((err: unknown) => {
+            source = undefined;
+            throw err;
+          })),
+          journal,
+          everyMs: g.replicate.everyMs,
+          clock: this.clock,
+          ...(log ? { log } : {}),
+        }),
+      );
+    }
+    for (const j of this.#config.journals) {
+      if (!j.replica) continue;
+      this.#keepers.set(j.group, new ReplicaKeeper(j, { clock: this.clock, keyCache: this.#keyCache, ...(log ? { log } : {}) }));
+    }
   }
 
   groupState(name: string): Readonly<GroupState> | undefined {

@@ -76,6 +76,12 @@ export function daemonMetrics(d: Daemon, facts: RepoFacts): Registry {
   );
   gauge('lifeboat_group_last_backup_added_bytes', 'New data the last finished backup stored (before compression)', ['group'], () => perGroup((s) => s.lastBackup?.bytesAdded));
   gauge('lifeboat_group_snapshots', 'Snapshots of the group in its repository, as of its last job', ['group'], () => perGroup((s) => facts.snapshots.get(s.name)));
+  gauge('lifeboat_group_replication_age_seconds', 'Age of the newest checkpoint the hot site has acknowledged (its cut): the recovery point of replication; absent before the first', ['group'], () =>
+    perGroup((s) => (s.replication?.ageMs !== undefined ? s.replication.ageMs / 1000 : undefined)),
+  );
+  gauge('lifeboat_journal_applied_age_seconds', "Age (since its cut at the primary) of the checkpoint applied to this hot site's replica folder", ['group'], function* () {
+    for (const j of d.journalStatus()) if (j.appliedAgeMs !== undefined) yield [{ group: j.group }, j.appliedAgeMs / 1000];
+  });
   gauge('lifeboat_group_jobs_running', 'Jobs of the group running now', ['group'], () => perGroup((s) => s.running.length));
   gauge('lifeboat_repository_size_bytes', 'Bytes of all files of the repository, as of the last job that wrote to it', ['repository'], function* () {
     for (const [r, n] of facts.size) yield [{ repository: r }, n];

@@ -7,3 +7,5 @@ export { applyTree } from './applier.ts';
 export type { ApplyOptions, ApplyResult } from './applier.ts';
 export { CHECKPOINT_TAG, Sender } from './sender.ts';
 export type { CheckpointRecord, FilesMember, SenderOptions } from './sender.ts';
+export { JournalHost, ReplicaKeeper } from './journal.ts';
+export type { JournalSpec, KeeperState } from './journal.ts';

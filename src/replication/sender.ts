@@ -26,8 +26,8 @@ export interface FilesMember {
 export interface SenderOptions {
   group: string;
   members: FilesMember[];
-  /** The group's repository at this site: its key and config make the journal. */
-  source: Repository;
+  /** The group's repository at this site (opened when first needed): its key and config make the journal. */
+  source: Repository | (() => Promise<Repository>);
   /** The hot site's journal for the group. */
   journal: Backend;
   everyMs?: number;
@@ -145,7 +145,8 @@ export class Sender implements Service {
 
   async #journal(): Promise<Repository> {
     if (this.#repo) return this.#repo;
-    const repo = await Repository.initReplica(this.#o.journal, this.#o.source, { clock: this.#clock, signal: this.#ac.signal });
+    const source = typeof this.#o.source === 'function' ? await this.#o.source() : this.#o.source;
+    const repo = await Repository.initReplica(this.#o.journal, source, { clock: this.#clock, signal: this.#ac.signal });
     // The newest checkpoint of each member already there is the parent: a restart does not read everything again.
     const mine = (await loadSnapshots(repo, { signal: this.#ac.signal })).filter((s) => s.group === this.#o.group && s.tags?.includes(CHECKPOINT_TAG));
     this.#parents = this.#o.members.map((m) => {

@@ -34,6 +34,10 @@ export interface SiteOptions {
   tls?: string;
   /** api.listen host (default 127.0.0.1). */
   host?: string;
+  /** More lines for the group (indented by the caller as group keys: `replicate: hot`). */
+  groupLines?: string[];
+  /** More top-level YAML (sites, journals). */
+  extra?: string;
 }
 
 export interface Site {
@@ -100,12 +104,14 @@ export function writeConfig(site: Site, port: number): void {
     `      - files: [${y(site.src)}]`,
     ...(o.schedule ? [`    schedule: ${y(o.schedule)}`] : []),
     ...(o.rpo ? [`    rpo: ${o.rpo}`] : []),
+    ...(o.groupLines ?? []).map((l) => `    ${l}`),
     'api:',
     `  listen: ${y(`${o.host ?? '127.0.0.1'}:${port}`)}`,
     `  tls: ${o.tls ?? 'self-signed'}`,
     '  tokens:',
     ...ROLES.map((r) => `    - { name: ${r}-token, role: ${r}, hash: "sha256:${sha256hex(site.tokens[r])}" }`),
     `  restore_paths: [${y(site.restore)}]`,
+    ...(o.extra ? [o.extra.replace(/\n$/, '')] : []),
   ];
   writeFileSync(site.config, `${lines.join('\n')}\n`);
 }
