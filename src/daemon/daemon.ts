@@ -37,7 +37,10 @@ export interface GroupStatus {
   name: string;
   repository: string;
   members: string[];
-  /** Start of the newest backup that saved every member (ms), if any. */
+  /**
+   * The newest good recovery point (ms): the start of the last backup that saved every member, or for a
+   * replicated group the cut of its last checkpoint at the hot site, whichever is newer.
+   */
   lastGood?: number;
   ageMs?: number;
   rpoMs?: number;
@@ -242,7 +245,7 @@ export class Daemon {
       name,
       repository: g.repository,
       members: g.members.map(describeMember),
-      ...(st.lastGood !== undefined ? { lastGood: st.lastGood, ageMs: Math.max(0, now - st.lastGood) } : {}),
+      ...(this.#recoveryPoint(name) !== undefined ? { lastGood: this.#recoveryPoint(name)!, ageMs: Math.max(0, now - this.#recoveryPoint(name)!) } : {}),
       ...(g.objectives.rpoMs !== undefined ? { rpoMs: g.objectives.rpoMs } : {}),
       ...(g.objectives.rtoMs !== undefined ? { rtoMs: g.objectives.rtoMs } : {}),
       rpoBreached: st.breached,
@@ -255,6 +258,14 @@ export class Daemon {
       ...(lastCheck ? { lastCheck } : {}),
       ...(g.replicate ? { replication: this.#replicationStatus(g.name, g.replicate, now) } : {}),
     };
+  }
+
+  /** The newest good recovery point of a group: its last good backup, or its last checkpoint at the hot site. */
+  #recoveryPoint(group: string): number | undefined {
+    const backup = this.#groups.get(group)?.lastGood;
+    const checkpoint = this.#senders.get(group)?.last?.cut;
+    if (checkpoint === undefined) return backup;
+    return backup === undefined ? checkpoint : Math.max(backup, checkpoint);
   }
 
   #replicationStatus(group: string, rep: NonNullable<GroupConfig['replicate']>, now: number): NonNullable<GroupStatus['replication']> {
@@ -294,6 +305,9 @@ export class Daemon {
         ...(site.fingerprint ? { fingerprint: site.fingerprint } : {}),
         ...(site.ca ? { ca: readFileSync(site.ca, 'utf8') } : {}),
         attempts: 3,
+        // A link that stops answering (cut, a dropped route) fails the checkpoint after 10 s of silence: the
+        // next one starts on a new connection instead of waiting out TCP's retransmissions.
+        timeoutMs: 10_000,
       });
       let source: Promise<Repository> | undefined;
       this.#senders.set(
@@ -513,7 +527,7 @@ export class Daemon {
       const rpo = g.objectives.rpoMs;
       if (!st || rpo === undefined) continue;
       // A group never backed up counts from the daemon's start, so a new group is not in breach at once.
-      const age = now - (st.lastGood ?? this.startedAt);
+      const age = now - (this.#recoveryPoint(g.name) ?? this.startedAt);
       const breached = age > rpo;
       if (breached === st.breached) continue;
       st.breached = breached;

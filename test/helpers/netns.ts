@@ -12,6 +12,9 @@ export interface Hosts {
   exec: (host: string, args: string[]) => string;
   /** Start a long-running process in a host's namespace; killed after the test. */
   spawn: (host: string, args: string[]) => ChildProcess;
+  /** Cut a host off the network (its link on the bridge down), and back. */
+  cut: (host: string) => void;
+  heal: (host: string) => void;
 }
 
 export function makeHosts(t: { after: (fn: () => void | Promise<void>) => void }, hosts: Record<string, string>): Hosts {
@@ -33,6 +36,7 @@ export function makeHosts(t: { after: (fn: () => void | Promise<void>) => void }
     }
   });
   const lan = ns('lan');
+  const vnameOf = (h: string): string => `${prefix.slice(-8)}${h}`.slice(0, 15);
   ip('netns', 'add', lan);
   made.push(lan);
   ip('netns', 'exec', lan, 'ip', 'link', 'add', 'br0', 'type', 'bridge');
@@ -41,7 +45,7 @@ export function makeHosts(t: { after: (fn: () => void | Promise<void>) => void }
     const n = ns(h);
     ip('netns', 'add', n);
     made.push(n);
-    const vname = `${prefix.slice(-8)}${h}`.slice(0, 15);
+    const vname = vnameOf(h);
     ip('link', 'add', vname, 'type', 'veth', 'peer', 'name', 'e0', 'netns', n);
     ip('link', 'set', vname, 'netns', lan);
     ip('netns', 'exec', lan, 'ip', 'link', 'set', vname, 'master', 'br0');
@@ -54,6 +58,8 @@ export function makeHosts(t: { after: (fn: () => void | Promise<void>) => void }
     prefix,
     ns,
     exec: (h, args) => execFileSync('ip', ['netns', 'exec', ns(h), ...args], { stdio: ['ignore', 'pipe', 'pipe'] }).toString(),
+    cut: (h) => ip('netns', 'exec', lan, 'ip', 'link', 'set', vnameOf(h), 'down'),
+    heal: (h) => ip('netns', 'exec', lan, 'ip', 'link', 'set', vnameOf(h), 'up'),
     spawn: (h, args) => {
       const c = spawn('ip', ['netns', 'exec', ns(h), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       children.push(c);
