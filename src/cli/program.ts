@@ -8,6 +8,7 @@ import { isLifeboatError, type LifeboatError } from '../core/index.ts';
 import { PROGRAM_VERSION } from '../sources/files/index.ts';
 import { registerBackup } from './commands/backup.ts';
 import { registerCheck } from './commands/check.ts';
+import { registerCheckpoints } from './commands/checkpoints.ts';
 import { registerDiff } from './commands/diff.ts';
 import { registerDump } from './commands/dump.ts';
 import { registerFind } from './commands/find.ts';
@@ -80,6 +81,7 @@ export function buildProgram(rt: Runtime): Command {
   registerDaemon(program, rt);
   registerStatus(program, rt);
   registerJobs(program, rt);
+  registerCheckpoints(program, rt);
   registerRun(program, rt);
   return program;
 }

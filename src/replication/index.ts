@@ -9,3 +9,4 @@ export { CHECKPOINT_TAG, Sender } from './sender.ts';
 export type { CheckpointRecord, FilesMember, SenderOptions } from './sender.ts';
 export { JournalHost, ReplicaKeeper } from './journal.ts';
 export type { JournalSpec, KeeperState } from './journal.ts';
+export { isCheckpoint, listCheckpoints, openJournal } from './checkpoints.ts';

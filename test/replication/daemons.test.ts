@@ -6,11 +6,12 @@
  */
 import * as assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { compareTrees } from '../helpers/tree.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { lifeboat } from '../cli/run-cli.ts';
 import { call, makeSite, showAnswer, startDaemon } from '../daemon/helpers.ts';
 
 void test('two sites: a files group replicated to the hot site; its replica folder follows the source; the recovery point is measured at both ends', { timeout: 180_000 }, async (t) => {
@@ -75,6 +76,18 @@ void test('two sites: a files group replicated to the hot site; its replica fold
   assert.equal((await call(h, 'GET', '/v1/journals/other/snapshot/', { token: linkToken })).status, 401, 'another journal');
   assert.equal((await call(h, 'GET', '/v1/status', { token: linkToken })).status, 401, 'the rest of the API');
   assert.equal((await call(h, 'GET', '/v1/journals/web/snapshot/', { token: linkToken })).status, 200);
+
+  // The journal is a backup history too: sub/b.txt, deleted at the primary, comes back from an early checkpoint.
+  const listed = await lifeboat(['--json', 'checkpoints', 'web', '-c', hot.config]);
+  assert.equal(listed.code, 0, listed.stderr);
+  const cps = (JSON.parse(listed.stdout) as { checkpoints: Array<{ id: string; time: string }> }).checkpoints;
+  t.diagnostic(`${cps.length} checkpoints in the journal`);
+  assert.ok(cps.length >= 2);
+  const back = join(hot.dir, 'back');
+  const r = await lifeboat(['-r', journal, '--password-file', hot.passwordFile, 'restore', cps[0]!.id, '--include', join(primary.src, 'sub', 'b.txt'), '--target', back]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(join(back, primary.src, 'sub', 'b.txt'), 'utf8'), 'bravo '.repeat(1000));
+  assert.equal((await lifeboat(['checkpoints', 'nope', '-c', hot.config])).code, 1);
 
   await p.stop();
   await h.stop();
