@@ -38,7 +38,12 @@ export interface ConfigSummary {
     rto_ms?: number;
     check?: { schedule: ScheduleSummary; read_data_subset?: string };
     tags: string[];
+    replicate?: { to: string; every_ms: number };
   }>;
+  /** Peers: where, how their certificate is checked, where the token comes from (never the token). */
+  sites: Array<{ name: string; url: string; fingerprint?: string; ca?: string; token: { from: string } }>;
+  /** Journals kept for other sites' groups (the token only as configured: never its hash). */
+  journals: Array<{ group: string; from?: string; path: string; replica?: string; password: { from: string } }>;
   api?: {
     listen: string;
     tls: 'self-signed' | false | { cert: string; key: string };
@@ -84,7 +89,10 @@ export function describeConfig(cfg: Config, now: Date): ConfigSummary {
       ...(g.objectives.rtoMs !== undefined ? { rto_ms: g.objectives.rtoMs } : {}),
       ...(g.check ? { check: { schedule: schedule(g.check.schedule, now), ...(g.check.readDataSubset !== undefined ? { read_data_subset: g.check.readDataSubset } : {}) } } : {}),
       tags: g.tags,
+      ...(g.replicate ? { replicate: { to: g.replicate.to, every_ms: g.replicate.everyMs } } : {}),
     })),
+    sites: cfg.sites.map((x) => ({ name: x.name, url: x.url, ...(x.fingerprint ? { fingerprint: x.fingerprint } : {}), ...(x.ca ? { ca: x.ca } : {}), token: { from: x.token.from } })),
+    journals: cfg.journals.map((j) => ({ group: j.group, ...(j.from ? { from: j.from } : {}), path: j.path, ...(j.replica ? { replica: j.replica } : {}), password: { from: j.password.from } })),
     ...(cfg.api
       ? {
           api: {

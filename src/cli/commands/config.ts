@@ -49,6 +49,7 @@ function human(sum: ConfigSummary, c: typeof ConfigModule): string[] {
       if (r.tags?.length) rules.push(`tags ${r.tags.map((t) => t.join('+')).join(', ')}`);
       lines.push(`  retention   ${rules.join(', ')}`);
     }
+    if (g.replicate) lines.push(`  replicate   to ${g.replicate.to}, a checkpoint every ${d(g.replicate.every_ms)}`);
     if (g.hooks) lines.push(`  hooks       ${[g.hooks.pre !== undefined ? 'pre' : '', g.hooks.post !== undefined ? 'post' : ''].filter(Boolean).join(' and ')}${g.hooks.timeout_ms !== undefined ? `, timeout ${d(g.hooks.timeout_ms)}` : ''}`);
     if (g.rpo_ms !== undefined || g.rto_ms !== undefined) lines.push(`  objectives  ${[g.rpo_ms !== undefined ? `RPO ${d(g.rpo_ms)}` : '', g.rto_ms !== undefined ? `RTO ${d(g.rto_ms)}` : ''].filter(Boolean).join(', ')}`);
     if (g.check) {
@@ -62,6 +63,8 @@ function human(sum: ConfigSummary, c: typeof ConfigModule): string[] {
     const byRole = (Object.entries(a.tokens_by_role) as Array<[string, number]>).filter(([, n]) => n > 0).map(([r, n]) => `${n} ${r}`);
     lines.push(`api           ${a.listen}, ${tls}; ${plural(a.tokens.length, 'token')}${byRole.length ? ` (${byRole.join(', ')})` : ''}; ${a.restore_paths.length ? `restores into ${a.restore_paths.join(', ')}` : 'no restores through the API'}`);
   }
+  for (const x of sum.sites) lines.push(`site (peer)   ${x.name}: ${x.url}, ${x.fingerprint ? `certificate pinned (${x.fingerprint.slice(0, 19)}…)` : x.ca ? `certificate from CA ${x.ca}` : "certificate checked by the system's CAs"}; token from ${x.token.from}`);
+  for (const j of sum.journals) lines.push(`journal       ${j.group}${j.from ? ` from ${j.from}` : ''}: ${j.path}${j.replica ? `, replica in ${j.replica}` : ''}`);
   lines.push(`notify        ${plural(sum.notify.webhooks.length, 'webhook')}${sum.notify.webhooks.length ? ` (${sum.notify.webhooks.map((w) => w.origin).join(', ')})` : ''}`);
   lines.push(`daemon        up to ${plural(sum.daemon.max_concurrent_jobs, 'job')} at once`);
   if (sum.dns) lines.push(`dns           ${plural(sum.dns.zones.length, 'zone')}, ${plural(sum.dns.services.length, 'service')}, listening on ${sum.dns.listen.join(', ')}${sum.dns.peers.length ? `, ${plural(sum.dns.peers.length, 'peer')}` : ''}`);
