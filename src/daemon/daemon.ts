@@ -322,6 +322,14 @@ export class Daemon {
           journal,
           everyMs: g.replicate.everyMs,
           clock: this.clock,
+          ...(this.#state?.lastCheckpoint(g.name) ? { resumeFrom: this.#state.lastCheckpoint(g.name)!.snapshot } : {}),
+          onCheckpoint: (rec) => {
+            try {
+              this.#state?.markCheckpoint(g.name, rec.snapshots[0]!, rec.cut);
+            } catch (err) {
+              this.log({ event: 'state-write-failed', group: g.name, error: (err as Error).message });
+            }
+          },
           ...(log ? { log } : {}),
         }),
       );

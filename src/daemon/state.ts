@@ -111,6 +111,11 @@ CREATE TABLE IF NOT EXISTS audit (
   remote TEXT NOT NULL,
   detail TEXT
 );
+CREATE TABLE IF NOT EXISTS replication_marks (
+  group_name TEXT PRIMARY KEY,
+  snapshot TEXT NOT NULL,
+  cut INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS schedule_marks (
   group_name TEXT NOT NULL,
   kind TEXT NOT NULL,
@@ -243,6 +248,15 @@ export class StateStore {
   auditLog(limit = 100): AuditRecord[] {
     const rows = this.#db.prepare(`SELECT * FROM audit ORDER BY id DESC LIMIT ?`).all(Math.max(1, Math.min(limit, 1000))) as Array<AuditRecord & { detail: string | null }>;
     return rows.map(({ detail, ...r }) => ({ ...r, ...(detail !== null ? { detail } : {}) }));
+  }
+
+  /** The newest checkpoint a group's journal acknowledged (its snapshot id there), kept across restarts. */
+  lastCheckpoint(group: string): { snapshot: string; cut: number } | undefined {
+    return this.#db.prepare(`SELECT snapshot, cut FROM replication_marks WHERE group_name = ?`).get(group) as { snapshot: string; cut: number } | undefined;
+  }
+
+  markCheckpoint(group: string, snapshot: string, cut: number): void {
+    this.#db.prepare(`INSERT INTO replication_marks (group_name, snapshot, cut) VALUES (?, ?, ?) ON CONFLICT(group_name) DO UPDATE SET snapshot = excluded.snapshot, cut = excluded.cut`).run(group, snapshot, cut);
   }
 
   lastDue(group: string, kind: JobKind): number | undefined {

@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { LifeboatError, systemClock, type Clock, type Health, type Service } from '../core/index.ts';
 import { LocalBackend, serveBackend, type Backend } from '../repo/backend/index.ts';
-import { Repository, type KeyCache, type SnapshotEntry } from '../repo/index.ts';
+import { forget, Repository, type KeyCache, type RetentionPolicy, type SnapshotEntry } from '../repo/index.ts';
 import { applyTree } from './applier.ts';
 import { CHECKPOINT_TAG } from './sender.ts';
 
@@ -68,6 +68,14 @@ export class JournalHost {
   }
 }
 
+/**
+ * What a journal keeps of a group's checkpoints: every one of the last 24 hours, then one an hour for a
+ * week and one a day for a month. Forgetting takes no data away from newer checkpoints and runs beside the
+ * primary's writes (a shared lock); the space comes back when the journal is pruned.
+ */
+export const JOURNAL_KEEP: RetentionPolicy = { within: '24h', hourly: 7 * 24, daily: 30 };
+const THIN_EVERY_MS = 10 * 60_000;
+
 export interface KeeperState {
   /** The checkpoint applied to the replica last: its snapshot and when it was cut at the primary (ms). */
   applied?: { snapshot: string; cut: number; at: number };
@@ -93,6 +101,7 @@ export class ReplicaKeeper implements Service {
   #repo: Repository | undefined;
   readonly #seen = new Map<string, SnapshotEntry | null>();
   #appliedTree: string | undefined;
+  #thinnedAt: number;
   #cancel: (() => void) | undefined;
   #busy: Promise<void> | undefined;
   #again = false;
@@ -106,6 +115,7 @@ export class ReplicaKeeper implements Service {
     this.#everyMs = opts.everyMs ?? 1000;
     this.#log = opts.log;
     this.#keyCache = opts.keyCache ?? new Map();
+    this.#thinnedAt = this.#clock.now();
   }
 
   start(signal: AbortSignal): Promise<void> {
@@ -162,6 +172,7 @@ export class ReplicaKeeper implements Service {
           throw err;
         }
       }
+      if (this.#clock.now() - this.#thinnedAt >= THIN_EVERY_MS) await this.thin();
       let newest: SnapshotEntry | undefined;
       for (const s of this.#seen.values()) if (s && (!newest || s.time > newest.time)) newest = s;
       if (!newest) return;
@@ -182,6 +193,18 @@ export class ReplicaKeeper implements Service {
       if (message !== this.state.error) this.#log?.({ event: 'replica-apply-failed', group: this.#j.group, error: message });
       this.state.error = message;
     }
+  }
+
+  /** Forgets the checkpoints JOURNAL_KEEP does not keep (never the newest, nor the one applied). */
+  async thin(): Promise<number> {
+    const repo = await this.#open();
+    if (!repo) return 0;
+    this.#thinnedAt = this.#clock.now();
+    const r = await forget(repo, JOURNAL_KEEP, { filter: { group: this.#j.group, tags: [CHECKPOINT_TAG] }, signal: this.#ac.signal });
+    const applied = this.state.applied?.snapshot;
+    for (const id of r.removed) if (id !== applied) this.#seen.delete(id);
+    if (r.removed.length) this.#log?.({ event: 'journal-thinned', group: this.#j.group, forgotten: r.removed.length });
+    return r.removed.length;
   }
 
   async #open(): Promise<Repository | undefined> {

@@ -33,6 +33,14 @@ export interface SenderOptions {
   everyMs?: number;
   clock?: Clock;
   log?: (e: Record<string, unknown>) => void;
+  /**
+   * The checkpoint acknowledged last before a restart (kept by the caller): its snapshot is the parent, so
+   * neither every file nor every snapshot of the journal has to be read again. Without it the journal's
+   * snapshots are listed and read (one request each).
+   */
+  resumeFrom?: string;
+  /** Told each acknowledged checkpoint (the caller keeps it for `resumeFrom`). */
+  onCheckpoint?: (rec: CheckpointRecord) => void;
 }
 
 export interface CheckpointRecord {
@@ -128,6 +136,7 @@ export class Sender implements Service {
       }
       const rec: CheckpointRecord = { snapshots, cut, acked: this.#clock.now() };
       this.last = rec;
+      this.#o.onCheckpoint?.(rec);
       this.stats.checkpoints++;
       if (this.#lastError) this.#o.log?.({ event: 'replication-resumed', group: this.#o.group });
       this.#lastError = undefined;
@@ -147,8 +156,17 @@ export class Sender implements Service {
     if (this.#repo) return this.#repo;
     const source = typeof this.#o.source === 'function' ? await this.#o.source() : this.#o.source;
     const repo = await Repository.initReplica(this.#o.journal, source, { clock: this.#clock, signal: this.#ac.signal });
-    // The newest checkpoint of each member already there is the parent: a restart does not read everything again.
-    const mine = (await loadSnapshots(repo, { signal: this.#ac.signal })).filter((s) => s.group === this.#o.group && s.tags?.includes(CHECKPOINT_TAG));
+    // The newest checkpoint already there is the parent: a restart does not read every file again.
+    let mine: SnapshotEntry[] = [];
+    if (this.#o.resumeFrom !== undefined) {
+      try {
+        const s = await repo.loadJson<SnapshotEntry>('snapshot', this.#o.resumeFrom, { signal: this.#ac.signal });
+        mine = [{ ...s, id: this.#o.resumeFrom, short_id: this.#o.resumeFrom.slice(0, 8) }];
+      } catch (err) {
+        if (!isLifeboatError(err, 'NOT_FOUND')) throw err;
+      }
+    }
+    if (mine.length === 0) mine = (await loadSnapshots(repo, { signal: this.#ac.signal })).filter((s) => s.group === this.#o.group && s.tags?.includes(CHECKPOINT_TAG)).sort((a, b) => a.time.localeCompare(b.time));
     this.#parents = this.#o.members.map((m) => {
       const same = mine.filter((s) => JSON.stringify(s.paths) === JSON.stringify([...m.paths].sort()) || JSON.stringify(s.paths) === JSON.stringify(m.paths));
       return same.at(-1);
