@@ -44,7 +44,7 @@ const common = {
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  external: ['zstd-napi', 'zstd-napi/*', 'better-sqlite3', 'tsx', 'tsx/*'],
+  external: ['zstd-napi', 'zstd-napi/*', 'better-sqlite3', '@parcel/watcher', 'tsx', 'tsx/*'],
   // The CommonJS packages bundled in (commander, picomatch, ...) call require() for Node's own modules.
   banner: { js: "import { createRequire as __lifeboatRequire } from 'node:module'; const require = __lifeboatRequire(import.meta.url);" },
   logLevel: 'warning',

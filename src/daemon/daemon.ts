@@ -248,7 +248,8 @@ export class Daemon {
       ...(this.#recoveryPoint(name) !== undefined ? { lastGood: this.#recoveryPoint(name)!, ageMs: Math.max(0, now - this.#recoveryPoint(name)!) } : {}),
       ...(g.objectives.rpoMs !== undefined ? { rpoMs: g.objectives.rpoMs } : {}),
       ...(g.objectives.rtoMs !== undefined ? { rtoMs: g.objectives.rtoMs } : {}),
-      rpoBreached: st.breached,
+      // Live, not the last tick's (which only decides when notices go out).
+      rpoBreached: g.objectives.rpoMs !== undefined && now - (this.#recoveryPoint(name) ?? this.startedAt) > g.objectives.rpoMs,
       failing: st.failing.backup,
       ...(nextBackup !== undefined ? { nextBackup } : {}),
       ...(nextCheck !== undefined ? { nextCheck } : {}),
@@ -321,6 +322,7 @@ export class Daemon {
           })),
           journal,
           everyMs: g.replicate.everyMs,
+          watch: true,
           clock: this.clock,
           ...(this.#state?.lastCheckpoint(g.name) ? { resumeFrom: this.#state.lastCheckpoint(g.name)!.snapshot } : {}),
           onCheckpoint: (rec) => {

@@ -13,6 +13,7 @@ import { isLifeboatError, LifeboatError, systemClock, type Clock, type Health, t
 import { loadSnapshots, Repository, type SnapshotEntry } from '../repo/index.ts';
 import type { Backend } from '../repo/backend/index.ts';
 import { backupFiles } from '../sources/files/index.ts';
+import { ChangeWatch, WATCH_LATENCY_MS } from './watch.ts';
 
 /** Tag of every checkpoint snapshot in a journal. */
 export const CHECKPOINT_TAG = 'lifeboat-checkpoint';
@@ -41,6 +42,13 @@ export interface SenderOptions {
   resumeFrom?: string;
   /** Told each acknowledged checkpoint (the caller keeps it for `resumeFrom`). */
   onCheckpoint?: (rec: CheckpointRecord) => void;
+  /**
+   * Watch the member's folders (once started): a change starts a checkpoint at once, and a checkpoint lists
+   * only the folders where something happened. Default false: every checkpoint scans the whole member.
+   */
+  watch?: boolean;
+  /** With `watch`: the full scan that catches what a watcher missed, this often (default 60 s). */
+  rescanEveryMs?: number;
 }
 
 export interface CheckpointRecord {
@@ -62,6 +70,9 @@ export class Sender implements Service {
   #running: Promise<void> | undefined;
   #ac = new AbortController();
   #lastError: string | undefined;
+  #watch: ChangeWatch | undefined;
+  #busy = false;
+  #again = false;
   /** The newest checkpoint the journal holds whole. */
   last: CheckpointRecord | undefined;
   readonly stats = { checkpoints: 0, failures: 0, bytesSent: 0 };
@@ -73,17 +84,44 @@ export class Sender implements Service {
     this.#clock = opts.clock ?? systemClock;
   }
 
-  start(signal: AbortSignal): Promise<void> {
+  async start(signal: AbortSignal): Promise<void> {
     signal.addEventListener('abort', () => void this.stop(), { once: true });
+    if (this.#o.watch) {
+      const w = new ChangeWatch(
+        this.#o.members.flatMap((m) => m.paths),
+        { now: () => this.#clock.now(), ...(this.#o.rescanEveryMs !== undefined ? { rescanEveryMs: this.#o.rescanEveryMs } : {}) },
+      );
+      w.onChange = () => this.#poke();
+      w.onError = (err) => this.#o.log?.({ event: 'watch-failed', group: this.#o.group, error: err.message, then: 'the next checkpoint scans everything' });
+      try {
+        await w.start();
+        this.#watch = w;
+      } catch (err) {
+        // No watcher here (no inotify, too many watches): every checkpoint scans the member.
+        this.#o.log?.({ event: 'watch-unavailable', group: this.#o.group, error: (err as Error).message });
+      }
+    }
     this.#arm(0);
-    return Promise.resolve();
   }
 
   async stop(): Promise<void> {
     this.#cancel?.();
     this.#cancel = undefined;
     this.#ac.abort();
+    await this.#watch?.stop();
     await this.#running?.catch(() => undefined);
+  }
+
+  /** Something changed: a checkpoint now (or right after the one running). */
+  #poke(): void {
+    // While the hot site is unreachable the regular tick retries; changes do not hasten the retries.
+    if (this.#ac.signal.aborted || this.#lastError) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    this.#cancel?.();
+    this.#arm(0);
   }
 
   health(): Health {
@@ -98,19 +136,27 @@ export class Sender implements Service {
   #arm(ms: number): void {
     if (this.#ac.signal.aborted) return;
     this.#cancel = this.#clock.setTimer(ms, () => {
+      this.#cancel = undefined;
       const started = this.#clock.now();
+      this.#busy = true;
+      this.#again = false;
       this.#running = this.checkpoint().then(
         () => undefined,
         () => undefined,
       );
-      void this.#running.then(() => this.#arm(Math.max(0, (this.#o.everyMs ?? 1000) - (this.#clock.now() - started))));
+      void this.#running.then(() => {
+        this.#busy = false;
+        this.#arm(this.#again && !this.#lastError ? 0 : Math.max(0, (this.#o.everyMs ?? 1000) - (this.#clock.now() - started)));
+      });
     });
   }
 
   /** Writes one checkpoint now (the loop calls this; tests and `move` may too). */
   async checkpoint(): Promise<CheckpointRecord> {
     const signal = this.#ac.signal;
-    const cut = this.#clock.now();
+    const w = this.#watch?.take();
+    // Skipping folders on the watcher's word vouches only for what its events had time to report.
+    const cut = this.#clock.now() - (w?.unchanged ? WATCH_LATENCY_MS : 0);
     try {
       const repo = await this.#journal();
       const snapshots: string[] = [];
@@ -122,6 +168,7 @@ export class Sender implements Service {
           ...(m.oneFileSystem ? { oneFileSystem: true } : {}),
           tags: [CHECKPOINT_TAG],
           parent: parent ?? false,
+          ...(parent && w?.unchanged ? { unchanged: w.unchanged } : {}),
           // A checkpoint is small: worker threads would cost more to start than they save.
           workers: 0,
           signal,
@@ -142,6 +189,10 @@ export class Sender implements Service {
       this.#lastError = undefined;
       return rec;
     } catch (err) {
+      if (w) {
+        this.#watch!.giveBack(w.taken);
+        if (!w.unchanged) this.#watch!.rescan();
+      }
       this.stats.failures++;
       const message = (err as Error).message;
       if (message !== this.#lastError && !signal.aborted) this.#o.log?.({ event: 'replication-failed', group: this.#o.group, error: message, ...(isLifeboatError(err) && err.hint ? { hint: err.hint } : {}) });
