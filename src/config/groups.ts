@@ -151,7 +151,8 @@ export function readGroups(r: Reader, v: unknown, repositories: RepositoryConfig
     }
     const rpoMs = r.duration(m['rpo'], [...gp, 'rpo'], undefined, { min: 1000 });
     const rtoMs = r.duration(m['rto'], [...gp, 'rto'], undefined, { min: 1000 });
-    if (rpoMs !== undefined) {
+    // A replicated group meets its RPO by its checkpoints, not by its schedule.
+    if (rpoMs !== undefined && m['replicate'] === undefined) {
       if (!schedule) r.warn([...gp, 'rpo'], 'there is no schedule: backups run only on demand, so this RPO will be breached unless something runs them');
       else {
         const gap = longestGapMs(schedule, now) + jitterMs;

@@ -12,8 +12,9 @@ const sample = fileURLToPath(new URL('../../docs/lifeboat.sample.yaml', import.m
 const REPO_PW = 'repo-pw-Kx81-never-printed';
 const ADMIN = 'admin-token-Vq27-never-printed';
 const HOOK = 'hook-secret-Lm03-never-printed';
-const secrets = [REPO_PW, ADMIN, HOOK];
-const sampleEnv = { LIFEBOAT_REPO_PASSWORD: REPO_PW, LIFEBOAT_ADMIN_TOKEN: ADMIN, LIFEBOAT_HOOK_SECRET: HOOK };
+const HOTSITE = 'hotsite-token-Pz55-never-printed';
+const secrets = [REPO_PW, ADMIN, HOOK, HOTSITE];
+const sampleEnv = { LIFEBOAT_REPO_PASSWORD: REPO_PW, LIFEBOAT_ADMIN_TOKEN: ADMIN, LIFEBOAT_HOOK_SECRET: HOOK, LIFEBOAT_HOTSITE_TOKEN: HOTSITE };
 
 function noSecrets(r: { stdout: string; stderr: string }): void {
   for (const s of secrets) assert.ok(!r.stdout.includes(s) && !r.stderr.includes(s), `printed a secret:\n${r.stdout}\n${r.stderr}`);
@@ -35,6 +36,8 @@ test('cli config check: the sample configuration is valid; the summary names wha
   assert.match(r.stdout, /^api +127\.0\.0\.1:7420, HTTPS, self-signed certificate; 2 tokens \(1 viewer, 1 admin\); restores into \/srv\/restore$/m);
   assert.match(r.stdout, /^notify +1 webhook \(https:\/\/hooks\.example\)$/m);
   assert.match(r.stdout, /^daemon +up to 2 jobs at once$/m);
+  assert.match(r.stdout, /^ {2}replicate +to hotsite, a checkpoint every 1s$/m);
+  assert.match(r.stdout, /^site \(peer\) +hotsite: https:\/\/203\.0\.113\.10:7420, certificate from CA \/etc\/lifeboat\/hotsite-ca\.pem; token from env LIFEBOAT_HOTSITE_TOKEN$/m);
 
   // LIFEBOAT_CONFIG instead of -c; --json: secrets only as where they come from.
   const j = await lifeboat(['--json', 'config', 'check'], { env: { ...sampleEnv, LIFEBOAT_CONFIG: sample } });
