@@ -503,7 +503,13 @@ export function apiApp(d: Daemon, opts: ApiOptions): Hono<Env> {
     }
     const base = `/v1/journals/${encodeURIComponent(group)}`;
     const rest = c.req.path.length > base.length ? c.req.path.slice(base.length + 1) : '';
-    return d.journals.handle(j, c.req.raw, decodeURIComponent(rest));
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(rest);
+    } catch {
+      return c.json(errorBody('USAGE', 'not a repository path'), 400);
+    }
+    return d.journals.handle(j, c.req.raw, decoded);
   };
   app.all('/v1/journals/:group', journal);
   app.all('/v1/journals/:group/*', journal);
