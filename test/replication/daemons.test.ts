@@ -76,6 +76,11 @@ void test('two sites: a files group replicated to the hot site; its replica fold
   assert.equal((await call(h, 'GET', '/v1/journals/other/snapshot/', { token: linkToken })).status, 401, 'another journal');
   assert.equal((await call(h, 'GET', '/v1/status', { token: linkToken })).status, 401, 'the rest of the API');
   assert.equal((await call(h, 'GET', '/v1/journals/web/snapshot/', { token: linkToken })).status, 200);
+  // Junk paths with the right token: refused, never an internal error, nothing outside the journal read.
+  for (const junk of ['/v1/journals/web/pack/%E0%A4%A', '/v1/journals/web/..%2F..%2Fapi.key', '/v1/journals/web/keys/..', '/v1/journals/web/config/..%2Fconfig', '/v1/journals/web/data/x/y']) {
+    const a = await call(h, 'GET', junk, { token: linkToken });
+    assert.ok(a.status >= 400 && a.status < 500, `${junk}: ${showAnswer(a)}`);
+  }
 
   // The journal is a backup history too: sub/b.txt, deleted at the primary, comes back from an early checkpoint.
   const listed = await lifeboat(['--json', 'checkpoints', 'web', '-c', hot.config]);
