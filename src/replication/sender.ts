@@ -79,6 +79,8 @@ export class Sender implements Service {
   #watch: ChangeWatch | undefined;
   #busy = false;
   #again = false;
+  /** The last checkpoint succeeded: the journal's index in memory is whole (see BackupOptions.continuous). */
+  #fresh = false;
   #lastStart = -Infinity;
   #armedFor = Infinity;
   /** The newest checkpoint the journal holds whole. */
@@ -183,6 +185,7 @@ export class Sender implements Service {
           tags: [CHECKPOINT_TAG],
           parent: parent ?? false,
           ...(parent && w?.unchanged ? { unchanged: w.unchanged } : {}),
+          ...(this.#fresh ? { continuous: true } : {}),
           // A checkpoint is small: worker threads would cost more to start than they save.
           workers: 0,
           signal,
@@ -195,6 +198,7 @@ export class Sender implements Service {
         this.stats.bytesSent += r.snapshot.summary?.data_added_packed ?? 0;
         snapshots.push(r.id);
       }
+      this.#fresh = true;
       const rec: CheckpointRecord = { snapshots, cut, acked: this.#clock.now() };
       this.last = rec;
       this.#o.onCheckpoint?.(rec);
@@ -203,6 +207,8 @@ export class Sender implements Service {
       this.#lastError = undefined;
       return rec;
     } catch (err) {
+      // What a failed checkpoint sent may be packs without an index: the next one looks again.
+      this.#fresh = false;
       if (w) {
         this.#watch!.giveBack(w.taken);
         if (!w.unchanged) this.#watch!.rescan();

@@ -82,6 +82,13 @@ export interface BackupOptions {
    * file counts then leave them out. A missed event costs the change until a backup without this hint.
    */
   unchanged?: (path: string) => boolean;
+  /**
+   * One run of many on a long-lived repository object that is the repository's only writer (a replication
+   * checkpoint after the first): the index in memory is the whole index, so index files are not listed
+   * again, nor packs of an interrupted run looked for, and no read-ahead worker is started for a walk that
+   * `unchanged` keeps short. Listing a remote journal's index files and packs every second grew with it.
+   */
+  continuous?: boolean;
   /** Fault injection for tests: called after a file's lstat, before it is read. */
   faults?: { beforeRead?: (path: string) => void };
   /**
@@ -180,11 +187,13 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
   const host = opts.hostname ?? osHostname();
   const lock = opts.noLock ? undefined : await Lock.acquire(repo, { exclusive: false, purpose: 'backup' });
   // Started first, so that it also overlaps loading the index and the parent snapshot.
-  const prefetch = MetaPrefetch.start(realPaths, { excludes: opts.excludes ?? [], oneFileSystem: opts.oneFileSystem });
+  const prefetch = opts.continuous ? undefined : MetaPrefetch.start(realPaths, { excludes: opts.excludes ?? [], oneFileSystem: opts.oneFileSystem });
   try {
-    await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
-    // Data stored by an interrupted backup (packs without an index) is indexed now and reused.
-    await adoptPacks(repo, opts.signal ? { signal: opts.signal } : {});
+    if (!opts.continuous) {
+      await repo.loadIndex(opts.signal ? { signal: opts.signal } : {});
+      // Data stored by an interrupted backup (packs without an index) is indexed now and reused.
+      await adoptPacks(repo, opts.signal ? { signal: opts.signal } : {});
+    }
     let parent: SnapshotEntry | undefined;
     if (opts.parent === undefined) {
       const all = await loadSnapshots(repo, { onError: () => undefined });
@@ -208,7 +217,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
     try {
       const start = new Date(repo.clock.now()).toISOString();
       const root = await arch.archiveRoots(paths, realPaths);
-      await prefetch.stop();
+      await prefetch?.stop();
       await writer.flush();
       flushed = true;
       throwIfAborted(opts.signal);
@@ -246,7 +255,7 @@ export async function backupFiles(repo: Repository, opts: BackupOptions): Promis
       if (!flushed) await writer.discard();
     }
   } finally {
-    await prefetch.stop();
+    await prefetch?.stop();
     await lock?.release();
   }
 }
