@@ -52,9 +52,8 @@ process.stdin.setEncoding('utf8').on('data', (s) => (input += s)).on('end', () =
 `;
 
 /**
- * Made in a short-lived child process: selfsigned and the X.509 and ASN.1 libraries under it, loaded into
- * the daemon, kept ~6 MiB of RSS for the rest of its life after a first start
- * (bench/results/daemon-2026-12-07-2244.md); the child gives all of it back when it exits.
+ * Made in a short-lived child process: selfsigned and the X.509 and ASN.1 libraries under it, once loaded,
+ * would stay in the daemon's memory for the rest of its life; the child gives all of it back when it exits.
  */
 async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: string; key: string }> {
   const now = Date.now();
@@ -73,7 +72,8 @@ async function makeSelfSigned(names: string[], ips: string[]): Promise<{ cert: s
     ],
   };
   const fail = (why: string, cause?: unknown): never => {
-    throw new LifeboatError('INTERNAL', `cannot make the API's self-signed certificate: ${why}`, {
+    // Expected, not a bug: the package missing, the generator killed or out of memory.
+    throw new LifeboatError('IO', `cannot make the API's self-signed certificate: ${why}`, {
       ...(cause !== undefined ? { cause } : {}),
       hint: 'give a certificate and key of your own under api.tls (cert, key), or check that the selfsigned package is installed',
     });
